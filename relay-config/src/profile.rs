@@ -1,0 +1,398 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::home::expand_home;
+use crate::measurements::{parse_pcr_hex, Measurements};
+use crate::ProfileError;
+
+/// What kind of evidence the enclave presents, and so what the app tells the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnclaveKind {
+    /// AWS Nitro Enclaves hardware, verified to the AWS root.
+    AwsNitro,
+    /// A development enclave signed by a locally generated root: not hardware-protected.
+    Development,
+}
+
+/// A relay the client may use, in order of preference.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub name: String,
+    pub url: Url,
+}
+
+/// The enclave behind the relays and what it must prove.
+#[derive(Debug, Clone)]
+pub struct EnclaveSpec {
+    pub kind: EnclaveKind,
+    pub gateway_path: String,
+    pub attestation_path: String,
+    pub trust_root_files: Vec<PathBuf>,
+    pub expected_pcrs: Measurements,
+    pub max_document_age: Duration,
+    pub key_cache: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub stall: Duration,
+}
+
+/// Where `sotto stack up` puts the gateway (only for profiles of a local stack).
+#[derive(Debug, Clone)]
+pub struct LocalStack {
+    pub gateway_listen: String,
+    pub admin_listen: String,
+}
+
+/// A validated profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub source: PathBuf,
+    pub relays: Vec<Relay>,
+    pub enclave: EnclaveSpec,
+    pub timeouts: Timeouts,
+    pub local_stack: Option<LocalStack>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    relays: Vec<RawRelay>,
+    enclave: RawEnclave,
+    #[serde(default)]
+    timeouts: RawTimeouts,
+    local_stack: Option<RawLocalStack>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelay {
+    name: Option<String>,
+    url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnclave {
+    kind: EnclaveKind,
+    #[serde(default = "default_gateway_path")]
+    gateway_path: String,
+    #[serde(default = "default_attestation_path")]
+    attestation_path: String,
+    trust_roots: Vec<String>,
+    measurements_file: Option<String>,
+    #[serde(default)]
+    expected_pcrs: BTreeMap<String, String>,
+    #[serde(default = "default_max_age")]
+    max_document_age_s: u64,
+    #[serde(default = "default_key_cache")]
+    key_cache_s: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTimeouts {
+    connect_s: Option<u64>,
+    first_byte_s: Option<u64>,
+    stall_s: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocalStack {
+    gateway_listen: String,
+    admin_listen: String,
+}
+
+fn default_gateway_path() -> String {
+    "/gateway".into()
+}
+fn default_attestation_path() -> String {
+    "/attestation".into()
+}
+fn default_max_age() -> u64 {
+    120
+}
+fn default_key_cache() -> u64 {
+    600
+}
+
+impl Profile {
+    /// Reads and validates a profile file.
+    pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates profile text; `path` names the file in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ProfileError> {
+        let raw: RawProfile = toml::from_str(text).map_err(|e| ProfileError::Syntax {
+            path: path.to_owned(),
+            message: e.message().to_string(),
+        })?;
+        Validator { path }.profile(raw)
+    }
+
+    /// The expected PCRs with one value replaced (as `--expect-pcr N=HEX` does).
+    pub fn override_pcr(&mut self, index: u16, value: Vec<u8>) {
+        self.enclave.expected_pcrs.0.insert(index, value);
+    }
+
+    /// Reads the trust roots' PEM text.
+    pub fn trust_roots_pem(&self) -> Result<Vec<String>, ProfileError> {
+        self.enclave
+            .trust_root_files
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path).map_err(|source| ProfileError::TrustRoot {
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .collect()
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, field: &str, problem: impl Into<String>) -> ProfileError {
+        ProfileError::Invalid {
+            path: self.path.to_owned(),
+            field: field.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    fn base(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    fn profile(&self, raw: RawProfile) -> Result<Profile, ProfileError> {
+        if raw.name.trim().is_empty() {
+            return Err(self.invalid("name", "must not be empty"));
+        }
+        let relays = self.relays(raw.relays)?;
+        let enclave = self.enclave(raw.enclave)?;
+        let timeouts = self.timeouts(raw.timeouts)?;
+        let local_stack = raw
+            .local_stack
+            .map(|s| self.local_stack(s))
+            .transpose()?;
+        Ok(Profile {
+            name: raw.name,
+            description: raw.description,
+            source: self.path.to_owned(),
+            relays,
+            enclave,
+            timeouts,
+            local_stack,
+        })
+    }
+
+    fn relays(&self, raw: Vec<RawRelay>) -> Result<Vec<Relay>, ProfileError> {
+        if raw.is_empty() {
+            return Err(self.invalid("relays", "at least one relay is needed"));
+        }
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let field = format!("relays[{i}].url");
+                let url = Url::parse(&r.url)
+                    .map_err(|e| self.invalid(&field, format!("`{}` is not a URL ({e})", r.url)))?;
+                if url.scheme() != "http" && url.scheme() != "https" {
+                    return Err(self.invalid(&field, "must start with http:// or https://"));
+                }
+                if url.host_str().is_none() {
+                    return Err(self.invalid(&field, "has no host"));
+                }
+                let name = r
+                    .name
+                    .unwrap_or_else(|| url.host_str().unwrap_or("relay").to_string());
+                Ok(Relay { name, url })
+            })
+            .collect()
+    }
+
+    fn enclave(&self, raw: RawEnclave) -> Result<EnclaveSpec, ProfileError> {
+        for (field, value) in [
+            ("enclave.gateway_path", &raw.gateway_path),
+            ("enclave.attestation_path", &raw.attestation_path),
+        ] {
+            if !value.starts_with('/') {
+                return Err(self.invalid(field, "must start with /"));
+            }
+        }
+        if raw.trust_roots.is_empty() {
+            return Err(self.invalid("enclave.trust_roots", "at least one trust root is needed"));
+        }
+        if raw.max_document_age_s == 0 || raw.max_document_age_s > 3600 {
+            return Err(self.invalid(
+                "enclave.max_document_age_s",
+                "must be between 1 and 3600 seconds",
+            ));
+        }
+        let base = self.base();
+        let trust_root_files = raw
+            .trust_roots
+            .iter()
+            .map(|r| resolve_root(r, &base))
+            .collect();
+        let mut expected = match &raw.measurements_file {
+            Some(file) => Measurements::load(&expand_home(file, &base))?,
+            None => Measurements::default(),
+        };
+        for (key, value) in &raw.expected_pcrs {
+            let field = format!("enclave.expected_pcrs.{key}");
+            let index: u16 = key
+                .parse()
+                .map_err(|_| self.invalid(&field, "the key must be a PCR number"))?;
+            let pcr = parse_pcr_hex(value).map_err(|e| self.invalid(&field, e))?;
+            expected.0.insert(index, pcr);
+        }
+        if expected.0.is_empty() {
+            return Err(self.invalid(
+                "enclave",
+                "no expected measurements: give measurements_file or expected_pcrs",
+            ));
+        }
+        Ok(EnclaveSpec {
+            kind: raw.kind,
+            gateway_path: raw.gateway_path,
+            attestation_path: raw.attestation_path,
+            trust_root_files,
+            expected_pcrs: expected,
+            max_document_age: Duration::from_secs(raw.max_document_age_s),
+            key_cache: Duration::from_secs(raw.key_cache_s),
+        })
+    }
+
+    fn timeouts(&self, raw: RawTimeouts) -> Result<Timeouts, ProfileError> {
+        let secs = |v: Option<u64>, default: u64, field: &str| match v.unwrap_or(default) {
+            0 => Err(self.invalid(field, "must be at least 1 second")),
+            s => Ok(Duration::from_secs(s)),
+        };
+        Ok(Timeouts {
+            connect: secs(raw.connect_s, 5, "timeouts.connect_s")?,
+            first_byte: secs(raw.first_byte_s, 120, "timeouts.first_byte_s")?,
+            stall: secs(raw.stall_s, 30, "timeouts.stall_s")?,
+        })
+    }
+
+    fn local_stack(&self, raw: RawLocalStack) -> Result<LocalStack, ProfileError> {
+        for (field, value) in [
+            ("local_stack.gateway_listen", &raw.gateway_listen),
+            ("local_stack.admin_listen", &raw.admin_listen),
+        ] {
+            value
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| self.invalid(field, format!("`{value}` is not an address:port")))?;
+        }
+        Ok(LocalStack {
+            gateway_listen: raw.gateway_listen,
+            admin_listen: raw.admin_listen,
+        })
+    }
+}
+
+/// `aws-nitro-root-g1` names the root shipped with the app; anything else is a path.
+fn resolve_root(raw: &str, base: &Path) -> PathBuf {
+    if raw == "aws-nitro-root-g1" {
+        return PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/aws-nitro-root-g1.pem"));
+    }
+    expand_home(raw, base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PCR: &str = "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f";
+
+    fn profile(relays: &str, extra: &str) -> String {
+        format!(
+            "name = \"t\"\n{relays}\n[enclave]\nkind = \"development\"\ntrust_roots = [\"root.pem\"]\n{extra}\n"
+        )
+    }
+
+    fn parse(text: &str) -> Result<Profile, ProfileError> {
+        Profile::parse(text, Path::new("/p/test.toml"))
+    }
+
+    #[test]
+    fn a_minimal_profile_loads_with_defaults() {
+        let text = profile(
+            "[[relays]]\nurl = \"http://127.0.0.1:1\"",
+            &format!("expected_pcrs = {{ 0 = \"{PCR}\" }}"),
+        );
+        let p = parse(&text).unwrap();
+        assert_eq!(p.relays[0].name, "127.0.0.1");
+        assert_eq!(p.enclave.trust_root_files[0], PathBuf::from("/p/root.pem"));
+        assert_eq!(p.enclave.expected_pcrs.0[&0].len(), 48);
+        assert_eq!(p.timeouts.stall, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let no_relays = profile("relays = []", &format!("expected_pcrs = {{ 0 = \"{PCR}\" }}"));
+        let e = parse(&no_relays).unwrap_err().to_string();
+        assert!(e.contains("relays") && e.contains("at least one"), "{e}");
+
+        let bad_url = profile(
+            "[[relays]]\nurl = \"ftp://x\"",
+            &format!("expected_pcrs = {{ 0 = \"{PCR}\" }}"),
+        );
+        let e = parse(&bad_url).unwrap_err().to_string();
+        assert!(e.contains("relays[0].url"), "{e}");
+
+        let bad_pcr = profile("[[relays]]\nurl = \"http://h\"", "expected_pcrs = { 0 = \"ab\" }");
+        let e = parse(&bad_pcr).unwrap_err().to_string();
+        assert!(e.contains("expected_pcrs.0") && e.contains("48 bytes"), "{e}");
+
+        let no_pcr = profile("[[relays]]\nurl = \"http://h\"", "");
+        let e = parse(&no_pcr).unwrap_err().to_string();
+        assert!(e.contains("no expected measurements"), "{e}");
+
+        let unknown = "name = \"t\"\nrelay = 1\n";
+        let e = parse(unknown).unwrap_err().to_string();
+        assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn the_shipped_local_profile_is_valid_once_the_stack_wrote_its_measurements() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = dir.path().join("stack");
+        std::fs::create_dir_all(&stack).unwrap();
+        let mut m = BTreeMap::new();
+        m.insert(0u16, vec![7u8; 48]);
+        std::fs::write(stack.join("measurements.json"), Measurements(m).to_json()).unwrap();
+        // SAFETY of the test: no other test in this crate reads SOTTO_HOME concurrently.
+        std::env::set_var("SOTTO_HOME", dir.path());
+        let p = Profile::parse(crate::LOCAL_PROFILE_TOML, Path::new("local.toml")).unwrap();
+        std::env::remove_var("SOTTO_HOME");
+        assert_eq!(p.enclave.kind, EnclaveKind::Development);
+        assert_eq!(p.enclave.expected_pcrs.0[&0], vec![7u8; 48]);
+        assert!(p.local_stack.is_some());
+    }
+}
