@@ -1,0 +1,21 @@
+//! The contract between Sotto's client (`private-inference`) and the enclave gateway.
+//!
+//! - [`bundle`]: what `GET /attestation?nonce=…` returns, and how `user_data` binds its keys.
+//! - [`receipt`]: the signed statement closing every reply.
+//! - [`bhttp_stream`]: writing a Binary HTTP response piece by piece, so each piece can be
+//!   sealed into its own chunked-OHTTP chunk as soon as it exists.
+//! - [`media`]: media types, paths, trailer names.
+
+pub mod bhttp_stream;
+pub mod bundle;
+pub mod media;
+pub mod receipt;
+
+pub use bundle::{binding_user_data, AttestationBundle, BundleError};
+pub use receipt::{Receipt, ReceiptError, ReceiptSigner};
+
+/// SHA-256, the hash used for request and output hashes.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}

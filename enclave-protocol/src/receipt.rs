@@ -1,0 +1,194 @@
+//! Receipts: the enclave's signed statement that *this* output answered *this* request.
+//!
+//! The signed message is a fixed binary layout (no JSON canonicalisation questions):
+//! `"sotto-receipt-v1\0" ‖ request_hash[32] ‖ output_hash[32] ‖ timestamp_ms u64 ‖ chunks u64 ‖
+//! key_id[8] ‖ len(model) u16 ‖ model`, integers big-endian.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::sha256;
+
+const DOMAIN: &[u8] = b"sotto-receipt-v1\0";
+
+/// A receipt as it travels in the `sotto-receipt` trailer (JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Receipt {
+    pub version: u32,
+    pub model: String,
+    /// SHA-256 of the Binary HTTP request the enclave decrypted, hex.
+    pub request_hash: String,
+    /// SHA-256 of the response content the enclave sent, hex.
+    pub output_hash: String,
+    pub timestamp_ms: u64,
+    /// How many content pieces the reply was streamed in.
+    pub chunks: u64,
+    /// First 8 bytes of SHA-256 of the signing key, hex.
+    pub key_id: String,
+    /// Ed25519 signature, base64.
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error("the enclave's receipt is missing")]
+    Missing,
+    #[error("the enclave's receipt is not well-formed: {0}")]
+    Malformed(String),
+    #[error("the receipt was signed by key {found}, not by the attested enclave key {expected}")]
+    WrongKey { expected: String, found: String },
+    #[error("the receipt's signature does not verify")]
+    BadSignature,
+    #[error("the receipt is for a different request than the one sent")]
+    RequestMismatch,
+    #[error("the receipt covers a different reply than the one received")]
+    OutputMismatch,
+}
+
+/// The key id of a receipt-signing public key.
+pub fn key_id(public_key: &[u8]) -> String {
+    hex::encode(&sha256(public_key)[..8])
+}
+
+/// The enclave side: a key generated at start.
+pub struct ReceiptSigner {
+    key: SigningKey,
+}
+
+impl ReceiptSigner {
+    pub fn generate() -> Self {
+        Self {
+            key: SigningKey::generate(&mut rand::rngs::OsRng),
+        }
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    pub fn sign(&self, model: &str, request: &[u8], output: &[u8], chunks: u64, timestamp_ms: u64) -> Receipt {
+        let mut receipt = Receipt {
+            version: 1,
+            model: model.to_string(),
+            request_hash: hex::encode(sha256(request)),
+            output_hash: hex::encode(sha256(output)),
+            timestamp_ms,
+            chunks,
+            key_id: key_id(&self.public_key()),
+            signature: String::new(),
+        };
+        if let Ok(message) = receipt.signed_message() {
+            receipt.signature = B64.encode(self.key.sign(&message).to_bytes());
+        }
+        receipt
+    }
+}
+
+fn hash32(hex_value: &str, name: &str) -> Result<[u8; 32], ReceiptError> {
+    hex::decode(hex_value)
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| ReceiptError::Malformed(format!("`{name}` is not a 32-byte hex hash")))
+}
+
+impl Receipt {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ReceiptError> {
+        serde_json::from_slice(bytes).map_err(|e| ReceiptError::Malformed(e.to_string()))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    fn signed_message(&self) -> Result<Vec<u8>, ReceiptError> {
+        let key_id = hex::decode(&self.key_id)
+            .ok()
+            .filter(|k| k.len() == 8)
+            .ok_or_else(|| ReceiptError::Malformed("`key_id` is not 8 hex bytes".into()))?;
+        let model_len = u16::try_from(self.model.len())
+            .map_err(|_| ReceiptError::Malformed("`model` is too long".into()))?;
+        let mut m = Vec::with_capacity(128 + self.model.len());
+        m.extend_from_slice(DOMAIN);
+        m.extend_from_slice(&hash32(&self.request_hash, "request_hash")?);
+        m.extend_from_slice(&hash32(&self.output_hash, "output_hash")?);
+        m.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        m.extend_from_slice(&self.chunks.to_be_bytes());
+        m.extend_from_slice(&key_id);
+        m.extend_from_slice(&model_len.to_be_bytes());
+        m.extend_from_slice(self.model.as_bytes());
+        Ok(m)
+    }
+
+    /// Checks the signature with the attested key and that the receipt covers exactly the
+    /// request sent and the output received.
+    pub fn verify(&self, public_key: &[u8], request: &[u8], output: &[u8]) -> Result<(), ReceiptError> {
+        let expected = key_id(public_key);
+        if self.key_id != expected {
+            return Err(ReceiptError::WrongKey {
+                expected,
+                found: self.key_id.clone(),
+            });
+        }
+        let key = <[u8; 32]>::try_from(public_key)
+            .ok()
+            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+            .ok_or_else(|| ReceiptError::Malformed("the attested receipt key is not Ed25519".into()))?;
+        let signature = B64
+            .decode(&self.signature)
+            .ok()
+            .and_then(|s| Signature::from_slice(&s).ok())
+            .ok_or_else(|| ReceiptError::Malformed("`signature` is not a base64 Ed25519 signature".into()))?;
+        key.verify(&self.signed_message()?, &signature)
+            .map_err(|_| ReceiptError::BadSignature)?;
+        if hash32(&self.request_hash, "request_hash")? != sha256(request) {
+            return Err(ReceiptError::RequestMismatch);
+        }
+        if hash32(&self.output_hash, "output_hash")? != sha256(output) {
+            return Err(ReceiptError::OutputMismatch);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed() -> (ReceiptSigner, Receipt) {
+        let s = ReceiptSigner::generate();
+        let r = s.sign("m", b"request", b"output", 3, 1_700_000_000_000);
+        (s, r)
+    }
+
+    #[test]
+    fn a_receipt_verifies_for_its_request_and_output() {
+        let (s, r) = signed();
+        let back = Receipt::from_json(r.to_json().as_bytes()).unwrap();
+        back.verify(&s.public_key(), b"request", b"output").unwrap();
+    }
+
+    #[test]
+    fn any_change_is_detected() {
+        let (s, r) = signed();
+        let pk = s.public_key();
+        assert_eq!(r.verify(&pk, b"request", b"outpuT"), Err(ReceiptError::OutputMismatch));
+        assert_eq!(r.verify(&pk, b"requesT", b"output"), Err(ReceiptError::RequestMismatch));
+        let mut t = r.clone();
+        t.timestamp_ms += 1;
+        assert_eq!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::BadSignature));
+        let mut t = r.clone();
+        t.chunks = 2;
+        assert_eq!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::BadSignature));
+        let mut t = r.clone();
+        t.model = "other".into();
+        assert_eq!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::BadSignature));
+        let other = ReceiptSigner::generate();
+        assert!(matches!(r.verify(&other.public_key(), b"request", b"output"), Err(ReceiptError::WrongKey { .. })));
+        let mut t = r.clone();
+        t.signature = "!!".into();
+        assert!(matches!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::Malformed(_))));
+        assert!(Receipt::from_json(b"{}").is_err());
+    }
+}
