@@ -1,0 +1,172 @@
+//! Forwards to an OpenAI-compatible server (Ollama, llama.cpp's server, a cloud API). Inside a
+//! real enclave this is how a provider outside the trust boundary would be reached; locally it
+//! is a stand-in for one.
+
+use std::collections::BTreeMap;
+
+use eventsource_stream::Eventsource;
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::{json, Value};
+
+use super::{Backend, BackendError, BackendEvent, ChatRequest};
+
+pub struct OpenAiBackend {
+    base_url: String,
+    api_key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl OpenAiBackend {
+    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: std::env::var("SOTTO_UPSTREAM_API_KEY").ok().filter(|k| !k.is_empty()),
+            http: reqwest::Client::builder().build()?,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        if self.base_url.ends_with("/v1") {
+            format!("{}{}", self.base_url, path)
+        } else {
+            format!("{}/v1{}", self.base_url, path)
+        }
+    }
+
+    fn authorise(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.api_key {
+            Some(k) => req.bearer_auth(k),
+            None => req,
+        }
+    }
+}
+
+/// Accumulates streamed tool-call fragments by index.
+#[derive(Default)]
+struct ToolCalls(BTreeMap<u64, Value>);
+
+impl ToolCalls {
+    fn absorb(&mut self, deltas: &[Value]) {
+        for d in deltas {
+            let index = d.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let entry = self.0.entry(index).or_insert_with(|| {
+                json!({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+            });
+            if let Some(id) = d.get("id").and_then(Value::as_str) {
+                entry["id"] = json!(id);
+            }
+            for key in ["name", "arguments"] {
+                if let Some(part) = d.pointer(&format!("/function/{key}")).and_then(Value::as_str) {
+                    let old = entry["function"][key].as_str().unwrap_or_default().to_string();
+                    entry["function"][key] = json!(old + part);
+                }
+            }
+        }
+    }
+}
+
+fn events_from_chunk(chunk: &Value, calls: &mut ToolCalls) -> Vec<BackendEvent> {
+    let mut out = Vec::new();
+    let Some(choice) = chunk.pointer("/choices/0") else {
+        return out;
+    };
+    if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+        if !text.is_empty() {
+            out.push(BackendEvent::Text(text.to_string()));
+        }
+    }
+    if let Some(deltas) = choice.pointer("/delta/tool_calls").and_then(Value::as_array) {
+        calls.absorb(deltas);
+    }
+    if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+        if !calls.0.is_empty() {
+            let all: Vec<Value> = std::mem::take(&mut calls.0).into_values().collect();
+            out.push(BackendEvent::ToolCalls(Value::Array(all)));
+        }
+        out.push(BackendEvent::Done { finish_reason: reason.to_string() });
+    }
+    out
+}
+
+impl Backend for OpenAiBackend {
+    fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
+        Box::pin(async move {
+            let unavailable = |e: reqwest::Error| BackendError::Unavailable(format!("the upstream model server did not answer: {e}"));
+            let resp = self.authorise(self.http.get(self.url("/models"))).send().await.map_err(unavailable)?;
+            let body: Value = resp.json().await.map_err(unavailable)?;
+            Ok(body["data"]
+                .as_array()
+                .map(|d| d.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect())
+                .unwrap_or_default())
+        })
+    }
+
+    fn chat(&self, request: ChatRequest) -> BoxStream<'static, BackendEvent> {
+        let mut body = request.body;
+        body["stream"] = json!(true);
+        let req = self.authorise(self.http.post(self.url("/chat/completions")).json(&body));
+        let fut = async move {
+            let resp = match req.send().await {
+                Ok(r) if r.status().is_success() => r,
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    return stream::iter(vec![BackendEvent::Error(format!("the upstream model server answered {status}: {}", text.chars().take(300).collect::<String>()))]).boxed();
+                }
+                Err(e) => return stream::iter(vec![BackendEvent::Error(format!("the upstream model server did not answer: {e}"))]).boxed(),
+            };
+            let mut calls = ToolCalls::default();
+            let mut done = false;
+            resp.bytes_stream()
+                .eventsource()
+                .map(move |event| match event {
+                    Ok(ev) if ev.data.trim() == "[DONE]" => {
+                        if done { vec![] } else { done = true; vec![BackendEvent::Done { finish_reason: "stop".into() }] }
+                    }
+                    Ok(ev) => match serde_json::from_str::<Value>(&ev.data) {
+                        Ok(chunk) => {
+                            let evs = events_from_chunk(&chunk, &mut calls);
+                            if evs.iter().any(|e| matches!(e, BackendEvent::Done { .. })) { done = true; }
+                            evs
+                        }
+                        Err(_) => vec![BackendEvent::Error("the upstream model server sent a malformed event".into())],
+                    },
+                    Err(e) => vec![BackendEvent::Error(format!("the upstream stream failed: {e}"))],
+                })
+                .flat_map(stream::iter)
+                .take_while(|e| futures::future::ready(!matches!(e, BackendEvent::Abort)))
+                .boxed()
+        };
+        stream::once(fut).flatten().boxed()
+    }
+
+    fn artifact(&self) -> Vec<u8> {
+        self.base_url.as_bytes().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_tool_call_fragments_are_joined() {
+        let mut calls = ToolCalls::default();
+        let a = json!({"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"run_python","arguments":"{\"co"}}]}}]});
+        let b = json!({"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"de\":1}"}}]},"finish_reason":"tool_calls"}]});
+        assert!(events_from_chunk(&a, &mut calls).is_empty());
+        let ev = events_from_chunk(&b, &mut calls);
+        let BackendEvent::ToolCalls(all) = &ev[0] else { panic!("{ev:?}") };
+        assert_eq!(all[0]["function"]["arguments"], "{\"code\":1}");
+        assert_eq!(all[0]["id"], "c1");
+        assert_eq!(ev[1], BackendEvent::Done { finish_reason: "tool_calls".into() });
+    }
+
+    #[test]
+    fn text_deltas_pass_through() {
+        let mut calls = ToolCalls::default();
+        let c = json!({"choices":[{"delta":{"content":"Hi"},"finish_reason":null}]});
+        assert_eq!(events_from_chunk(&c, &mut calls), vec![BackendEvent::Text("Hi".into())]);
+    }
+}

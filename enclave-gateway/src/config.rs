@@ -1,0 +1,82 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Which model back-end answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendSpec {
+    /// The embedded SmolLM2 model (the offline default).
+    Embedded { model_path: PathBuf },
+    /// Replays a script file (a test stand-in).
+    Scripted { script: PathBuf },
+    /// Forwards to an OpenAI-compatible server (a stand-in for a cloud provider, or Ollama).
+    OpenAi { base_url: String },
+}
+
+impl FromStr for BackendSpec {
+    type Err = String;
+
+    /// `embedded`, `embedded:PATH`, `scripted:FILE` or `openai:URL`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, arg) = s.split_once(':').map_or((s, None), |(k, a)| (k, Some(a)));
+        match (kind, arg) {
+            ("embedded", None) => Ok(Self::Embedded {
+                model_path: sotto_embedded_model::default_model_path(),
+            }),
+            ("embedded", Some(p)) => Ok(Self::Embedded { model_path: p.into() }),
+            ("scripted", Some(p)) if !p.is_empty() => Ok(Self::Scripted { script: p.into() }),
+            ("openai", Some(u)) if u.starts_with("http://") || u.starts_with("https://") => {
+                Ok(Self::OpenAi {
+                    base_url: u.trim_end_matches('/').to_string(),
+                })
+            }
+            _ => Err(format!(
+                "`{s}` is not a back-end: use embedded, scripted:FILE or openai:URL (http:// or https://)"
+            )),
+        }
+    }
+}
+
+impl BackendSpec {
+    /// A stable description that goes into PCR1 (the configuration measurement).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Embedded { .. } => "embedded".into(),
+            Self::Scripted { .. } => "scripted".into(),
+            Self::OpenAi { base_url } => format!("openai:{base_url}"),
+        }
+    }
+}
+
+/// Everything the gateway needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where the relay reaches the gateway.
+    pub listen: SocketAddr,
+    /// Loopback-only admin listener (key rotation, observations); `None` disables it.
+    pub admin_listen: Option<SocketAddr>,
+    /// Where the development root and measurements are written.
+    pub state_dir: PathBuf,
+    pub backend: BackendSpec,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_end_specs_parse_with_clear_errors() {
+        assert_eq!(
+            "scripted:/x.json".parse::<BackendSpec>().unwrap(),
+            BackendSpec::Scripted { script: "/x.json".into() }
+        );
+        assert_eq!(
+            "openai:http://127.0.0.1:11434/".parse::<BackendSpec>().unwrap(),
+            BackendSpec::OpenAi { base_url: "http://127.0.0.1:11434".into() }
+        );
+        assert!(matches!("embedded".parse::<BackendSpec>().unwrap(), BackendSpec::Embedded { .. }));
+        let e = "openai:ftp://x".parse::<BackendSpec>().unwrap_err();
+        assert!(e.contains("openai:URL"), "{e}");
+        assert!("scripted:".parse::<BackendSpec>().is_err());
+    }
+}

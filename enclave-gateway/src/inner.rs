@@ -1,0 +1,214 @@
+//! The inner (Binary HTTP) requests an enclave serves: `GET /v1/models` and
+//! `POST /v1/chat/completions`, OpenAI-compatible, streamed as server-sent events or whole.
+
+use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
+use serde_json::{json, Value};
+use sotto_enclave_protocol::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
+
+use crate::backend::{BackendEvent, ChatRequest};
+use crate::server::AppState;
+
+/// Writes a Binary HTTP response into the OHTTP stream, one sealed chunk per piece, and keeps
+/// the content so the receipt can hash exactly what was sent.
+pub(crate) struct ReplyWriter<W> {
+    out: W,
+    pub(crate) content: Vec<u8>,
+    pub(crate) pieces: u64,
+}
+
+impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
+    pub(crate) fn new(out: W) -> Self {
+        Self { out, content: Vec::new(), pieces: 0 }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes).await?;
+        self.out.flush().await
+    }
+
+    pub(crate) async fn head(&mut self, status: u16, content_type: &str) -> std::io::Result<()> {
+        self.send(&response_head(status, &[("content-type", content_type.as_bytes())])).await
+    }
+
+    pub(crate) async fn content(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.content.extend_from_slice(data);
+        self.pieces += 1;
+        self.send(&content_chunk(data)).await
+    }
+
+    /// Ends the content, writes the trailer and the final (authenticated) OHTTP chunk.
+    pub(crate) async fn finish(mut self, trailer: &[(&str, &[u8])]) -> std::io::Result<()> {
+        self.send(&content_end_and_trailer(trailer)).await?;
+        self.out.close().await
+    }
+}
+
+/// How serving the inner request ended.
+pub(crate) enum Outcome {
+    /// A full reply was sent; it gets a receipt for `model`.
+    Complete { model: String },
+    /// The back-end failed after the reply began; no receipt, the error goes in the trailer.
+    Failed { message: String },
+    /// Test stand-in asked to cut the connection.
+    Aborted,
+}
+
+pub(crate) async fn serve<W: AsyncWrite + Unpin>(
+    state: &AppState,
+    request: &bhttp::Message,
+    w: &mut ReplyWriter<W>,
+) -> std::io::Result<Outcome> {
+    let method = request.control().method().unwrap_or_default();
+    let path = request.control().path().unwrap_or_default();
+    match (method, path) {
+        (b"GET", b"/v1/models") => models(state, w).await,
+        (b"POST", b"/v1/chat/completions") => chat(state, request.content(), w).await,
+        _ => {
+            let path = String::from_utf8_lossy(path).into_owned();
+            json_reply(w, 404, &error_body(&format!("no such endpoint: {path}"))).await
+        }
+    }
+}
+
+fn error_body(message: &str) -> Value {
+    json!({"error": {"message": message, "type": "invalid_request_error"}})
+}
+
+async fn json_reply<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, status: u16, body: &Value) -> std::io::Result<Outcome> {
+    w.head(status, "application/json").await?;
+    w.content(body.to_string().as_bytes()).await?;
+    Ok(Outcome::Complete { model: String::new() })
+}
+
+async fn models<W: AsyncWrite + Unpin>(state: &AppState, w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
+    match state.backend.models().await {
+        Ok(names) => {
+            let data: Vec<Value> = names
+                .iter()
+                .map(|n| json!({"id": n, "object": "model", "owned_by": "sotto-enclave"}))
+                .collect();
+            json_reply(w, 200, &json!({"object": "list", "data": data})).await
+        }
+        Err(e) => json_reply(w, 502, &error_body(&e.to_string())).await,
+    }
+}
+
+async fn chat<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
+    state.observations.chat_request();
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return json_reply(w, 400, &error_body("the request body is not JSON")).await;
+    };
+    if !body.get("messages").is_some_and(Value::is_array) {
+        return json_reply(w, 400, &error_body("`messages` must be an array")).await;
+    }
+    let request = ChatRequest { body };
+    let model = match state.resolve_model(request.model()).await {
+        Ok(m) => m,
+        Err(message) => return json_reply(w, 404, &error_body(&message)).await,
+    };
+    let id = format!("chatcmpl-{}", hex::encode(rand::random::<[u8; 12]>()));
+    let created = crate::now_ms() / 1000;
+    let stream = request.stream();
+    let events = state.backend.chat(request);
+    let outcome = if stream {
+        stream_reply(events, w, &id, created, &model).await?
+    } else {
+        whole_reply(events, w, &id, created, &model).await?
+    };
+    Ok(match outcome {
+        Outcome::Complete { .. } => Outcome::Complete { model },
+        other => other,
+    })
+}
+
+fn sse(data: &Value) -> Vec<u8> {
+    format!("data: {data}\n\n").into_bytes()
+}
+
+async fn stream_reply<W: AsyncWrite + Unpin>(
+    mut events: futures::stream::BoxStream<'static, BackendEvent>,
+    w: &mut ReplyWriter<W>,
+    id: &str,
+    created: u64,
+    model: &str,
+) -> std::io::Result<Outcome> {
+    w.head(200, "text/event-stream").await?;
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    while let Some(event) = events.next().await {
+        match event {
+            BackendEvent::Text(t) => w.content(&sse(&chunk(json!({"content": t}), Value::Null))).await?,
+            BackendEvent::ToolCalls(calls) => {
+                let calls = indexed(calls);
+                w.content(&sse(&chunk(json!({"tool_calls": calls}), Value::Null))).await?
+            }
+            BackendEvent::Done { finish_reason } => {
+                w.content(&sse(&chunk(json!({}), json!(finish_reason)))).await?;
+                w.content(b"data: [DONE]\n\n").await?;
+                return Ok(Outcome::Complete { model: model.into() });
+            }
+            BackendEvent::Error(message) => return Ok(Outcome::Failed { message }),
+            BackendEvent::Abort => return Ok(Outcome::Aborted),
+        }
+    }
+    Ok(Outcome::Failed { message: "the model stopped without finishing its reply".into() })
+}
+
+/// Streamed tool calls carry their position in the array.
+fn indexed(calls: Value) -> Value {
+    match calls {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut c)| {
+                    c["index"] = json!(i);
+                    c
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+async fn whole_reply<W: AsyncWrite + Unpin>(
+    mut events: futures::stream::BoxStream<'static, BackendEvent>,
+    w: &mut ReplyWriter<W>,
+    id: &str,
+    created: u64,
+    model: &str,
+) -> std::io::Result<Outcome> {
+    let mut text = String::new();
+    let mut pieces = 0u64;
+    let mut tool_calls = None;
+    let finish = loop {
+        match events.next().await {
+            Some(BackendEvent::Text(t)) => {
+                text.push_str(&t);
+                pieces += 1;
+            }
+            Some(BackendEvent::ToolCalls(c)) => tool_calls = Some(c),
+            Some(BackendEvent::Done { finish_reason }) => break finish_reason,
+            Some(BackendEvent::Error(message)) => {
+                return json_reply(w, 502, &error_body(&message)).await;
+            }
+            Some(BackendEvent::Abort) => return Ok(Outcome::Aborted),
+            None => return json_reply(w, 502, &error_body("the model stopped without finishing its reply")).await,
+        }
+    };
+    let mut message = json!({"role": "assistant", "content": text});
+    if let Some(calls) = tool_calls {
+        message["tool_calls"] = calls;
+    }
+    let body = json!({"id": id, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"completion_tokens": pieces}});
+    w.head(200, "application/json").await?;
+    w.content(body.to_string().as_bytes()).await?;
+    Ok(Outcome::Complete { model: model.into() })
+}

@@ -1,0 +1,30 @@
+//! The reference enclave server.
+//!
+//! - [`resource`]: the OHTTP gateway resource: decapsulates chunked OHTTP, serves the inner
+//!   Binary HTTP request, seals each piece of the reply as it is produced, closes with a receipt.
+//! - [`attester`]: attestation documents (development CA here; AWS NSM behind feature `nsm`).
+//! - [`keys`]: the OHTTP key and receipt key, fresh at every start, rotatable.
+//! - [`measurements`]: PCRs of this binary, its configuration and its model.
+//! - [`backend`]: embedded model, OpenAI-compatible upstream, scripted test stand-in.
+//! - [`server`]: the HTTP listeners (public: through the relay; admin: loopback only).
+
+pub mod attester;
+pub mod backend;
+pub mod config;
+mod inner;
+pub mod keys;
+pub mod measurements;
+pub mod observe;
+pub mod resource;
+pub mod server;
+
+pub use config::{BackendSpec, GatewayConfig};
+pub use server::{start, RunningGateway};
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}

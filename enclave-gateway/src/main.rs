@@ -1,0 +1,46 @@
+//! `sotto-gateway`: the development enclave gateway as its own process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use sotto_enclave_gateway::{start, BackendSpec, GatewayConfig};
+
+#[derive(Parser)]
+#[command(name = "sotto-gateway", version, about = "Sotto's development enclave gateway (OHTTP, attestation, receipts)")]
+struct Args {
+    /// Address the relay forwards to.
+    #[arg(long, default_value = "127.0.0.1:8788")]
+    listen: SocketAddr,
+    /// Loopback admin listener (key rotation, observations for tests).
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
+    /// Where to write the development root and measurements (default: $SOTTO_HOME/stack).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// embedded, scripted:FILE or openai:URL.
+    #[arg(long, default_value = "embedded")]
+    backend: BackendSpec,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = GatewayConfig {
+        listen: args.listen,
+        admin_listen: args.admin_listen,
+        state_dir: args.state_dir.unwrap_or_else(sotto_relay_config::stack_dir),
+        backend: args.backend,
+    };
+    let running = start(config).await?;
+    println!("gateway: http://{}", running.listen);
+    if let Some(admin) = running.admin {
+        println!("admin: http://{admin}");
+    }
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

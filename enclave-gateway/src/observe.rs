@@ -1,0 +1,58 @@
+//! What the gateway received, kept for the development stack's tests: it lets a test show that
+//! the client's address never reached the enclave and that no prompt was sent before
+//! attestation. Exposed on the loopback admin listener only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+const MAX_KEPT: usize = 1000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    pub peer: String,
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+pub struct Observations {
+    requests: Mutex<Vec<Observation>>,
+    chat_requests: AtomicU64,
+    attestations: AtomicU64,
+}
+
+#[derive(Serialize)]
+pub struct ObservationReport {
+    pub requests: Vec<Observation>,
+    pub chat_requests: u64,
+    pub attestations: u64,
+}
+
+impl Observations {
+    pub fn record(&self, o: Observation) {
+        if let Ok(mut r) = self.requests.lock() {
+            if r.len() < MAX_KEPT {
+                r.push(o);
+            }
+        }
+    }
+
+    pub fn chat_request(&self) {
+        self.chat_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn attestation(&self) {
+        self.attestations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn report(&self) -> ObservationReport {
+        ObservationReport {
+            requests: self.requests.lock().map(|r| r.clone()).unwrap_or_default(),
+            chat_requests: self.chat_requests.load(Ordering::Relaxed),
+            attestations: self.attestations.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The OHTTP gateway resource (RFC 9458 with chunked responses): decrypts the request, serves
+//! it, and seals each piece of the reply into its own chunk as soon as it exists.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::AsyncReadExt;
+use sotto_enclave_protocol::media::{CHUNKED_RESPONSE, ERROR_TRAILER, PROBLEM_JSON, PROBLEM_OHTTP_KEY, RECEIPT_TRAILER};
+use tokio_util::compat::TokioAsyncWriteCompatExt;
+use tokio_util::io::ReaderStream;
+
+use crate::inner::{serve, Outcome, ReplyWriter};
+use crate::server::AppState;
+
+/// Largest encapsulated request accepted.
+pub const MAX_REQUEST: usize = 8 * 1024 * 1024;
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain")], message.to_string()).into_response()
+}
+
+/// `POST /gateway`.
+pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
+    let keys = state.keys.current();
+    match body.first() {
+        None => return plain(StatusCode::BAD_REQUEST, "empty request"),
+        // Sealed to a key this enclave no longer holds: tell the client to re-attest.
+        Some(id) if *id != keys.key_id => {
+            let problem = serde_json::json!({"type": PROBLEM_OHTTP_KEY, "title": "key identifier unknown"});
+            return (StatusCode::UNPROCESSABLE_ENTITY, [(header::CONTENT_TYPE, PROBLEM_JSON)], problem.to_string())
+                .into_response();
+        }
+        Some(_) => {}
+    }
+    let mut request = keys
+        .ohttp
+        .clone()
+        .decapsulate_stream(futures::io::Cursor::new(body.to_vec()));
+    let mut plaintext = Vec::new();
+    if request.read_to_end(&mut plaintext).await.is_err() {
+        return plain(StatusCode::BAD_REQUEST, "the request cannot be decrypted");
+    }
+    let Ok(inner) = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&plaintext)) else {
+        return plain(StatusCode::BAD_REQUEST, "the decrypted request is not Binary HTTP");
+    };
+    let (to_client, from_gateway) = tokio::io::duplex(64 * 1024);
+    let Ok(sealed) = request.response(to_client.compat_write()) else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot seal the response");
+    };
+    tokio::spawn(async move {
+        let mut writer = ReplyWriter::new(sealed);
+        let outcome = serve(&state, &inner, &mut writer).await;
+        let _ = close(&state, &keys, &plaintext, writer, outcome).await;
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, CHUNKED_RESPONSE)
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from_stream(ReaderStream::new(from_gateway)))
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot build the response"))
+}
+
+/// Ends the reply: a receipt for a complete one, the error for a failed one, nothing (the
+/// connection simply ends without the final chunk) for an aborted one.
+async fn close<W: futures::AsyncWrite + Unpin>(
+    state: &AppState,
+    keys: &crate::keys::EnclaveKeys,
+    request: &[u8],
+    writer: ReplyWriter<W>,
+    outcome: std::io::Result<Outcome>,
+) -> std::io::Result<()> {
+    match outcome? {
+        Outcome::Complete { model } => {
+            let receipt = keys
+                .receipts
+                .sign(&model, request, &writer.content, writer.pieces, crate::now_ms());
+            let json = receipt.to_json();
+            writer.finish(&[(RECEIPT_TRAILER, json.as_bytes())]).await
+        }
+        Outcome::Failed { message } => {
+            tracing::warn!(%message, "back-end failed mid-reply");
+            writer.finish(&[(ERROR_TRAILER, message.as_bytes())]).await
+        }
+        Outcome::Aborted => {
+            let _ = state;
+            drop(writer);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The gateway's listeners. Public (reached through the relay): `POST /gateway`,
+//! `GET /attestation?nonce=HEX`. Admin (loopback only, never relayed): key rotation and the
+//! development observations.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use sotto_enclave_protocol::{binding_user_data, AttestationBundle};
+
+use crate::attester::{Attester, DevelopmentAttester};
+use crate::backend::{self, Backend};
+use crate::keys::KeyRing;
+use crate::observe::{Observation, Observations};
+use crate::{measurements, resource, GatewayConfig};
+
+pub struct AppState {
+    pub keys: KeyRing,
+    pub attester: Box<dyn Attester>,
+    pub backend: Arc<dyn Backend>,
+    pub observations: Observations,
+    models: Vec<String>,
+    passthrough_models: bool,
+}
+
+impl AppState {
+    /// The model a request gets: the one it names if served here, else the first served.
+    pub(crate) async fn resolve_model(&self, requested: Option<&str>) -> Result<String, String> {
+        match requested {
+            Some(m) if self.passthrough_models || self.models.iter().any(|s| s == m) => Ok(m.to_string()),
+            Some(m) => Err(format!("model `{m}` is not served here (available: {})", self.models.join(", "))),
+            None => self.models.first().cloned().ok_or_else(|| "no model is available".to_string()),
+        }
+    }
+}
+
+/// A started gateway.
+pub struct RunningGateway {
+    pub listen: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    pub state: Arc<AppState>,
+}
+
+/// Loads the back-end, measures, writes the development root and measurements to the state
+/// folder, then starts listening.
+pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
+    let spec = config.backend.clone();
+    let backend = tokio::task::spawn_blocking(move || backend::build(&spec)).await??;
+    let models = backend.models().await.unwrap_or_default();
+    let binary = std::env::current_exe()?;
+    let config_measured = serde_json::json!({
+        "gateway": env!("CARGO_PKG_VERSION"),
+        "backend": config.backend.describe(),
+    })
+    .to_string();
+    let pcrs = measurements::compute(&binary, config_measured.as_bytes(), &backend.artifact())?;
+    let attester = DevelopmentAttester::new(pcrs.clone())?;
+    publish(&config.state_dir, attester.root_pem(), &pcrs)?;
+
+    let state = Arc::new(AppState {
+        keys: KeyRing::new()?,
+        attester: Box::new(attester),
+        passthrough_models: matches!(config.backend, crate::BackendSpec::OpenAi { .. }),
+        backend,
+        observations: Observations::default(),
+        models,
+    });
+    let public = tokio::net::TcpListener::bind(config.listen).await?;
+    let listen = public.local_addr()?;
+    serve(public, public_router(state.clone()));
+    let admin = match config.admin_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr).await?;
+            let a = l.local_addr()?;
+            serve(l, admin_router(state.clone()));
+            Some(a)
+        }
+        None => None,
+    };
+    Ok(RunningGateway { listen, admin, state })
+}
+
+fn serve(listener: tokio::net::TcpListener, router: Router) {
+    tokio::spawn(async move {
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("listener stopped: {e}");
+        }
+    });
+}
+
+/// Writes `dev-root.pem` and `measurements.json` atomically (a reader never sees half a file).
+fn publish(dir: &std::path::Path, root_pem: &str, pcrs: &BTreeMap<u16, Vec<u8>>) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (name, text) in [
+        ("dev-root.pem", root_pem.to_string()),
+        ("measurements.json", measurements::published(pcrs).to_json()),
+    ] {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, dir.join(name))?;
+    }
+    Ok(())
+}
+
+fn public_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/gateway", post(gateway))
+        .route("/attestation", get(attestation))
+        .layer(DefaultBodyLimit::max(resource::MAX_REQUEST))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+fn admin_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/admin/rotate-keys", post(rotate))
+        .route("/admin/observations", get(observations))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+async fn observe(State(state): State<Arc<AppState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
+    state.observations.record(Observation {
+        peer: peer.to_string(),
+        method: req.method().to_string(),
+        path: req.uri().to_string(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+    });
+    next.run(req).await
+}
+
+async fn gateway(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    resource::handle(state, body).await
+}
+
+#[derive(Deserialize)]
+struct NonceQuery {
+    nonce: Option<String>,
+}
+
+async fn attestation(State(state): State<Arc<AppState>>, Query(q): Query<NonceQuery>) -> Response {
+    let nonce = match q.nonce.as_deref().map(hex::decode) {
+        Some(Ok(n)) if !n.is_empty() && n.len() <= 64 => n,
+        _ => return (StatusCode::BAD_REQUEST, "nonce must be 1 to 64 bytes of hex").into_response(),
+    };
+    state.observations.attestation();
+    let keys = state.keys.current();
+    let receipt_key = keys.receipts.public_key();
+    let user_data = binding_user_data(&keys.key_config, &receipt_key);
+    match state.attester.attest(&user_data, &nonce) {
+        Ok(doc) => {
+            let bundle = AttestationBundle::new(state.attester.format(), &doc, &keys.key_config, &receipt_key);
+            ([(header::CACHE_CONTROL, "no-store")], Json(bundle)).into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+async fn rotate(State(state): State<Arc<AppState>>) -> Response {
+    match state.keys.rotate() {
+        Ok(k) => Json(serde_json::json!({"key_id": k.key_id})).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn observations(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.observations.report()).into_response()
+}
