@@ -1,0 +1,135 @@
+//! Step 1 of the private path: verify the enclave before anything of the user's is sent.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use sotto_attestation::{verify, Policy};
+use sotto_enclave_protocol::{binding_user_data, AttestationBundle};
+use sotto_relay_config::{EnclaveKind, Profile};
+
+use crate::transport::Transport;
+use crate::{Clock, InferenceError};
+
+/// Who answered, as proven by its attestation: shown with every reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnclaveIdentity {
+    /// `aws-nitro` or `development` (not hardware-protected).
+    pub kind: String,
+    pub module_id: String,
+    /// The PCRs the document reported (hex), all of which the profile's expectations matched.
+    pub pcrs: BTreeMap<u16, String>,
+    /// The PCR numbers the profile checked.
+    pub checked_pcrs: Vec<u16>,
+    pub root_sha256: String,
+    pub document_timestamp_ms: u64,
+    pub ohttp_key_id: u8,
+    pub receipt_key_id: String,
+    /// The relay the attestation came through.
+    pub relay: String,
+}
+
+/// A verified enclave: the keys it proved it holds, valid until `valid_until`.
+#[derive(Debug, Clone)]
+pub struct AttestedEnclave {
+    pub key_config: Vec<u8>,
+    pub receipt_public_key: Vec<u8>,
+    pub identity: EnclaveIdentity,
+    pub valid_until: SystemTime,
+}
+
+/// The checks a profile asks for, minus the per-request nonce and binding.
+pub(crate) struct TrustPolicy {
+    pub roots: Vec<Vec<u8>>,
+    pub expected_pcrs: BTreeMap<u16, Vec<u8>>,
+    pub kind: EnclaveKind,
+    pub attestation_path: String,
+    pub max_age: std::time::Duration,
+    pub key_cache: std::time::Duration,
+}
+
+impl TrustPolicy {
+    pub(crate) fn from_profile(profile: &Profile) -> Result<Self, InferenceError> {
+        let mut roots = Vec::new();
+        for pem in profile.trust_roots_pem()? {
+            roots.extend(sotto_attestation::pem_to_der(&pem)?);
+        }
+        Ok(Self {
+            roots,
+            expected_pcrs: profile.enclave.expected_pcrs.0.clone(),
+            kind: profile.enclave.kind,
+            attestation_path: profile.enclave.attestation_path.clone(),
+            max_age: profile.enclave.max_document_age,
+            key_cache: profile.enclave.key_cache,
+        })
+    }
+}
+
+/// Fetches a bundle with a fresh nonce and verifies it.
+pub(crate) async fn attest(transport: &Transport, trust: &TrustPolicy, clock: &dyn Clock) -> Result<AttestedEnclave, InferenceError> {
+    let nonce: [u8; 32] = rand::random();
+    let answer = transport
+        .get(&format!("{}?nonce={}", trust.attestation_path, hex::encode(nonce)))
+        .await?;
+    let status = answer.response.status();
+    let body = answer
+        .response
+        .bytes()
+        .await
+        .map_err(|e| InferenceError::Bundle(format!("the attestation could not be read: {e}")))?;
+    if !status.is_success() {
+        return Err(InferenceError::RelayRefused {
+            relay: answer.relay,
+            status: status.as_u16(),
+            detail: String::from_utf8_lossy(&body).chars().take(200).collect(),
+        });
+    }
+    verify_bundle(&body, &nonce, trust, clock.now(), answer.relay)
+}
+
+/// Verifies a bundle's document and that it binds the keys the bundle offers.
+pub(crate) fn verify_bundle(
+    body: &[u8],
+    nonce: &[u8],
+    trust: &TrustPolicy,
+    now: SystemTime,
+    relay: String,
+) -> Result<AttestedEnclave, InferenceError> {
+    let bundle = AttestationBundle::from_json(body).map_err(|e| InferenceError::Bundle(e.to_string()))?;
+    let parts = bundle.decode().map_err(|e| InferenceError::Bundle(e.to_string()))?;
+    let at = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let policy = Policy {
+        roots: trust.roots.clone(),
+        expected_pcrs: trust.expected_pcrs.clone(),
+        nonce: Some(nonce.to_vec()),
+        user_data: Some(binding_user_data(&parts.ohttp_key_config, &parts.receipt_public_key)),
+        max_age: Some(trust.max_age),
+        at,
+    };
+    let verified = verify(&parts.document, &policy)?;
+    let key_id = *parts
+        .ohttp_key_config
+        .first()
+        .ok_or_else(|| InferenceError::Bundle("the OHTTP key configuration is empty".into()))?;
+    let doc = verified.document;
+    let identity = EnclaveIdentity {
+        kind: match trust.kind {
+            EnclaveKind::AwsNitro => "aws-nitro".into(),
+            EnclaveKind::Development => "development".into(),
+        },
+        module_id: doc.module_id,
+        pcrs: doc.pcrs.iter().map(|(i, v)| (*i, hex::encode(v))).collect(),
+        checked_pcrs: trust.expected_pcrs.keys().copied().collect(),
+        root_sha256: verified.root_sha256,
+        document_timestamp_ms: doc.timestamp_ms,
+        ohttp_key_id: key_id,
+        receipt_key_id: sotto_enclave_protocol::receipt::key_id(&parts.receipt_public_key),
+        relay,
+    };
+    Ok(AttestedEnclave {
+        key_config: parts.ohttp_key_config,
+        receipt_public_key: parts.receipt_public_key,
+        identity,
+        valid_until: now + trust.key_cache,
+    })
+}

@@ -1,0 +1,120 @@
+//! The private client: attestation cache, sealing, relay fail-over, re-attestation on rotation.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use sotto_enclave_protocol::media::{CHUNKED_REQUEST, PROBLEM_OHTTP_KEY};
+use sotto_relay_config::Profile;
+
+use crate::attest::{attest, TrustPolicy};
+use crate::reply::{self, ReplyContext};
+use crate::transport::Transport;
+use crate::{seal_request, AttestedEnclave, Clock, InferenceError, ReplyStream, SystemClock, VerifiedReply};
+
+/// How a client reaches the network and tells the time.
+pub struct ClientOptions {
+    /// Bind outgoing connections to this local address (tests use it to tell client from relay).
+    pub local_address: Option<IpAddr>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self { local_address: None, clock: Arc::new(SystemClock) }
+    }
+}
+
+pub struct PrivateClient {
+    profile: Profile,
+    transport: Transport,
+    trust: TrustPolicy,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<Option<Arc<AttestedEnclave>>>,
+}
+
+impl PrivateClient {
+    /// Reads the profile's trust roots; fails if they are missing.
+    pub fn new(profile: Profile, options: ClientOptions) -> Result<Self, InferenceError> {
+        Ok(Self {
+            transport: Transport::new(&profile, options.local_address)?,
+            trust: TrustPolicy::from_profile(&profile)?,
+            clock: options.clock,
+            cache: Mutex::new(None),
+            profile,
+        })
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The verified enclave: from the cache while it is valid, else attested afresh.
+    pub async fn attested(&self) -> Result<Arc<AttestedEnclave>, InferenceError> {
+        let now = self.clock.now();
+        if let Some(cached) = self.cache.lock().ok().and_then(|c| c.clone()) {
+            if cached.valid_until > now {
+                return Ok(cached);
+            }
+        }
+        let fresh = Arc::new(attest(&self.transport, &self.trust, self.clock.as_ref()).await?);
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// Drops the cached attestation (the next request re-attests).
+    pub fn forget_attestation(&self) {
+        if let Ok(mut c) = self.cache.lock() {
+            *c = None;
+        }
+    }
+
+    /// Sends an OpenAI-format chat request; text arrives as it authenticates.
+    pub async fn chat(&self, request: &Value) -> Result<ReplyStream, InferenceError> {
+        let body = serde_json::to_vec(request).map_err(|e| InferenceError::Seal(e.to_string()))?;
+        self.send("POST", "/v1/chat/completions", &body).await
+    }
+
+    /// Lists the enclave's models through the private path.
+    pub async fn models(&self) -> Result<(Vec<String>, VerifiedReply), InferenceError> {
+        let reply = self.send("GET", "/v1/models", &[]).await?.verified().await?;
+        let json: Value = serde_json::from_slice(&reply.body)
+            .map_err(|e| InferenceError::Malformed(format!("the model list is not JSON ({e})")))?;
+        let names = json["data"]
+            .as_array()
+            .map(|d| d.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect())
+            .unwrap_or_default();
+        Ok((names, reply))
+    }
+
+    async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<ReplyStream, InferenceError> {
+        // One retry: when the gateway rotated its key, re-attest and seal to the new one.
+        for attempt in 0..2 {
+            let enclave = self.attested().await?;
+            let sealed = seal_request(&enclave.key_config, method, path, body).await?;
+            let answer = self
+                .transport
+                .post(&self.profile.enclave.gateway_path, CHUNKED_REQUEST, sealed.ciphertext.clone())
+                .await?;
+            let status = answer.response.status();
+            if status.is_success() {
+                let ctx = ReplyContext { sealed, enclave, relay: answer.relay, stall: self.profile.timeouts.stall };
+                return Ok(reply::spawn(ctx, answer.response));
+            }
+            let detail = answer.response.text().await.unwrap_or_default();
+            if attempt == 0 && status.as_u16() == 422 && detail.contains(PROBLEM_OHTTP_KEY) {
+                tracing::info!("the enclave rotated its key; attesting again");
+                self.forget_attestation();
+                continue;
+            }
+            return Err(InferenceError::RelayRefused {
+                relay: answer.relay,
+                status: status.as_u16(),
+                detail: detail.chars().take(200).collect(),
+            });
+        }
+        Err(InferenceError::Seal("the enclave kept refusing its own attested key".into()))
+    }
+}

@@ -1,0 +1,79 @@
+use sotto_attestation::AttestationError;
+use sotto_enclave_protocol::ReceiptError;
+use sotto_relay_config::ProfileError;
+
+/// Why no verified reply could be given. Every message is meant for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error("{0}")]
+    Profile(#[from] ProfileError),
+    #[error("no relay could be reached (tried {tried}); is the local stack running? Start it with `sotto stack up`")]
+    RelayUnreachable { tried: String },
+    #[error("relay {relay} answered HTTP {status}: {detail}")]
+    RelayRefused { relay: String, status: u16, detail: String },
+    #[error("the enclave could not be verified, so nothing was sent: {0}")]
+    Attestation(#[from] AttestationError),
+    #[error("the enclave's attestation bundle is unusable, so nothing was sent: {0}")]
+    Bundle(String),
+    #[error("the reply failed authentication: it was altered on the way (no text from it is shown)")]
+    Tampered,
+    #[error("the reply was cut off before the enclave finished it")]
+    Truncated,
+    #[error("the enclave stopped sending for {secs} s; the reply was abandoned")]
+    Stalled { secs: u64 },
+    #[error("the enclave did not start answering within {secs} s")]
+    NoAnswer { secs: u64 },
+    #[error("the enclave's receipt does not check out: {0}")]
+    Receipt(#[from] ReceiptError),
+    #[error("the enclave reported an error: {0}")]
+    Enclave(String),
+    #[error("the enclave refused the request (HTTP {status}): {message}")]
+    EnclaveStatus { status: u16, message: String },
+    #[error("the reply is not in the expected format: {0}")]
+    Malformed(String),
+    #[error("the request could not be sealed: {0}")]
+    Seal(String),
+}
+
+impl InferenceError {
+    /// True for failures of the attestation step, which happen before anything is sent.
+    pub fn before_sending(&self) -> bool {
+        matches!(self, Self::Attestation(_) | Self::Bundle(_) | Self::Profile(_))
+    }
+}
+
+/// Maps a failure inside the decrypting reader to what it means: an AEAD failure is
+/// tampering; an early end is truncation.
+pub(crate) fn classify_io(e: &std::io::Error) -> InferenceError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(o) = err.downcast_ref::<ohttp::Error>() {
+            return match o {
+                ohttp::Error::Aead(_) | ohttp::Error::ExtraData | ohttp::Error::ChunkTooLarge => InferenceError::Tampered,
+                ohttp::Error::Truncated => InferenceError::Truncated,
+                other => InferenceError::Malformed(other.to_string()),
+            };
+        }
+        if let Some(b) = err.downcast_ref::<bhttp::Error>() {
+            if matches!(b, bhttp::Error::Truncated) {
+                return InferenceError::Truncated;
+            }
+        }
+        if err.downcast_ref::<reqwest::Error>().is_some() {
+            return InferenceError::Truncated;
+        }
+        source = err.source();
+    }
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        return InferenceError::Truncated;
+    }
+    InferenceError::Malformed(e.to_string())
+}
+
+pub(crate) fn classify_bhttp(e: bhttp::Error) -> InferenceError {
+    match e {
+        bhttp::Error::Io(io) => classify_io(&io),
+        bhttp::Error::Truncated => InferenceError::Truncated,
+        other => InferenceError::Malformed(other.to_string()),
+    }
+}

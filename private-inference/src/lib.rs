@@ -1,0 +1,26 @@
+//! The private path, client side.
+//!
+//! 1. [`attest`]: fetch the enclave's attestation bundle through a relay with a fresh nonce
+//!    (a `GET`, nothing of the user's is sent) and verify it against the profile: vendor chain,
+//!    PCRs, nonce, age, and that `user_data` binds the OHTTP key and receipt key offered.
+//! 2. [`seal`]: encapsulate a Binary HTTP request with chunked OHTTP to the attested key.
+//! 3. [`reply`]: decrypt the chunked response, authenticate each chunk before handing any text
+//!    on, and verify the enclave's receipt at the end.
+//!
+//! [`PrivateClient`] ties these together with a cache of the verified key and relay fail-over.
+//! Nothing unverified is returned: any error after text was handed on means *withdraw it*.
+
+mod attest;
+mod client;
+mod clock;
+mod error;
+mod reply;
+mod seal;
+mod transport;
+
+pub use attest::{AttestedEnclave, EnclaveIdentity};
+pub use client::{ClientOptions, PrivateClient};
+pub use clock::{Clock, FixedOffsetClock, SystemClock};
+pub use error::InferenceError;
+pub use reply::{ReplyEvent, ReplyStream, VerifiedReply};
+pub use seal::{open_whole_response_for_bench, seal_request, SealedRequest};

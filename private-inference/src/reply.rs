@@ -1,0 +1,278 @@
+//! Steps 4 and 5 of the private path: decrypt the chunked reply, hand on text only from
+//! authenticated chunks, and verify the enclave's receipt over exactly what arrived.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{AsyncRead, AsyncReadExt, TryStreamExt};
+use serde::Serialize;
+use serde_json::Value;
+use sotto_enclave_protocol::media::{ERROR_TRAILER, RECEIPT_TRAILER};
+use sotto_enclave_protocol::Receipt;
+use tokio::sync::mpsc;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+use tokio_util::io::StreamReader;
+
+use crate::error::{classify_bhttp, classify_io};
+use crate::{AttestedEnclave, EnclaveIdentity, InferenceError};
+
+/// What a reply stream yields.
+#[derive(Debug)]
+pub enum ReplyEvent {
+    /// Authenticated text, shown provisionally until `Verified`.
+    Text(String),
+    /// The receipt verified: the reply is final.
+    Verified(Box<VerifiedReply>),
+}
+
+/// A reply whose every chunk authenticated under the attested key and whose receipt verified.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifiedReply {
+    pub text: String,
+    pub tool_calls: Option<Value>,
+    pub finish_reason: Option<String>,
+    pub model: String,
+    pub receipt: Receipt,
+    pub enclave: EnclaveIdentity,
+    /// The relay the request went through.
+    pub relay: String,
+    /// How many bytes left the device for this request (the sealed request).
+    pub request_bytes: usize,
+    /// The decrypted response body (JSON for non-streamed replies).
+    #[serde(skip)]
+    pub body: Vec<u8>,
+}
+
+/// The events of one reply. After any `Text`, an `Err` means: withdraw what was shown.
+pub struct ReplyStream {
+    pub(crate) rx: mpsc::Receiver<Result<ReplyEvent, InferenceError>>,
+}
+
+impl ReplyStream {
+    pub async fn next(&mut self) -> Option<Result<ReplyEvent, InferenceError>> {
+        self.rx.recv().await
+    }
+
+    /// Waits for the verified reply, ignoring provisional text.
+    pub async fn verified(mut self) -> Result<VerifiedReply, InferenceError> {
+        while let Some(event) = self.next().await {
+            if let ReplyEvent::Verified(r) = event? {
+                return Ok(*r);
+            }
+        }
+        Err(InferenceError::Truncated)
+    }
+}
+
+pub(crate) struct ReplyContext {
+    pub sealed: crate::SealedRequest,
+    pub enclave: Arc<AttestedEnclave>,
+    pub relay: String,
+    pub stall: Duration,
+}
+
+/// Reads the reply on its own task; the caller consumes events as they authenticate.
+pub(crate) fn spawn(ctx: ReplyContext, response: reqwest::Response) -> ReplyStream {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let body = StreamReader::new(response.bytes_stream().map_err(std::io::Error::other)).compat();
+        if let Err(e) = read(&ctx, body, &tx).await {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    ReplyStream { rx }
+}
+
+async fn within<T, E>(limit: Duration, f: impl std::future::Future<Output = Result<T, E>>, map: impl FnOnce(E) -> InferenceError) -> Result<T, InferenceError> {
+    match tokio::time::timeout(limit, f).await {
+        Err(_) => Err(InferenceError::Stalled { secs: limit.as_secs() }),
+        Ok(r) => r.map_err(map),
+    }
+}
+
+async fn read<R: AsyncRead + Send + 'static>(
+    ctx: &ReplyContext,
+    body: R,
+    tx: &mpsc::Sender<Result<ReplyEvent, InferenceError>>,
+) -> Result<(), InferenceError> {
+    let mut decrypted = ctx.sealed.open(Box::pin(body))?;
+    let mut content = Vec::new();
+    let mut assembled = Assembled::default();
+    let (status, trailer) = {
+        let mut msg = <bhttp::Message as bhttp::stream::AsyncReadMessage>::async_read(&mut decrypted);
+        let header = within(ctx.stall, msg.header(), classify_bhttp).await?;
+        let status = header.control().status().map(|s| s.code()).unwrap_or(0);
+        let streaming = status == 200 && header.get(b"content-type") == Some(b"text/event-stream".as_slice());
+        let mut body = msg.body().map_err(classify_bhttp)?;
+        let mut sse = SseBuffer::default();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = within(ctx.stall, body.read(&mut buf), |e| classify_io(&e)).await?;
+            if n == 0 {
+                break;
+            }
+            content.extend_from_slice(&buf[..n]);
+            if streaming {
+                for data in sse.push(&buf[..n]) {
+                    if let Some(text) = assembled.absorb_event(&data)? {
+                        if tx.send(Ok(ReplyEvent::Text(text))).await.is_err() {
+                            return Ok(()); // nobody is listening any more
+                        }
+                    }
+                }
+            }
+        }
+        drop(body);
+        let trailer = within(ctx.stall, msg.trailer(), classify_bhttp).await?;
+        (status, trailer)
+    };
+    // The stream must close with OHTTP's authenticated final chunk and nothing after it.
+    let mut rest = Vec::new();
+    within(ctx.stall, decrypted.read_to_end(&mut rest), |e| classify_io(&e)).await?;
+    if !rest.is_empty() {
+        return Err(InferenceError::Tampered);
+    }
+    if let Some(message) = trailer.get(ERROR_TRAILER.as_bytes()) {
+        return Err(InferenceError::Enclave(String::from_utf8_lossy(message).into_owned()));
+    }
+    let receipt_json = trailer
+        .get(RECEIPT_TRAILER.as_bytes())
+        .ok_or(sotto_enclave_protocol::ReceiptError::Missing)?;
+    let receipt = Receipt::from_json(receipt_json)?;
+    receipt.verify(&ctx.enclave.receipt_public_key, &ctx.sealed.plaintext, &content)?;
+    if status != 200 {
+        return Err(InferenceError::EnclaveStatus { status, message: error_message(&content) });
+    }
+    if assembled.events == 0 {
+        assembled.absorb_whole(&content);
+    }
+    let tool_calls = assembled.tool_calls();
+    let reply = VerifiedReply {
+        text: assembled.text,
+        tool_calls,
+        finish_reason: assembled.finish_reason,
+        model: if assembled.model.is_empty() { receipt.model.clone() } else { assembled.model },
+        receipt,
+        enclave: ctx.enclave.identity.clone(),
+        relay: ctx.relay.clone(),
+        request_bytes: ctx.sealed.ciphertext.len(),
+        body: content,
+    };
+    let _ = tx.send(Ok(ReplyEvent::Verified(Box::new(reply)))).await;
+    Ok(())
+}
+
+fn error_message(content: &[u8]) -> String {
+    serde_json::from_slice::<Value>(content)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(content).chars().take(300).collect())
+}
+
+/// Splits server-sent events; yields the `data` of each complete event.
+#[derive(Default)]
+struct SseBuffer {
+    pending: Vec<u8>,
+}
+
+impl SseBuffer {
+    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = self.pending.drain(..end + 2).collect();
+            let text = String::from_utf8_lossy(&event);
+            let data: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            if !data.is_empty() {
+                out.push(data.join("\n"));
+            }
+        }
+        out
+    }
+}
+
+/// The reply put together from streamed chunks or from a whole JSON body.
+#[derive(Default)]
+struct Assembled {
+    text: String,
+    model: String,
+    finish_reason: Option<String>,
+    calls: BTreeMap<u64, Value>,
+    events: usize,
+}
+
+impl Assembled {
+    /// Takes one streamed chunk; returns its text, if any.
+    fn absorb_event(&mut self, data: &str) -> Result<Option<String>, InferenceError> {
+        if data.trim() == "[DONE]" {
+            return Ok(None);
+        }
+        let chunk: Value = serde_json::from_str(data)
+            .map_err(|e| InferenceError::Malformed(format!("a streamed chunk is not JSON ({e})")))?;
+        self.events += 1;
+        if let Some(m) = chunk.get("model").and_then(Value::as_str) {
+            self.model = m.to_string();
+        }
+        let choice = chunk.pointer("/choices/0").cloned().unwrap_or(Value::Null);
+        if let Some(r) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.finish_reason = Some(r.to_string());
+        }
+        if let Some(calls) = choice.pointer("/delta/tool_calls").and_then(Value::as_array) {
+            for (i, c) in calls.iter().enumerate() {
+                let index = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
+                self.calls.insert(index, c.clone());
+            }
+        }
+        let text = choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or_default();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        self.text.push_str(text);
+        Ok(Some(text.to_string()))
+    }
+
+    fn absorb_whole(&mut self, content: &[u8]) {
+        let Ok(body) = serde_json::from_slice::<Value>(content) else { return };
+        if let Some(m) = body.get("model").and_then(Value::as_str) {
+            self.model = m.to_string();
+        }
+        if let Some(t) = body.pointer("/choices/0/message/content").and_then(Value::as_str) {
+            self.text = t.to_string();
+        }
+        if let Some(Value::Array(calls)) = body.pointer("/choices/0/message/tool_calls") {
+            for (i, c) in calls.iter().enumerate() {
+                self.calls.insert(i as u64, c.clone());
+            }
+        }
+        self.finish_reason = body.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(String::from);
+    }
+
+    fn tool_calls(&self) -> Option<Value> {
+        (!self.calls.is_empty()).then(|| Value::Array(self.calls.values().cloned().collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_events_split_across_reads_are_reassembled() {
+        let mut b = SseBuffer::default();
+        assert!(b.push(b"data: {\"a\"").is_empty());
+        assert_eq!(b.push(b":1}\n\ndata: [DONE]\n\n"), vec!["{\"a\":1}".to_string(), "[DONE]".to_string()]);
+    }
+
+    #[test]
+    fn a_malformed_chunk_is_an_error_not_a_panic() {
+        let mut a = Assembled::default();
+        assert!(a.absorb_event("{not json").is_err());
+        assert_eq!(a.absorb_event(r#"{"choices":[{"delta":{"content":"hi"}}]}"#).unwrap(), Some("hi".into()));
+        assert_eq!(a.absorb_event(r#"{"choices":[]}"#).unwrap(), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! Sealing a request to the attested key (chunked OHTTP around Binary HTTP).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use sotto_enclave_protocol::media::INNER_AUTHORITY;
+
+use crate::InferenceError;
+
+/// A response body, before or after decryption.
+pub(crate) type BodyReader = Pin<Box<dyn AsyncRead + Send>>;
+type Opener = Box<dyn Fn(BodyReader) -> Result<BodyReader, InferenceError> + Send + Sync>;
+
+/// An encapsulated request, and what is needed to open its response.
+pub struct SealedRequest {
+    /// The Binary HTTP request that was sealed (the receipt's request hash covers it).
+    pub plaintext: Vec<u8>,
+    /// The bytes that leave the device.
+    pub ciphertext: Vec<u8>,
+    // The ohttp crate's stream types cannot be named outside it, so the response side is
+    // kept as a closure over the request context.
+    opener: Opener,
+}
+
+impl SealedRequest {
+    /// Wraps the response body so it decrypts and authenticates chunk by chunk.
+    pub(crate) fn open(&self, body: BodyReader) -> Result<BodyReader, InferenceError> {
+        (self.opener)(body)
+    }
+}
+
+/// Builds the inner Binary HTTP request and seals it to `key_config`.
+pub async fn seal_request(key_config: &[u8], method: &str, path: &str, body: &[u8]) -> Result<SealedRequest, InferenceError> {
+    let seal_err = |e: &dyn std::fmt::Display| InferenceError::Seal(e.to_string());
+    let mut msg = bhttp::Message::request(
+        method.as_bytes().to_vec(),
+        b"https".to_vec(),
+        INNER_AUTHORITY.as_bytes().to_vec(),
+        path.as_bytes().to_vec(),
+    );
+    if !body.is_empty() {
+        msg.put_header("content-type", "application/json");
+        msg.write_content(body);
+    }
+    let mut plaintext = Vec::new();
+    msg.write_bhttp(bhttp::Mode::KnownLength, &mut plaintext).map_err(|e| seal_err(&e))?;
+
+    let sink = SharedSink::default();
+    let mut writer = ohttp::ClientRequest::from_encoded_config(key_config)
+        .map_err(|e| seal_err(&e))?
+        .encapsulate_stream(sink.clone())
+        .map_err(|e| seal_err(&e))?;
+    writer.write_all(&plaintext).await.map_err(|e| seal_err(&e))?;
+    writer.close().await.map_err(|e| seal_err(&e))?;
+    let ciphertext = sink.take();
+    let opener: Opener = Box::new(move |body| {
+        writer
+            .response(body)
+            .map(|r| Box::pin(r) as BodyReader)
+            .map_err(|e| InferenceError::Seal(e.to_string()))
+    });
+    Ok(SealedRequest { plaintext, ciphertext, opener })
+}
+
+/// A writer whose bytes can be taken out while the OHTTP sender (which owns it) lives on.
+#[derive(Clone, Default)]
+pub(crate) struct SharedSink(Arc<Mutex<Vec<u8>>>);
+
+impl SharedSink {
+    fn take(&self) -> Vec<u8> {
+        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+    }
+}
+
+impl AsyncWrite for SharedSink {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.0.lock() {
+            Ok(mut v) => {
+                v.extend_from_slice(buf);
+                Poll::Ready(Ok(buf.len()))
+            }
+            Err(_) => Poll::Ready(Err(std::io::Error::other("sink poisoned"))),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// For benchmarks: decrypt a whole chunked response held in memory.
+pub async fn open_whole_response_for_bench(sealed: &SealedRequest, response: Vec<u8>) -> Result<Vec<u8>, InferenceError> {
+    use futures::AsyncReadExt;
+    let mut reader = sealed.open(Box::pin(futures::io::Cursor::new(response)))?;
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).await.map_err(|e| crate::error::classify_io(&e))?;
+    Ok(out)
+}

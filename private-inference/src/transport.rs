@@ -1,0 +1,83 @@
+//! HTTP to the relays, in the profile's order: a relay that cannot be reached is skipped for
+//! the next. A relay that answers (even with an error) is not retried elsewhere, so one request
+//! is never delivered twice.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use sotto_relay_config::{Profile, Relay};
+
+use crate::InferenceError;
+
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    relays: Vec<Relay>,
+    first_byte: Duration,
+}
+
+pub(crate) struct Answer {
+    pub relay: String,
+    pub response: reqwest::Response,
+}
+
+impl Transport {
+    pub(crate) fn new(profile: &Profile, local_address: Option<IpAddr>) -> Result<Self, InferenceError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(profile.timeouts.connect)
+            .local_address(local_address)
+            // Nothing that could tie requests together or to the user.
+            .user_agent("")
+            .no_proxy()
+            .build()
+            .map_err(|e| InferenceError::Seal(e.to_string()))?;
+        Ok(Self { http, relays: profile.relays.clone(), first_byte: profile.timeouts.first_byte })
+    }
+
+    pub(crate) async fn get(&self, path_and_query: &str) -> Result<Answer, InferenceError> {
+        self.send(|client, base| client.get(join(base, path_and_query))).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, content_type: &'static str, body: Vec<u8>) -> Result<Answer, InferenceError> {
+        self.send(|client, base| {
+            client
+                .post(join(base, path))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body.clone())
+        })
+        .await
+    }
+
+    async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client, &reqwest::Url) -> reqwest::RequestBuilder,
+    ) -> Result<Answer, InferenceError> {
+        let mut tried = Vec::new();
+        for relay in &self.relays {
+            let request = build(&self.http, &relay.url);
+            match tokio::time::timeout(self.first_byte, request.send()).await {
+                Err(_) => {
+                    return Err(InferenceError::NoAnswer { secs: self.first_byte.as_secs() })
+                }
+                Ok(Ok(response)) => {
+                    return Ok(Answer { relay: relay.url.to_string(), response });
+                }
+                Ok(Err(e)) if e.is_connect() => {
+                    tracing::info!(relay = %relay.url, "relay unreachable, trying the next one");
+                    tried.push(relay.url.to_string());
+                }
+                Ok(Err(e)) => {
+                    return Err(InferenceError::RelayRefused {
+                        relay: relay.url.to_string(),
+                        status: 0,
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        }
+        Err(InferenceError::RelayUnreachable { tried: tried.join(", ") })
+    }
+}
+
+fn join(base: &reqwest::Url, path: &str) -> String {
+    format!("{}{}", base.as_str().trim_end_matches('/'), path)
+}
