@@ -1,0 +1,60 @@
+pub mod ask;
+pub mod attest;
+pub mod models;
+pub mod stack;
+
+use std::path::PathBuf;
+
+use sotto_core::private_inference::{ClientOptions, InferenceError, PrivateClient};
+use sotto_core::relay_config::{parse_pcr_hex, Profile, Relay};
+
+/// Options every networked command shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ProfileArgs {
+    /// Profile file (default: the local stack started by `sotto stack up`).
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+}
+
+/// Loads the profile, applies `--relay` and `--expect-pcr` overrides, builds the client.
+pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String]) -> Result<PrivateClient, InferenceError> {
+    let mut p: Profile = sotto_core::profiles::load(profile.profile.as_deref())?;
+    if !relays.is_empty() {
+        p.relays = relays
+            .iter()
+            .map(|r| {
+                let url = r.parse().map_err(|e| invalid("--relay", format!("`{r}` is not a URL ({e})")))?;
+                Ok(Relay { name: r.clone(), url })
+            })
+            .collect::<Result<_, InferenceError>>()?;
+    }
+    for spec in pcrs {
+        let (index, value) = parse_pcr_arg(spec).map_err(|e| invalid("--expect-pcr", e))?;
+        p.override_pcr(index, value);
+    }
+    PrivateClient::new(p, ClientOptions::default())
+}
+
+fn invalid(field: &str, problem: String) -> InferenceError {
+    InferenceError::Profile(sotto_core::relay_config::ProfileError::Invalid {
+        path: "command line".into(),
+        field: field.into(),
+        problem,
+    })
+}
+
+/// `N=HEX`.
+pub fn parse_pcr_arg(spec: &str) -> Result<(u16, Vec<u8>), String> {
+    let (n, hex_value) = spec.split_once('=').ok_or_else(|| format!("`{spec}` is not N=HEX"))?;
+    let index: u16 = n.trim().parse().map_err(|_| format!("`{n}` is not a PCR number"))?;
+    Ok((index, parse_pcr_hex(hex_value)?))
+}
+
+/// A small runtime for one command.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can always be built on this platform")
+}

@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use sotto_core::stack::{LocalStack, StackOptions};
+
+use crate::exit;
+
+#[derive(Subcommand)]
+pub enum StackCommand {
+    /// Start the relay and the development enclave; runs until interrupted.
+    Up {
+        /// Profile with a [local_stack] section (default: the shipped local profile).
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// embedded (default), scripted:FILE or openai:URL.
+        #[arg(long, default_value = "embedded")]
+        backend: String,
+    },
+}
+
+pub fn run(command: StackCommand) -> i32 {
+    match command {
+        StackCommand::Up { profile, backend } => up(profile, backend),
+    }
+}
+
+fn up(profile: Option<PathBuf>, backend: String) -> i32 {
+    let dir = sotto_core::relay_config::stack_dir();
+    eprintln!("starting the development enclave ({backend}) and the nginx relay; files in {}", dir.display());
+    let options = StackOptions { profile, backend, dir };
+    let mut stack = match LocalStack::start(&options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::SETUP;
+        }
+    };
+    println!("relay: {}", stack.relay_url);
+    eprintln!("gateway: http://{} (admin http://{})", stack.gateway_addr, stack.admin_addr);
+    eprintln!("development enclave — not hardware-protected. Press Ctrl-C to stop.");
+    let rt = super::runtime();
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    });
+    eprintln!("stopping");
+    stack.stop();
+    exit::OK
+}

@@ -1,0 +1,20 @@
+use sotto_core::private_inference::InferenceError;
+
+pub const OK: i32 = 0;
+pub const SETUP: i32 = 1;
+pub const CHECK_FAILED: i32 = 3;
+
+/// A failure to reach or configure the stack is a set-up problem; everything else means a
+/// check on the enclave or the reply failed.
+pub fn for_error(e: &InferenceError) -> i32 {
+    match e {
+        InferenceError::Profile(_) | InferenceError::RelayUnreachable { .. } => SETUP,
+        _ => CHECK_FAILED,
+    }
+}
+
+/// Prints `error: …` on stderr and returns the exit code.
+pub fn report(e: &InferenceError) -> i32 {
+    eprintln!("error: {e}");
+    for_error(e)
+}

@@ -1,0 +1,46 @@
+//! `sotto`: the command line over Sotto's core.
+//!
+//! Exit codes: 0 success; 1 set-up problem (no stack, bad profile); 2 usage; 3 a check failed
+//! (the reply or the enclave could not be verified).
+
+mod commands;
+mod exit;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sotto", version, about = "Private AI chat: verified enclaves, sealed requests, signed replies")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start or inspect the local stack (nginx relay + development enclave).
+    #[command(subcommand)]
+    Stack(commands::stack::StackCommand),
+    /// Ask the model through the private path and print the verified reply.
+    Ask(commands::ask::AskArgs),
+    /// Work with attestation documents.
+    #[command(subcommand)]
+    Attest(commands::attest::AttestCommand),
+    /// List the enclave's models through the private path.
+    Models(commands::models::ModelsArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOTTO_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Stack(c) => commands::stack::run(c),
+        Command::Ask(a) => commands::ask::run(a),
+        Command::Attest(c) => commands::attest::run(c),
+        Command::Models(a) => commands::models::run(a),
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,87 @@
+//! How replies and proofs are shown.
+
+use std::io::Write;
+
+use serde_json::json;
+use sotto_core::private_inference::{EnclaveIdentity, VerifiedReply};
+
+/// The proof that goes with a reply, as `--json` prints it.
+pub fn receipt_json(reply: &VerifiedReply) -> serde_json::Value {
+    let r = &reply.receipt;
+    json!({
+        "enclave": enclave_json(&reply.enclave),
+        "measurements": reply.enclave.checked_pcrs.iter()
+            .map(|i| (format!("PCR{i}"), json!(reply.enclave.pcrs.get(i).cloned().unwrap_or_default())))
+            .collect::<serde_json::Map<_, _>>(),
+        "request_hash": r.request_hash,
+        "output_hash": r.output_hash,
+        "timestamp_ms": r.timestamp_ms,
+        "chunks": r.chunks,
+        "key_id": r.key_id,
+        "signature": r.signature,
+        "model": r.model,
+    })
+}
+
+fn enclave_json(e: &EnclaveIdentity) -> serde_json::Value {
+    json!({
+        "kind": e.kind,
+        "hardware_protected": e.kind != "development",
+        "module_id": e.module_id,
+        "root_sha256": e.root_sha256,
+        "attested_at_ms": e.document_timestamp_ms,
+        "ohttp_key_id": e.ohttp_key_id,
+        "receipt_key_id": e.receipt_key_id,
+    })
+}
+
+/// The one-line summary printed after a verified reply on a terminal.
+pub fn proof_line(reply: &VerifiedReply) -> String {
+    let who = if reply.enclave.kind == "development" {
+        "development enclave — not hardware-protected".to_string()
+    } else {
+        format!("{} enclave {}", reply.enclave.kind, reply.enclave.module_id)
+    };
+    let model = if reply.model.is_empty() { String::new() } else { format!(" · model {}", reply.model) };
+    format!(
+        "✓ verified · {who}{model} · PCRs {} match · receipt {} · via {}",
+        reply.enclave.checked_pcrs.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(","),
+        &reply.receipt.output_hash[..16.min(reply.receipt.output_hash.len())],
+        reply.relay
+    )
+}
+
+/// Text shown provisionally on a terminal, erasable if the final check fails.
+pub struct Provisional {
+    shown: String,
+}
+
+impl Provisional {
+    pub fn new() -> Self {
+        Self { shown: String::new() }
+    }
+
+    pub fn show(&mut self, text: &str) {
+        self.shown.push_str(text);
+        print!("{text}");
+        let _ = std::io::stdout().flush();
+    }
+
+    /// Erases everything shown (counting wrapped lines) and says why.
+    pub fn withdraw(&mut self, reason: &str) {
+        let width = terminal_size::terminal_size().map(|(w, _)| w.0 as usize).unwrap_or(80).max(1);
+        let rows: usize = self
+            .shown
+            .split('\n')
+            .map(|line| line.chars().count().max(1).div_ceil(width))
+            .sum();
+        let mut out = std::io::stdout();
+        if rows > 1 {
+            let _ = write!(out, "\x1b[{}A", rows - 1);
+        }
+        let _ = write!(out, "\r\x1b[J");
+        let _ = out.flush();
+        self.shown.clear();
+        eprintln!("⚠ reply withdrawn: {reason}");
+    }
+}

@@ -1,0 +1,126 @@
+//! The local stack: the development enclave gateway and an nginx OHTTP relay in front of it,
+//! as real processes. `sotto stack up` and the desktop app's first run use this.
+
+mod gateway;
+mod relay;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+pub use gateway::gateway_binary;
+pub use relay::{nginx_binary, render_relay_config};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("{0}")]
+    Profile(#[from] sotto_relay_config::ProfileError),
+    #[error("{what} is not installed ({hint})")]
+    Missing { what: &'static str, hint: String },
+    #[error("cannot start {what}: {source}")]
+    Spawn { what: &'static str, source: std::io::Error },
+    #[error("{what} exited during start-up: {log}")]
+    Exited { what: &'static str, log: String },
+    #[error("{what} did not answer on {addr} within {secs} s")]
+    Timeout { what: &'static str, addr: String, secs: u64 },
+    #[error("cannot write the stack's files in {dir}: {source}")]
+    Files { dir: PathBuf, source: std::io::Error },
+    #[error("the profile's relay URL {0} has no host and port to listen on")]
+    RelayAddress(String),
+}
+
+/// What to start.
+pub struct StackOptions {
+    pub profile: Option<PathBuf>,
+    /// `embedded`, `scripted:FILE` or `openai:URL`.
+    pub backend: String,
+    /// Folder for the root, measurements, relay configuration and logs.
+    pub dir: PathBuf,
+}
+
+/// A running stack; dropping it stops both processes.
+pub struct LocalStack {
+    pub relay_url: String,
+    pub gateway_addr: String,
+    pub admin_addr: String,
+    pub dir: PathBuf,
+    gateway: Child,
+    relay: Child,
+}
+
+impl LocalStack {
+    /// Starts the gateway, waits until it answers, then the relay, and waits for that too.
+    pub fn start(options: &StackOptions) -> Result<Self, StackError> {
+        let (_, relays, settings) = crate::profiles::local_stack_settings(options.profile.as_deref())?;
+        let relay_url = relays.first().cloned().unwrap_or_default();
+        let relay_listen = host_port(&relay_url)?;
+        std::fs::create_dir_all(&options.dir).map_err(|source| StackError::Files { dir: options.dir.clone(), source })?;
+
+        let mut gateway = gateway::spawn(&options.dir, &settings, &options.backend)?;
+        // The embedded model loads in a few seconds; a cold disk may take longer.
+        if let Err(e) = wait_for_port("the enclave gateway", &settings.admin_listen, &mut gateway, &options.dir.join("gateway.log"), Duration::from_secs(120)) {
+            let _ = gateway.kill();
+            return Err(e);
+        }
+        let relay_dir = options.dir.join("relay");
+        let mut relay = match relay::spawn(&relay_dir, &relay_listen, &settings.gateway_listen) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = gateway.kill();
+                return Err(e);
+            }
+        };
+        if let Err(e) = wait_for_port("the nginx relay", &relay_listen, &mut relay, &relay_dir.join("error.log"), Duration::from_secs(20)) {
+            let _ = gateway.kill();
+            let _ = relay.kill();
+            return Err(e);
+        }
+        Ok(Self {
+            relay_url: relay_url.trim_end_matches('/').to_string(),
+            gateway_addr: settings.gateway_listen,
+            admin_addr: settings.admin_listen,
+            dir: options.dir.clone(),
+            gateway,
+            relay,
+        })
+    }
+
+    /// Stops both processes (nginx gracefully, so it removes its pid file).
+    pub fn stop(&mut self) {
+        relay::stop(&mut self.relay);
+        let _ = self.gateway.kill();
+        let _ = self.gateway.wait();
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn host_port(url: &str) -> Result<String, StackError> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let hp = rest.split('/').next().unwrap_or_default();
+    if hp.contains(':') {
+        Ok(hp.to_string())
+    } else {
+        Err(StackError::RelayAddress(url.to_string()))
+    }
+}
+
+fn wait_for_port(what: &'static str, addr: &str, child: &mut Child, log: &Path, limit: Duration) -> Result<(), StackError> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: String = text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
+            return Err(StackError::Exited { what, log: tail });
+        }
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(StackError::Timeout { what, addr: addr.to_string(), secs: limit.as_secs() })
+}
