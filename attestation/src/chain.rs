@@ -88,7 +88,7 @@ fn describe(e: &webpki::Error) -> String {
             "it is issued by a root this profile does not trust".into()
         }
         webpki::Error::InvalidSignatureForPublicKey => {
-            "a certificate's signature does not verify".into()
+            "a certificate's signature does not verify under the roots this profile trusts".into()
         }
         other => format!("{other:?}"),
     }

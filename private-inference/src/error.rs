@@ -43,37 +43,46 @@ impl InferenceError {
 }
 
 /// Maps a failure inside the decrypting reader to what it means: an AEAD failure is
-/// tampering; an early end is truncation.
+/// tampering; an early end is truncation. The cause sits several wrappers deep (the reply
+/// reader wraps bhttp, which wraps ohttp, which wraps the HTTP body), so unwrap them all.
 pub(crate) fn classify_io(e: &std::io::Error) -> InferenceError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(o) = err.downcast_ref::<ohttp::Error>() {
-            return match o {
-                ohttp::Error::Aead(_) | ohttp::Error::ExtraData | ohttp::Error::ChunkTooLarge => InferenceError::Tampered,
-                ohttp::Error::Truncated => InferenceError::Truncated,
-                other => InferenceError::Malformed(other.to_string()),
-            };
+    classify_dyn(e).unwrap_or_else(|| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            InferenceError::Truncated
+        } else {
+            InferenceError::Malformed(e.to_string())
         }
-        if let Some(b) = err.downcast_ref::<bhttp::Error>() {
-            if matches!(b, bhttp::Error::Truncated) {
-                return InferenceError::Truncated;
-            }
-        }
-        if err.downcast_ref::<reqwest::Error>().is_some() {
-            return InferenceError::Truncated;
-        }
-        source = err.source();
+    })
+}
+
+fn classify_dyn(err: &(dyn std::error::Error + 'static)) -> Option<InferenceError> {
+    if let Some(o) = err.downcast_ref::<ohttp::Error>() {
+        return Some(match o {
+            ohttp::Error::Aead(_) | ohttp::Error::ExtraData | ohttp::Error::ChunkTooLarge => InferenceError::Tampered,
+            ohttp::Error::Truncated => InferenceError::Truncated,
+            ohttp::Error::Io(inner) => return classify_dyn(inner),
+            other => InferenceError::Malformed(other.to_string()),
+        });
     }
-    if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        return InferenceError::Truncated;
+    if let Some(b) = err.downcast_ref::<bhttp::Error>() {
+        return match b {
+            bhttp::Error::Truncated => Some(InferenceError::Truncated),
+            bhttp::Error::Io(inner) => classify_dyn(inner),
+            _ => None,
+        };
     }
-    InferenceError::Malformed(e.to_string())
+    if err.downcast_ref::<reqwest::Error>().is_some() {
+        return Some(InferenceError::Truncated);
+    }
+    // `io::Error::source` skips the error it wraps, so look inside it first.
+    if let Some(io) = err.downcast_ref::<std::io::Error>() {
+        if let Some(found) = io.get_ref().and_then(|inner| classify_dyn(inner)) {
+            return Some(found);
+        }
+    }
+    err.source().and_then(classify_dyn)
 }
 
 pub(crate) fn classify_bhttp(e: bhttp::Error) -> InferenceError {
-    match e {
-        bhttp::Error::Io(io) => classify_io(&io),
-        bhttp::Error::Truncated => InferenceError::Truncated,
-        other => InferenceError::Malformed(other.to_string()),
-    }
+    classify_dyn(&e).unwrap_or_else(|| InferenceError::Malformed(e.to_string()))
 }

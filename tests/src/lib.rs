@@ -1,0 +1,9 @@
+//! Harness for end-to-end tests: a real local stack (`sotto stack up` as a process, which runs
+//! the gateway process and nginx), the `sotto` CLI as a process, and a man-in-the-middle proxy
+//! for attacks on the path between client and relay.
+
+pub mod proxy;
+pub mod stack;
+
+pub use proxy::{Attack, Proxy};
+pub use stack::{cli, Stack, StackSpec};

@@ -1,0 +1,163 @@
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Where cargo put the workspace's binaries (tests run from target/<profile>/deps).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps folder");
+    deps.parent().expect("profile folder").to_path_buf()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// What to start.
+pub struct StackSpec {
+    /// Scripted back-end replies (the `replies` array of a script).
+    pub replies: Value,
+    /// Extra lines for the profile's [timeouts] table.
+    pub stall_s: u64,
+}
+
+impl Default for StackSpec {
+    fn default() -> Self {
+        Self {
+            replies: serde_json::json!([{"chunks": [{"text": "Hello"}, {"text": ", private"}, {"text": " world."}]}]),
+            stall_s: 30,
+        }
+    }
+}
+
+/// A running local stack under its own `$SOTTO_HOME`.
+pub struct Stack {
+    pub home: tempfile::TempDir,
+    pub relay_url: String,
+    pub admin_url: String,
+    pub profile: PathBuf,
+    child: Option<Child>,
+    gateway_port: u16,
+    admin_port: u16,
+    relay_port: u16,
+    stall_s: u64,
+}
+
+impl Stack {
+    pub fn start(spec: StackSpec) -> Self {
+        let home = tempfile::tempdir().expect("temp dir");
+        let script = home.path().join("script.json");
+        std::fs::write(&script, serde_json::json!({"model": "scripted", "replies": spec.replies}).to_string()).unwrap();
+        let (relay_port, gateway_port, admin_port) = (free_port(), free_port(), free_port());
+        let mut stack = Self {
+            relay_url: format!("http://127.0.0.1:{relay_port}"),
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
+            profile: home.path().join("profile.toml"),
+            home,
+            child: None,
+            gateway_port,
+            admin_port,
+            relay_port,
+            stall_s: spec.stall_s,
+        };
+        stack.write_profile(&stack.profile.clone(), &[stack.relay_url.clone()], None);
+        let mut child = Command::new(bin_dir().join("sotto"))
+            .args(["stack", "up", "--profile"])
+            .arg(&stack.profile)
+            .arg("--backend")
+            .arg(format!("scripted:{}", script.display()))
+            .env("SOTTO_HOME", stack.home.path())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(stack.home.path().join("stack-up.log")).unwrap())
+            .spawn()
+            .expect("sotto stack up");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert!(line.starts_with("relay: "), "stack up printed {line:?}");
+        stack.child = Some(child);
+        stack
+    }
+
+    /// Writes a profile for this stack with the given relays and, optionally, another root.
+    pub fn write_profile(&self, path: &Path, relays: &[String], trust_root: Option<&Path>) {
+        let stack_dir = self.home.path().join("stack");
+        let root = trust_root.map(Path::to_path_buf).unwrap_or_else(|| stack_dir.join("dev-root.pem"));
+        let relays: String = relays.iter().map(|r| format!("[[relays]]\nurl = \"{r}\"\n")).collect();
+        let text = format!(
+            "name = \"test\"\n{relays}\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{}\"]\nmeasurements_file = \"{}\"\nmax_document_age_s = 120\n\n[timeouts]\nconnect_s = 2\nfirst_byte_s = 20\nstall_s = {}\n\n[local_stack]\ngateway_listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n",
+            root.display(),
+            stack_dir.join("measurements.json").display(),
+            self.stall_s,
+            self.gateway_port,
+            self.admin_port,
+        );
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn relay_port(&self) -> u16 {
+        self.relay_port
+    }
+
+    /// Loads a profile file as the client would.
+    pub fn load_profile(&self, path: &Path) -> sotto_relay_config::Profile {
+        sotto_relay_config::Profile::load(path).expect("profile")
+    }
+
+    /// What the gateway has received so far.
+    pub async fn observations(&self) -> Value {
+        reqwest::get(format!("{}/admin/observations", self.admin_url)).await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn chat_requests(&self) -> u64 {
+        self.observations().await["chat_requests"].as_u64().unwrap()
+    }
+
+    pub async fn rotate_keys(&self) {
+        let r = reqwest::Client::new().post(format!("{}/admin/rotate-keys", self.admin_url)).send().await.unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// Runs the CLI against this stack.
+    pub fn sotto(&self, args: &[&str]) -> Output {
+        cli(self.home.path(), args)
+    }
+}
+
+/// Runs `sotto ARGS` with `$SOTTO_HOME` set, no terminal, a timeout of a minute.
+pub fn cli(home: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(bin_dir().join("sotto"))
+        .args(args)
+        .env("SOTTO_HOME", home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sotto");
+    for _ in 0..600 {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("sotto output")
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let Some(child) = self.child.as_mut() else { return };
+        // SIGTERM lets `stack up` stop nginx and the gateway.
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+    }
+}

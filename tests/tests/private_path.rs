@@ -1,0 +1,286 @@
+//! The private path end to end with real processes: `sotto stack up` (gateway process + nginx
+//! relay), the `sotto` CLI and the client library, and a proxy that attacks the path.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sotto_e2e::{Attack, Proxy, Stack, StackSpec};
+use sotto_private_inference::{ClientOptions, FixedOffsetClock, InferenceError, PrivateClient, ReplyEvent};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn client(stack: &Stack, options: ClientOptions) -> PrivateClient {
+    PrivateClient::new(stack.load_profile(&stack.profile), options).unwrap()
+}
+
+fn ask() -> serde_json::Value {
+    json!({"messages": [{"role": "user", "content": "hello"}], "stream": true})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_and_whole_replies_verify() {
+    let stack = Stack::start(StackSpec::default());
+    let p = stack.profile.to_str().unwrap().to_string();
+    for extra in [&[][..], &["--no-stream"][..]] {
+        let mut args = vec!["ask", "--profile", &p, "--json"];
+        args.extend_from_slice(extra);
+        args.push("Say hello");
+        let out = stack.sotto(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(json["reply"], "Hello, private world.");
+        assert_eq!(json["verified"], true);
+        assert_eq!(json["model"], "scripted");
+        let receipt = &json["receipt"];
+        for key in ["request_hash", "output_hash", "signature", "key_id", "timestamp_ms"] {
+            assert!(!receipt[key].is_null(), "receipt lacks {key}: {receipt}");
+        }
+        assert_eq!(receipt["enclave"]["kind"], "development");
+        assert_eq!(receipt["measurements"].as_object().unwrap().len(), 3);
+    }
+    // Plain output (no terminal): the reply only, after it verified.
+    let out = stack.sotto(&["ask", "--profile", &p, "Say hello"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out).trim(), "Hello, private world.");
+    assert!(stderr(&out).contains("not hardware-protected"));
+
+    let out = stack.sotto(&["models", "--profile", &p]);
+    assert_eq!(stdout(&out).trim(), "scripted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_library_streams_authenticated_text_then_the_verified_reply() {
+    let stack = Stack::start(StackSpec::default());
+    let c = client(&stack, ClientOptions::default());
+    let mut stream = c.chat(&ask()).await.unwrap();
+    let mut pieces = Vec::new();
+    let verified = loop {
+        match stream.next().await.unwrap().unwrap() {
+            ReplyEvent::Text(t) => pieces.push(t),
+            ReplyEvent::Verified(r) => break r,
+        }
+    };
+    assert_eq!(pieces, vec!["Hello", ", private", " world."]);
+    assert_eq!(verified.text, "Hello, private world.");
+    assert_eq!(verified.receipt.chunks, 5, "three text chunks, the finish chunk and [DONE]");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flipped_byte_in_the_reply_shows_nothing_and_exits_3() {
+    let stack = Stack::start(StackSpec::default());
+    let p = stack.profile.to_str().unwrap().to_string();
+    // Offset 60 lies inside the first sealed chunk (after the 16-byte response nonce).
+    let proxy = Proxy::start(&stack.relay_url, Attack::FlipResponseByte(60)).await;
+    let out = stack.sotto(&["ask", "--profile", &p, "--relay", &proxy.url, "Say hello"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "nothing may be shown");
+    assert!(stderr(&out).contains("altered"), "{}", stderr(&out));
+    assert_eq!(stack.chat_requests().await, 1, "the request did reach the enclave; its reply was refused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_final_chunk_withdraws_text_already_shown() {
+    let stack = Stack::start(StackSpec::default());
+    let mut profile = stack.load_profile(&stack.profile);
+    // Flip a byte past the first text chunks (their sizes vary with ids and timestamps), and
+    // look for a reply that streamed text and then failed: the caller must withdraw it.
+    let mut withdrew = false;
+    for at in (300..900).step_by(40) {
+        let proxy = Proxy::start(&stack.relay_url, Attack::FlipResponseByte(at)).await;
+        profile.relays[0].url = proxy.url.parse().unwrap();
+        let c = PrivateClient::new(profile.clone(), ClientOptions::default()).unwrap();
+        let mut stream = c.chat(&ask()).await.unwrap();
+        let mut shown = 0;
+        let mut failed = None;
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(ReplyEvent::Text(_)) => shown += 1,
+                Ok(ReplyEvent::Verified(_)) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if shown > 0 {
+            if let Some(e) = failed {
+                assert!(matches!(e, InferenceError::Tampered), "{e}");
+                withdrew = true;
+                break;
+            }
+        }
+    }
+    assert!(withdrew, "some flipped byte must fail after text was handed on");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_expected_pcr_refuses_before_any_prompt_is_sent() {
+    let stack = Stack::start(StackSpec::default());
+    let p = stack.profile.to_str().unwrap().to_string();
+    let wrong = format!("0={}", "ab".repeat(48));
+    let out = stack.sotto(&["ask", "--profile", &p, "--expect-pcr", &wrong, "secret prompt"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("PCR0 differs"), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stack.chat_requests().await, 0);
+    // Only attestation GETs reached the gateway: no POST at all.
+    let obs = stack.observations().await;
+    assert!(obs["requests"].as_array().unwrap().iter().all(|r| r["method"] == "GET"), "{obs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_root_refuses_before_any_prompt_is_sent() {
+    let stack = Stack::start(StackSpec::default());
+    let foreign = sotto_attestation::issuer::DevelopmentIssuer::generate(std::time::SystemTime::now()).unwrap();
+    let root = stack.home.path().join("foreign-root.pem");
+    std::fs::write(&root, foreign.root_pem()).unwrap();
+    let profile = stack.home.path().join("foreign.toml");
+    stack.write_profile(&profile, &[stack.relay_url.clone()], Some(&root));
+    let out = stack.sotto(&["ask", "--profile", profile.to_str().unwrap(), "secret prompt"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).contains("trusted root"), "{}", stderr(&out));
+    assert_eq!(stack.chat_requests().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_and_future_documents_are_refused_before_any_prompt_is_sent() {
+    let stack = Stack::start(StackSpec::default());
+    let cases = [
+        (4 * 3600, "expired"),   // past the leaf certificate's life
+        (600, "old"),            // within it, but older than max_document_age_s
+        (-30, "future"),         // dated after the client's clock
+    ];
+    for (offset_s, word) in cases {
+        let c = client(&stack, ClientOptions { clock: Arc::new(FixedOffsetClock { offset_s }), ..Default::default() });
+        let e = c.chat(&ask()).await.err().unwrap_or_else(|| panic!("{word} must fail"));
+        assert!(e.before_sending(), "{e}");
+        assert!(e.to_string().contains(word), "{word}: {e}");
+    }
+    assert_eq!(stack.chat_requests().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_attestation_is_refused_before_any_prompt_is_sent() {
+    let stack = Stack::start(StackSpec::default());
+    let proxy = Proxy::start(&stack.relay_url, Attack::ReplayAttestation).await;
+    // The attacker captured an attestation answered for another challenge.
+    reqwest::get(format!("{}/attestation?nonce=00112233", proxy.url)).await.unwrap();
+    let mut profile = stack.load_profile(&stack.profile);
+    profile.relays[0].url = proxy.url.parse().unwrap();
+    let c = PrivateClient::new(profile, ClientOptions::default()).unwrap();
+    let e = c.chat(&ask()).await.err().expect("replay must fail");
+    assert!(e.to_string().contains("nonce mismatch"), "{e}");
+    assert_eq!(stack.chat_requests().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_substituted_key_is_refused_before_any_prompt_is_sent() {
+    let stack = Stack::start(StackSpec::default());
+    let proxy = Proxy::start(&stack.relay_url, Attack::SwapKeyConfig).await;
+    let mut profile = stack.load_profile(&stack.profile);
+    profile.relays[0].url = proxy.url.parse().unwrap();
+    let c = PrivateClient::new(profile, ClientOptions::default()).unwrap();
+    let e = c.chat(&ask()).await.err().expect("a substituted key must fail");
+    assert!(e.to_string().contains("user_data mismatch"), "{e}");
+    assert_eq!(stack.chat_requests().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_stream_is_a_clear_error() {
+    let replies = json!([{"chunks": [{"text": "one"}, {"text": "two"}, {"text": "three"}], "truncate_after": 2}]);
+    let stack = Stack::start(StackSpec { replies, ..Default::default() });
+    let c = client(&stack, ClientOptions::default());
+    let e = c.chat(&ask()).await.unwrap().verified().await.unwrap_err();
+    assert!(matches!(e, InferenceError::Truncated), "{e}");
+    let p = stack.profile.to_str().unwrap().to_string();
+    let out = stack.sotto(&["ask", "--profile", &p, "hello"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("cut off"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_stream_is_a_clear_error() {
+    let replies = json!([{"chunks": [{"text": "one"}, {"text": "two"}], "stall_after": 1}]);
+    let stack = Stack::start(StackSpec { replies, stall_s: 2 });
+    let c = client(&stack, ClientOptions::default());
+    let started = std::time::Instant::now();
+    let e = c.chat(&ask()).await.unwrap().verified().await.unwrap_err();
+    assert!(matches!(e, InferenceError::Stalled { secs: 2 }), "{e}");
+    assert!(e.to_string().contains("stopped sending"));
+    assert!(started.elapsed().as_secs() < 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_rotation_mid_session_re_attests_and_succeeds() {
+    let stack = Stack::start(StackSpec::default());
+    let c = client(&stack, ClientOptions::default());
+    let first = c.chat(&ask()).await.unwrap().verified().await.unwrap();
+    let again = c.chat(&ask()).await.unwrap().verified().await.unwrap();
+    assert_eq!(stack.observations().await["attestations"], 1, "the verified key is cached");
+    stack.rotate_keys().await;
+    let after = c.chat(&ask()).await.unwrap().verified().await.unwrap();
+    assert_eq!(after.text, "Hello, private world.");
+    assert_ne!(after.enclave.ohttp_key_id, first.enclave.ohttp_key_id);
+    assert_ne!(after.receipt.key_id, again.receipt.key_id);
+    assert_eq!(stack.observations().await["attestations"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_second_relay_is_used_when_the_first_is_down() {
+    let stack = Stack::start(StackSpec::default());
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let profile = stack.home.path().join("two-relays.toml");
+    stack.write_profile(&profile, &[dead, stack.relay_url.clone()], None);
+    let out = stack.sotto(&["ask", "--profile", profile.to_str().unwrap(), "--json", "hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(json["relay"].as_str().unwrap().contains(&stack.relay_port().to_string()));
+
+    // All relays down: a plain message that suggests starting the stack.
+    let profile = stack.home.path().join("no-relays.toml");
+    stack.write_profile(&profile, &["http://127.0.0.1:9".to_string()], None);
+    let out = stack.sotto(&["ask", "--profile", profile.to_str().unwrap(), "hello"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("sotto stack up"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_gateway_never_receives_the_clients_address() {
+    let stack = Stack::start(StackSpec::default());
+    let client_ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let c = client(&stack, ClientOptions { local_address: Some(client_ip), ..Default::default() });
+    c.chat(&ask()).await.unwrap().verified().await.unwrap();
+    // A client that volunteers identifying headers: the relay must not pass them on.
+    let nosy = reqwest::Client::builder().local_address(client_ip).build().unwrap();
+    let r = nosy
+        .get(format!("{}/attestation?nonce=0102", stack.relay_url))
+        .header("X-Forwarded-For", "127.0.0.2")
+        .header("Forwarded", "for=127.0.0.2")
+        .header("Cookie", "session=client-secret")
+        .header("User-Agent", "client-browser/1.0")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+
+    let obs = stack.observations().await;
+    let requests = obs["requests"].as_array().unwrap();
+    assert!(requests.len() >= 3, "{obs}");
+    for r in requests {
+        let peer = r["peer"].as_str().unwrap();
+        assert!(peer.starts_with("127.0.0.1:"), "the gateway saw peer {peer}");
+        let text = r.to_string();
+        for leak in ["127.0.0.2", "client-secret", "client-browser", "forwarded"] {
+            assert!(!text.to_lowercase().contains(leak), "the gateway received `{leak}`: {text}");
+        }
+    }
+}
