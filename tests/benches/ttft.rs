@@ -1,0 +1,135 @@
+//! Time to first authenticated token through relay + gateway against time to first token from
+//! the same back-end over plain HTTP on loopback; and attestation cold against cached.
+//!
+//! `cargo build --workspace --bins && cargo bench -p sotto-e2e --bench ttft --profile dev`
+//! (the dev profile builds dependencies, the model included, at opt-level 3.)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::response::Response;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use sotto_core::stack::{LocalStack, StackOptions};
+use sotto_enclave_gateway::backend::{self, Backend, BackendEvent, ChatRequest};
+use sotto_enclave_gateway::BackendSpec;
+use sotto_private_inference::{ClientOptions, PrivateClient, ReplyEvent};
+
+const RUNS: usize = 7;
+
+fn request() -> Value {
+    json!({"messages": [{"role": "user", "content": "Name three colours."}], "stream": true, "max_tokens": 8, "temperature": 0})
+}
+
+/// The same back-end served as plain OpenAI-style SSE over loopback, no OHTTP, no relay.
+async fn plain_server(backend: Arc<dyn Backend>) -> String {
+    async fn chat(State(b): State<Arc<dyn Backend>>, body: Bytes) -> Response {
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        let events = b.chat(ChatRequest { body }).filter_map(|e| async move {
+            match e {
+                BackendEvent::Text(t) => Some(Ok::<_, std::io::Error>(Bytes::from(format!(
+                    "data: {}\n\n",
+                    json!({"choices": [{"delta": {"content": t}}]})
+                )))),
+                _ => None,
+            }
+        });
+        Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(events)).unwrap()
+    }
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(chat)).with_state(backend);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    url
+}
+
+async fn plain_ttft(url: &str) -> Duration {
+    let t = Instant::now();
+    let resp = reqwest::Client::new().post(format!("{url}/v1/chat/completions")).json(&request()).send().await.unwrap();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        if chunk.unwrap().windows(7).any(|w| w == b"content") {
+            return t.elapsed();
+        }
+    }
+    panic!("no token");
+}
+
+async fn private_ttft(client: &PrivateClient) -> (Duration, Duration) {
+    let t = Instant::now();
+    let mut stream = client.chat(&request()).await.unwrap();
+    let mut first = None;
+    while let Some(ev) = stream.next().await {
+        match ev.unwrap() {
+            ReplyEvent::Text(_) => {
+                first.get_or_insert(t.elapsed());
+            }
+            ReplyEvent::Verified(_) => break,
+        }
+    }
+    (first.expect("a token"), t.elapsed())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::main]
+async fn main() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("stack");
+    let profile = home.path().join("bench.toml");
+    let relay = port();
+    std::fs::write(&profile, format!(
+        "name = \"bench\"\n[[relays]]\nurl = \"http://127.0.0.1:{relay}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n",
+        port(), port(), d = dir.display())).unwrap();
+    let stack = match LocalStack::start(&StackOptions { profile: Some(profile.clone()), backend: "embedded".into(), dir }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return;
+        }
+    };
+    let spec = BackendSpec::Embedded { model_path: sotto_embedded_model::default_model_path() };
+    let backend = tokio::task::spawn_blocking(move || backend::build(&spec)).await.unwrap().unwrap();
+    let plain = plain_server(backend).await;
+    let client = PrivateClient::new(sotto_relay_config::Profile::load(&profile).unwrap(), ClientOptions::default()).unwrap();
+
+    let t = Instant::now();
+    client.attested().await.unwrap();
+    let cold = t.elapsed();
+    let t = Instant::now();
+    for _ in 0..1000 {
+        client.attested().await.unwrap();
+    }
+    let cached = t.elapsed() / 1000;
+    println!("attestation through the relay: cold {:.2} ms (GET + verify), cached {:.2} µs", ms(cold), cached.as_secs_f64() * 1e6);
+
+    // Warm both paths once (page cache, connection pools), then alternate.
+    plain_ttft(&plain).await;
+    private_ttft(&client).await;
+    let (mut p, mut q, mut whole) = (vec![], vec![], vec![]);
+    for _ in 0..RUNS {
+        p.push(plain_ttft(&plain).await);
+        let (first, all) = private_ttft(&client).await;
+        q.push(first);
+        whole.push(all);
+    }
+    let (p, q) = (median(p), median(q));
+    println!("time to first token, plain HTTP on loopback:        median {:.1} ms over {RUNS}", ms(p));
+    println!("time to first authenticated token, relay + gateway: median {:.1} ms over {RUNS}", ms(q));
+    println!("ratio private / plain: {:.3} (target <= 1.2)", ms(q) / ms(p));
+    println!("whole verified reply (8 tokens, receipt checked):   median {:.1} ms", ms(median(whole)));
+    drop(stack);
+}
