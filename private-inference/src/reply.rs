@@ -276,3 +276,73 @@ mod tests {
         assert_eq!(a.absorb_event(r#"{"choices":[]}"#).unwrap(), None);
     }
 }
+
+/// A reply whose chunks all authenticate but whose receipt is forged (a misbehaving enclave, or
+/// one whose receipt key is not the attested one): text already handed on must be withdrawn.
+#[cfg(test)]
+mod receipt_tests {
+    use super::*;
+    use futures::AsyncWriteExt;
+    use ohttp::hpke::{Aead, Kdf, Kem};
+    use sotto_enclave_protocol::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
+    use sotto_enclave_protocol::ReceiptSigner;
+
+    async fn reply_signed_by(signer: &ReceiptSigner, attested: &ReceiptSigner) -> (Vec<String>, Result<(), InferenceError>) {
+        let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
+        let key_config = config.encode().unwrap();
+        let server = ohttp::Server::new(config).unwrap();
+        let sealed = crate::seal_request(&key_config, "POST", "/v1/chat/completions", b"{}").await.unwrap();
+        let mut request = server.decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
+        let mut plaintext = Vec::new();
+        futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext).await.unwrap();
+        let mut wire = Vec::new();
+        {
+            let mut w = request.response(futures::io::AllowStdIo::new(&mut wire)).unwrap();
+            let event = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n".to_vec();
+            w.write_all(&response_head(200, &[("content-type", b"text/event-stream")])).await.unwrap();
+            w.write_all(&content_chunk(&event)).await.unwrap();
+            let receipt = signer.sign("m", &plaintext, &event, 1, 0).to_json();
+            w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
+            w.close().await.unwrap();
+        }
+        let enclave = Arc::new(AttestedEnclave {
+            key_config,
+            receipt_public_key: attested.public_key().to_vec(),
+            identity: EnclaveIdentity {
+                kind: "development".into(),
+                module_id: "test".into(),
+                pcrs: Default::default(),
+                checked_pcrs: vec![],
+                root_sha256: String::new(),
+                document_timestamp_ms: 0,
+                ohttp_key_id: 1,
+                receipt_key_id: String::new(),
+                relay: String::new(),
+            },
+            valid_until: std::time::SystemTime::now(),
+        });
+        let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5) };
+        let (tx, mut rx) = mpsc::channel(16);
+        let result = read(&ctx, futures::io::Cursor::new(wire), &tx).await;
+        drop(tx);
+        let mut shown = Vec::new();
+        while let Some(Ok(ReplyEvent::Text(t))) = rx.recv().await {
+            shown.push(t);
+        }
+        (shown, result)
+    }
+
+    #[tokio::test]
+    async fn a_receipt_from_another_key_fails_after_the_text_was_handed_on() {
+        let attested = ReceiptSigner::generate();
+        let (shown, result) = reply_signed_by(&attested, &attested).await;
+        assert_eq!(shown, vec!["hi"]);
+        assert!(result.is_ok());
+
+        let impostor = ReceiptSigner::generate();
+        let (shown, result) = reply_signed_by(&impostor, &attested).await;
+        assert_eq!(shown, vec!["hi"], "the text was authenticated and handed on first");
+        let err = result.unwrap_err();
+        assert!(matches!(err, InferenceError::Receipt(sotto_enclave_protocol::ReceiptError::WrongKey { .. })), "{err}");
+    }
+}
