@@ -67,6 +67,10 @@ impl Provisional {
         let _ = std::io::stdout().flush();
     }
 
+    pub fn has_text(&self) -> bool {
+        !self.shown.is_empty()
+    }
+
     /// Erases everything shown (counting wrapped lines) and says why.
     pub fn withdraw(&mut self, reason: &str) {
         let width = terminal_size::terminal_size().map(|(w, _)| w.0 as usize).unwrap_or(80).max(1);

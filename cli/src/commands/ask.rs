@@ -95,11 +95,15 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool) -> i32 {
 }
 
 fn finish_error(args: &AskArgs, e: &InferenceError, shown: Option<&mut Provisional>) -> i32 {
-    if let Some(p) = shown {
-        p.withdraw(&e.to_string());
-    }
     if args.json {
         println!("{}", json!({"verified": false, "error": e.to_string(), "sent": !e.before_sending()}));
     }
-    exit::report(e)
+    match shown {
+        // The notice replaces the withdrawn text and already says why.
+        Some(p) if p.has_text() => {
+            p.withdraw(&e.to_string());
+            exit::for_error(e)
+        }
+        _ => exit::report(e),
+    }
 }
