@@ -20,8 +20,10 @@ fn free_port() -> u16 {
 pub struct StackSpec {
     /// Scripted back-end replies (the `replies` array of a script).
     pub replies: Value,
-    /// Extra lines for the profile's [timeouts] table.
+    /// The profile's stall timeout.
     pub stall_s: u64,
+    /// Another back-end instead of the script (e.g. `openai:URL`).
+    pub backend: Option<String>,
 }
 
 impl Default for StackSpec {
@@ -29,6 +31,7 @@ impl Default for StackSpec {
         Self {
             replies: serde_json::json!([{"chunks": [{"text": "Hello"}, {"text": ", private"}, {"text": " world."}]}]),
             stall_s: 30,
+            backend: None,
         }
     }
 }
@@ -68,7 +71,7 @@ impl Stack {
             .args(["stack", "up", "--profile"])
             .arg(&stack.profile)
             .arg("--backend")
-            .arg(format!("scripted:{}", script.display()))
+            .arg(spec.backend.clone().unwrap_or_else(|| format!("scripted:{}", script.display())))
             .env("SOTTO_HOME", stack.home.path())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(stack.home.path().join("stack-up.log")).unwrap())
