@@ -109,35 +109,37 @@ async fn chat<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], w: &mut Repl
         Ok(m) => m,
         Err(message) => return json_reply(w, 404, &error_body(&message)).await,
     };
-    let id = format!("chatcmpl-{}", hex::encode(rand::random::<[u8; 12]>()));
-    let created = crate::now_ms() / 1000;
+    let meta = ReplyMeta {
+        id: format!("chatcmpl-{}", hex::encode(rand::random::<[u8; 12]>())),
+        created: crate::now_ms() / 1000,
+        model: model.clone(),
+    };
     let stream = request.stream();
     let events = state.backend.chat(request);
-    let outcome = if stream {
-        stream_reply(events, w, &id, created, &model).await?
-    } else {
-        whole_reply(events, w, &id, created, &model).await?
-    };
+    let outcome = if stream { stream_reply(events, w, &meta).await? } else { whole_reply(events, w, &meta).await? };
     Ok(match outcome {
         Outcome::Complete { .. } => Outcome::Complete { model },
         other => other,
     })
 }
 
+/// What every completion object of one reply carries.
+struct ReplyMeta {
+    id: String,
+    created: u64,
+    model: String,
+}
+
 fn sse(data: &Value) -> Vec<u8> {
     format!("data: {data}\n\n").into_bytes()
 }
 
-async fn stream_reply<W: AsyncWrite + Unpin>(
-    mut events: futures::stream::BoxStream<'static, BackendEvent>,
-    w: &mut ReplyWriter<W>,
-    id: &str,
-    created: u64,
-    model: &str,
-) -> std::io::Result<Outcome> {
+type Events = futures::stream::BoxStream<'static, BackendEvent>;
+
+async fn stream_reply<W: AsyncWrite + Unpin>(mut events: Events, w: &mut ReplyWriter<W>, meta: &ReplyMeta) -> std::io::Result<Outcome> {
     w.head(200, "text/event-stream").await?;
     let chunk = |delta: Value, finish: Value| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+        json!({"id": meta.id, "object": "chat.completion.chunk", "created": meta.created, "model": meta.model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
     while let Some(event) = events.next().await {
@@ -150,7 +152,7 @@ async fn stream_reply<W: AsyncWrite + Unpin>(
             BackendEvent::Done { finish_reason } => {
                 w.content(&sse(&chunk(json!({}), json!(finish_reason)))).await?;
                 w.content(b"data: [DONE]\n\n").await?;
-                return Ok(Outcome::Complete { model: model.into() });
+                return Ok(Outcome::Complete { model: meta.model.clone() });
             }
             BackendEvent::Error(message) => return Ok(Outcome::Failed { message }),
             BackendEvent::Abort => return Ok(Outcome::Aborted),
@@ -176,13 +178,7 @@ fn indexed(calls: Value) -> Value {
     }
 }
 
-async fn whole_reply<W: AsyncWrite + Unpin>(
-    mut events: futures::stream::BoxStream<'static, BackendEvent>,
-    w: &mut ReplyWriter<W>,
-    id: &str,
-    created: u64,
-    model: &str,
-) -> std::io::Result<Outcome> {
+async fn whole_reply<W: AsyncWrite + Unpin>(mut events: Events, w: &mut ReplyWriter<W>, meta: &ReplyMeta) -> std::io::Result<Outcome> {
     let mut text = String::new();
     let mut pieces = 0u64;
     let mut tool_calls = None;
@@ -205,10 +201,10 @@ async fn whole_reply<W: AsyncWrite + Unpin>(
     if let Some(calls) = tool_calls {
         message["tool_calls"] = calls;
     }
-    let body = json!({"id": id, "object": "chat.completion", "created": created, "model": model,
+    let body = json!({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {"completion_tokens": pieces}});
     w.head(200, "application/json").await?;
     w.content(body.to_string().as_bytes()).await?;
-    Ok(Outcome::Complete { model: model.into() })
+    Ok(Outcome::Complete { model: meta.model.clone() })
 }

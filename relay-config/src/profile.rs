@@ -142,22 +142,22 @@ impl Profile {
 
     /// Validates profile text; `path` names the file in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ProfileError> {
-        let raw: RawProfile = toml::from_str(text).map_err(|e| ProfileError::Syntax {
-            path: path.to_owned(),
-            message: e.message().to_string(),
-        })?;
-        Validator { path, measurements: true }.profile(raw)
+        Self::parse_with(text, path, true)
     }
 
     /// Validates everything but the measurements, which may not exist yet: `sotto stack up`
     /// reads its listen addresses from a profile whose measurements the gateway is about to
     /// write.
     pub fn parse_structure(text: &str, path: &Path) -> Result<Self, ProfileError> {
+        Self::parse_with(text, path, false)
+    }
+
+    fn parse_with(text: &str, path: &Path, measurements: bool) -> Result<Self, ProfileError> {
         let raw: RawProfile = toml::from_str(text).map_err(|e| ProfileError::Syntax {
             path: path.to_owned(),
             message: e.message().to_string(),
         })?;
-        Validator { path, measurements: false }.profile(raw)
+        Validator { path, measurements }.profile(raw)
     }
 
     /// The expected PCRs with one value replaced (as `--expect-pcr N=HEX` does).
