@@ -19,6 +19,8 @@ pub struct Observation {
 
 #[derive(Default)]
 pub struct Observations {
+    /// Off unless the admin listener runs: a gateway keeps no record of requests otherwise.
+    enabled: bool,
     requests: Mutex<Vec<Observation>>,
     chat_requests: AtomicU64,
     attestations: AtomicU64,
@@ -32,7 +34,18 @@ pub struct ObservationReport {
 }
 
 impl Observations {
+    pub fn new(enabled: bool) -> Self {
+        Self { enabled, ..Default::default() }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     pub fn record(&self, o: Observation) {
+        if !self.enabled {
+            return;
+        }
         if let Ok(mut r) = self.requests.lock() {
             if r.len() < MAX_KEPT {
                 r.push(o);

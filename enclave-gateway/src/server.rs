@@ -70,7 +70,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         attester: Box::new(attester),
         passthrough_models: matches!(config.backend, crate::BackendSpec::OpenAi { .. }),
         backend,
-        observations: Observations::default(),
+        observations: Observations::new(config.admin_listen.is_some()),
         models,
     });
     let public = tokio::net::TcpListener::bind(config.listen).await?;
@@ -129,6 +129,9 @@ fn admin_router(state: Arc<AppState>) -> Router {
 }
 
 async fn observe(State(state): State<Arc<AppState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
+    if !state.observations.enabled() {
+        return next.run(req).await;
+    }
     state.observations.record(Observation {
         peer: peer.to_string(),
         method: req.method().to_string(),
