@@ -114,7 +114,8 @@ fn wait_for_port(what: &'static str, addr: &str, child: &mut Child, log: &Path, 
     while start.elapsed() < limit {
         if let Ok(Some(_)) = child.try_wait() {
             let text = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: String = text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
+            let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(3).collect();
+            let tail = tail.into_iter().rev().map(|l| l.trim_start_matches("error: ")).collect::<Vec<_>>().join(" | ");
             return Err(StackError::Exited { what, log: tail });
         }
         if std::net::TcpStream::connect(addr).is_ok() {
