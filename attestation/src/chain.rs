@@ -57,7 +57,7 @@ pub(crate) fn verify_chain(
             &inter,
             UnixTime::since_unix_epoch(at),
             // Nitro leaves carry no extended key usage; refuse one made for another purpose.
-            KeyUsage::required_if_present(ID_KP_CODE_SIGNING_UNUSED),
+            KeyUsage::required_if_present(ID_KP_OCSP_SIGNING),
             None,
             None,
         );
@@ -80,7 +80,7 @@ pub(crate) fn verify_chain(
 
 // An EKU OID no enclave certificate should carry (id-kp-OCSPSigning); with
 // `required_if_present` a leaf without EKU passes and one with a different EKU is refused.
-const ID_KP_CODE_SIGNING_UNUSED: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x09];
+const ID_KP_OCSP_SIGNING: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x09];
 
 fn describe(e: &webpki::Error) -> String {
     match e {

@@ -52,7 +52,7 @@ pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
     tokio::spawn(async move {
         let mut writer = ReplyWriter::new(sealed);
         let outcome = serve(&state, &inner, &mut writer).await;
-        let _ = close(&state, &keys, &plaintext, writer, outcome).await;
+        let _ = close(&keys, &plaintext, writer, outcome).await;
     });
     Response::builder()
         .status(StatusCode::OK)
@@ -65,7 +65,6 @@ pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
 /// Ends the reply: a receipt for a complete one, the error for a failed one, nothing (the
 /// connection simply ends without the final chunk) for an aborted one.
 async fn close<W: futures::AsyncWrite + Unpin>(
-    state: &AppState,
     keys: &crate::keys::EnclaveKeys,
     request: &[u8],
     writer: ReplyWriter<W>,
@@ -84,7 +83,6 @@ async fn close<W: futures::AsyncWrite + Unpin>(
             writer.finish(&[(ERROR_TRAILER, message.as_bytes())]).await
         }
         Outcome::Aborted => {
-            let _ = state;
             drop(writer);
             Ok(())
         }
