@@ -28,6 +28,8 @@ enum Command {
     Attest(commands::attest::AttestCommand),
     /// List the enclave's models through the private path.
     Models(commands::models::ModelsArgs),
+    /// Turn a Markdown file into a PDF.
+    Pdf(commands::pdf::PdfArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
         Command::Ask(a) => commands::ask::run(a),
         Command::Attest(c) => commands::attest::run(c),
         Command::Models(a) => commands::models::run(a),
+        Command::Pdf(a) => commands::pdf::run(a),
     };
     std::process::exit(code);
 }

@@ -1,6 +1,7 @@
 pub mod ask;
 pub mod attest;
 pub mod models;
+pub mod pdf;
 pub mod stack;
 
 use std::path::PathBuf;

@@ -1,0 +1,49 @@
+//! A conversation as Markdown (for export as `.md`, or through [`crate::render`] as PDF), with
+//! each reply's verification status and receipt summary.
+
+/// How a reply was proven.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportStatus {
+    /// The user's own message.
+    Sent,
+    /// Verified against a hardware enclave.
+    Verified,
+    /// Verified against the development enclave (not hardware-protected).
+    Development,
+    /// Failed verification; its text was never shown.
+    Failed(String),
+}
+
+pub struct ExportMessage {
+    pub role: String,
+    pub text: String,
+    pub status: ExportStatus,
+    /// e.g. "enclave sotto-dev-…, PCRs 0,1,2 match, output hash 18767444…, 2026-11-23 16:40 UTC"
+    pub receipt_summary: Option<String>,
+}
+
+pub fn conversation_markdown(title: &str, messages: &[ExportMessage]) -> String {
+    let mut md = format!("# {}\n\n", title.trim());
+    for m in messages {
+        let who = if m.role == "user" { "You" } else { "Assistant" };
+        md.push_str(&format!("## {who}\n\n"));
+        match &m.status {
+            ExportStatus::Failed(reason) => {
+                md.push_str(&format!("> **Not shown: verification failed.** {reason}\n\n"));
+                continue;
+            }
+            ExportStatus::Verified => md.push_str("> ✓ Verified reply\n"),
+            ExportStatus::Development => md.push_str("> ✓ Verified — development enclave, not hardware-protected\n"),
+            ExportStatus::Sent => {}
+        }
+        if let Some(r) = &m.receipt_summary {
+            md.push_str(&format!("> Receipt: {r}\n"));
+        }
+        if m.status != ExportStatus::Sent {
+            md.push('\n');
+        }
+        md.push_str(m.text.trim());
+        md.push_str("\n\n");
+    }
+    md
+}
