@@ -89,3 +89,41 @@ impl Provisional {
         eprintln!("⚠ reply withdrawn: {reason}");
     }
 }
+
+/// One line a person can read about a reply's proof.
+pub fn receipt_summary(reply: &VerifiedReply) -> String {
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(reply.receipt.timestamp_ms);
+    let pcrs = reply.enclave.checked_pcrs.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+    format!(
+        "enclave `{}` ({}), PCRs {pcrs} match the profile, model `{}`, request hash `{}…`, output hash `{}…`, signed {} by key `{}`, via {}",
+        reply.enclave.module_id,
+        if reply.enclave.kind == "development" { "development, not hardware-protected" } else { reply.enclave.kind.as_str() },
+        reply.model,
+        &reply.receipt.request_hash[..16.min(reply.receipt.request_hash.len())],
+        &reply.receipt.output_hash[..16.min(reply.receipt.output_hash.len())],
+        humantime::format_rfc3339_seconds(when),
+        reply.receipt.key_id,
+        reply.relay,
+    )
+}
+
+/// Saves a prompt and its verified reply as Markdown or PDF (by the file's extension).
+pub fn export_exchange(path: &std::path::Path, prompt: &str, reply: &VerifiedReply) -> Result<(), String> {
+    use sotto_core::documents::{conversation_markdown, render, ExportMessage, ExportStatus, FontSet, RenderOptions};
+    let status = if reply.enclave.kind == "development" { ExportStatus::Development } else { ExportStatus::Verified };
+    let messages = [
+        ExportMessage { role: "user".into(), text: prompt.into(), status: ExportStatus::Sent, receipt_summary: None },
+        ExportMessage { role: "assistant".into(), text: reply.text.clone(), status, receipt_summary: Some(receipt_summary(reply)) },
+    ];
+    let title: String = prompt.chars().take(60).collect();
+    let md = conversation_markdown(&format!("Sotto: {title}"), &messages);
+    let bytes = match path.extension().and_then(|e| e.to_str()) {
+        Some("md") => md.into_bytes(),
+        Some("pdf") => {
+            let fonts = FontSet::load_default().map_err(|e| e.to_string())?;
+            render(&md, &fonts, &RenderOptions::default()).map_err(|e| e.to_string())?
+        }
+        _ => return Err("use a .md or .pdf file name".into()),
+    };
+    std::fs::write(path, bytes).map_err(|e| e.to_string())
+}

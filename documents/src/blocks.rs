@@ -275,7 +275,8 @@ pub fn parse(markdown: &str) -> Vec<Block> {
                 b.flush_inline();
                 b.push_block(Block::Rule);
             }
-            Event::TaskListMarker(done) => b.text(if done { "☑ " } else { "☐ " }, b.style),
+            // Liberation has no ballot-box glyphs; brackets read the same.
+            Event::TaskListMarker(done) => b.text(if done { "[x] " } else { "[ ] " }, b.style),
             _ => {}
         }
     }

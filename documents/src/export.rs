@@ -32,8 +32,8 @@ pub fn conversation_markdown(title: &str, messages: &[ExportMessage]) -> String 
                 md.push_str(&format!("> **Not shown: verification failed.** {reason}\n\n"));
                 continue;
             }
-            ExportStatus::Verified => md.push_str("> ✓ Verified reply\n"),
-            ExportStatus::Development => md.push_str("> ✓ Verified — development enclave, not hardware-protected\n"),
+            ExportStatus::Verified => md.push_str("> **Verified reply**  \n"),
+            ExportStatus::Development => md.push_str("> **Verified** — development enclave, not hardware-protected  \n"),
             ExportStatus::Sent => {}
         }
         if let Some(r) = &m.receipt_summary {

@@ -326,3 +326,25 @@ async fn the_openai_back_end_forwards_and_the_reply_verifies() {
     let out = stack.sotto(&["models", "--profile", &p]);
     assert_eq!(stdout(&out).trim(), "stand-in-large");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verified_exchange_exports_as_markdown_and_pdf_with_its_receipt() {
+    let stack = Stack::start(StackSpec::default());
+    let p = stack.profile.to_str().unwrap().to_string();
+    let md = stack.home.path().join("exchange.md");
+    let pdf = stack.home.path().join("exchange.pdf");
+    for target in [&md, &pdf] {
+        let out = stack.sotto(&["ask", "--profile", &p, "--export", target.to_str().unwrap(), "Say hello"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("Hello, private world."), "{text}");
+    assert!(text.contains("development enclave") && text.contains("output hash"), "{text}");
+    let out = std::process::Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
+    let pdf_text = String::from_utf8_lossy(&out.stdout);
+    assert!(pdf_text.contains("Hello, private world.") && pdf_text.contains("Receipt"), "{pdf_text}");
+
+    let out = stack.sotto(&["ask", "--profile", &p, "--export", "/nonexistent-dir/x.pdf", "Say hello"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("could not be written"), "{}", stderr(&out));
+}

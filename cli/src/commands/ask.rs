@@ -29,6 +29,9 @@ pub struct AskArgs {
     /// Most tokens to generate.
     #[arg(long)]
     max_tokens: Option<u32>,
+    /// Also save the verified exchange, with its receipt summary, as FILE.md or FILE.pdf.
+    #[arg(long)]
+    export: Option<std::path::PathBuf>,
     /// The prompt.
     prompt: String,
 }
@@ -91,7 +94,19 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool) -> i32 {
             eprintln!("note: development enclave — not hardware-protected");
         }
     }
-    exit::OK
+    match &args.export {
+        Some(path) => match crate::output::export_exchange(path, &args.prompt, reply) {
+            Ok(()) => {
+                eprintln!("saved {}", path.display());
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: the reply verified, but {} could not be written: {e}", path.display());
+                exit::SETUP
+            }
+        },
+        None => exit::OK,
+    }
 }
 
 fn finish_error(args: &AskArgs, e: &InferenceError, shown: Option<&mut Provisional>) -> i32 {
