@@ -26,12 +26,7 @@ pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
     let keys = state.keys.current();
     match body.first() {
         None => return plain(StatusCode::BAD_REQUEST, "empty request"),
-        // Sealed to a key this enclave no longer holds: tell the client to re-attest.
-        Some(id) if *id != keys.key_id => {
-            let problem = serde_json::json!({"type": PROBLEM_OHTTP_KEY, "title": "key identifier unknown"});
-            return (StatusCode::UNPROCESSABLE_ENTITY, [(header::CONTENT_TYPE, PROBLEM_JSON)], problem.to_string())
-                .into_response();
-        }
+        Some(id) if *id != keys.key_id => return key_problem(),
         Some(_) => {}
     }
     let mut request = keys
@@ -40,7 +35,9 @@ pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
         .decapsulate_stream(futures::io::Cursor::new(body.to_vec()));
     let mut plaintext = Vec::new();
     if request.read_to_end(&mut plaintext).await.is_err() {
-        return plain(StatusCode::BAD_REQUEST, "the request cannot be decrypted");
+        // Most likely sealed to an earlier key that had the same one-byte id (say, before a
+        // restart): the client re-attests once and seals to the current key.
+        return key_problem();
     }
     let Ok(inner) = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&plaintext)) else {
         return plain(StatusCode::BAD_REQUEST, "the decrypted request is not Binary HTTP");
@@ -60,6 +57,12 @@ pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
         .header(header::CACHE_CONTROL, "no-store")
         .body(Body::from_stream(ReaderStream::new(from_gateway)))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot build the response"))
+}
+
+/// RFC 9458 §5.3: the request was not sealed to a key this enclave holds; re-attest.
+fn key_problem() -> Response {
+    let problem = serde_json::json!({"type": PROBLEM_OHTTP_KEY, "title": "key identifier unknown"});
+    (StatusCode::UNPROCESSABLE_ENTITY, [(header::CONTENT_TYPE, PROBLEM_JSON)], problem.to_string()).into_response()
 }
 
 /// Ends the reply: a receipt for a complete one, the error for a failed one, nothing (the

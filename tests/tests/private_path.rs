@@ -348,3 +348,23 @@ async fn a_verified_exchange_exports_as_markdown_and_pdf_with_its_receipt() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("could not be written"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undecryptable_request_asks_the_client_to_re_attest() {
+    let stack = Stack::start(StackSpec::default());
+    let c = client(&stack, ClientOptions::default());
+    let key_id = c.attested().await.unwrap().identity.ohttp_key_id;
+    // The current key id, then bytes no key opens (as after a restart that reused the id).
+    let mut body = vec![key_id, 0x00, 0x20, 0x00, 0x01, 0x00, 0x01];
+    body.extend_from_slice(&[0x5a; 80]);
+    let r = reqwest::Client::new()
+        .post(format!("{}/gateway", stack.relay_url))
+        .header("content-type", "message/ohttp-chunked-req")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.unwrap().contains("ohttp-key"));
+    assert_eq!(stack.chat_requests().await, 0);
+}
