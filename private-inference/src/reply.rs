@@ -123,7 +123,6 @@ async fn read<R: AsyncRead + Send + 'static>(
                 }
             }
         }
-        drop(body);
         let trailer = within(ctx.stall, msg.trailer(), classify_bhttp).await?;
         (status, trailer)
     };

@@ -140,7 +140,7 @@ async fn a_foreign_root_refuses_before_any_prompt_is_sent() {
     let root = stack.home.path().join("foreign-root.pem");
     std::fs::write(&root, foreign.root_pem()).unwrap();
     let profile = stack.home.path().join("foreign.toml");
-    stack.write_profile(&profile, &[stack.relay_url.clone()], Some(&root));
+    stack.write_profile(&profile, std::slice::from_ref(&stack.relay_url), Some(&root));
     let out = stack.sotto(&["ask", "--profile", profile.to_str().unwrap(), "secret prompt"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("trusted root"), "{}", stderr(&out));
