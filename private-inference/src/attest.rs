@@ -72,11 +72,7 @@ pub(crate) async fn attest(transport: &Transport, trust: &TrustPolicy, clock: &d
         .get(&format!("{}?nonce={}", trust.attestation_path, hex::encode(nonce)))
         .await?;
     let status = answer.response.status();
-    let body = answer
-        .response
-        .bytes()
-        .await
-        .map_err(|e| InferenceError::Bundle(format!("the attestation could not be read: {e}")))?;
+    let body = read_limited(answer.response, MAX_BUNDLE).await?;
     if !status.is_success() {
         return Err(InferenceError::RelayRefused {
             relay: answer.relay,
@@ -85,6 +81,24 @@ pub(crate) async fn attest(transport: &Transport, trust: &TrustPolicy, clock: &d
         });
     }
     verify_bundle(&body, &nonce, trust, clock.now(), answer.relay)
+}
+
+/// A real bundle is about 7 KiB; anything far larger is refused before it fills memory.
+const MAX_BUNDLE: usize = 256 * 1024;
+
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, InferenceError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| InferenceError::Bundle(format!("the attestation could not be read: {e}")))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(InferenceError::Bundle(format!("the attestation is larger than {} KiB", limit / 1024)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Verifies a bundle's document and that it binds the keys the bundle offers.

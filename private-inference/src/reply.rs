@@ -84,6 +84,9 @@ pub(crate) fn spawn(ctx: ReplyContext, response: reqwest::Response) -> ReplyStre
     ReplyStream { rx }
 }
 
+/// The largest reply kept (it is held in memory to hash it for the receipt).
+const MAX_REPLY: usize = 64 << 20;
+
 async fn within<T, E>(limit: Duration, f: impl std::future::Future<Output = Result<T, E>>, map: impl FnOnce(E) -> InferenceError) -> Result<T, InferenceError> {
     match tokio::time::timeout(limit, f).await {
         Err(_) => Err(InferenceError::Stalled { secs: limit.as_secs() }),
@@ -111,6 +114,9 @@ async fn read<R: AsyncRead + Send + 'static>(
             let n = within(ctx.stall, body.read(&mut buf), |e| classify_io(&e)).await?;
             if n == 0 {
                 break;
+            }
+            if content.len() + n > MAX_REPLY {
+                return Err(InferenceError::Malformed(format!("the reply is larger than {} MiB", MAX_REPLY >> 20)));
             }
             content.extend_from_slice(&buf[..n]);
             if streaming {

@@ -17,6 +17,8 @@ pub enum Attack {
     ReplayAttestation,
     /// Put another OHTTP key into the attestation bundle (key substitution).
     SwapKeyConfig,
+    /// Answer attestation requests with an endless-looking 4 MiB body.
+    HugeAttestation,
 }
 
 struct ProxyState {
@@ -55,6 +57,9 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
     let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap_or_default();
     let is_attestation = path.starts_with("/attestation");
 
+    if is_attestation && matches!(s.attack, Attack::HugeAttestation) {
+        return Response::builder().header("content-type", "application/json").body(Body::from(vec![b'['; 4 << 20])).unwrap();
+    }
     if is_attestation && matches!(s.attack, Attack::ReplayAttestation) {
         let captured = s.captured.lock().unwrap().clone();
         if let Some(old) = captured {

@@ -368,3 +368,15 @@ async fn an_undecryptable_request_asks_the_client_to_re_attest() {
     assert!(r.text().await.unwrap().contains("ohttp-key"));
     assert_eq!(stack.chat_requests().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_huge_attestation_answer_is_refused_without_reading_it_all() {
+    let stack = Stack::start(StackSpec::default());
+    let proxy = Proxy::start(&stack.relay_url, Attack::HugeAttestation).await;
+    let mut profile = stack.load_profile(&stack.profile);
+    profile.relays[0].url = proxy.url.parse().unwrap();
+    let c = PrivateClient::new(profile, ClientOptions::default()).unwrap();
+    let e = c.chat(&ask()).await.err().expect("must fail");
+    assert!(e.before_sending() && e.to_string().contains("larger than"), "{e}");
+    assert_eq!(stack.chat_requests().await, 0);
+}
