@@ -63,6 +63,19 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     .to_string();
     let pcrs = measurements::compute(&binary, config_measured.as_bytes(), &backend.artifact())?;
     let attester = DevelopmentAttester::new(pcrs.clone())?;
+    // Bind before publishing: a gateway that cannot listen must not replace the root and
+    // measurements of one that is running.
+    let public = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e} (is another gateway running?)", config.listen))?;
+    let admin_listener = match config.admin_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (is another gateway running?)"))?,
+        ),
+        None => None,
+    };
     publish(&config.state_dir, attester.root_pem(), &pcrs)?;
 
     let state = Arc::new(AppState {
@@ -73,12 +86,10 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         observations: Observations::new(config.admin_listen.is_some()),
         models,
     });
-    let public = tokio::net::TcpListener::bind(config.listen).await?;
     let listen = public.local_addr()?;
     serve(public, public_router(state.clone()));
-    let admin = match config.admin_listen {
-        Some(addr) => {
-            let l = tokio::net::TcpListener::bind(addr).await?;
+    let admin = match admin_listener {
+        Some(l) => {
             let a = l.local_addr()?;
             serve(l, admin_router(state.clone()));
             Some(a)

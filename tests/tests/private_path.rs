@@ -380,3 +380,18 @@ async fn a_huge_attestation_answer_is_refused_without_reading_it_all() {
     assert!(e.before_sending() && e.to_string().contains("larger than"), "{e}");
     assert_eq!(stack.chat_requests().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_stack_on_the_same_ports_is_refused_and_the_first_keeps_working() {
+    let stack = Stack::start(StackSpec::default());
+    let p = stack.profile.to_str().unwrap().to_string();
+    let root = stack.home.path().join("stack/dev-root.pem");
+    let before = std::fs::read(&root).unwrap();
+    let script = stack.home.path().join("script.json");
+    let out = stack.sotto(&["stack", "up", "--profile", &p, "--backend", &format!("scripted:{}", script.display())]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("already in use"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&root).unwrap(), before, "the running stack's root must not be replaced");
+    let out = stack.sotto(&["ask", "--profile", &p, "hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -27,6 +27,8 @@ pub enum StackError {
     Files { dir: PathBuf, source: std::io::Error },
     #[error("the profile's relay URL {0} has no host and port to listen on")]
     RelayAddress(String),
+    #[error("{addr} is already in use: is a stack already running? (stop it, or use a profile with other ports)")]
+    PortInUse { addr: String },
 }
 
 /// What to start.
@@ -54,6 +56,9 @@ impl LocalStack {
         let (_, relays, settings) = crate::profiles::local_stack_settings(options.profile.as_deref())?;
         let relay_url = relays.first().cloned().unwrap_or_default();
         let relay_listen = host_port(&relay_url)?;
+        for addr in [&relay_listen, &settings.gateway_listen, &settings.admin_listen] {
+            ensure_free(addr)?;
+        }
         std::fs::create_dir_all(&options.dir).map_err(|source| StackError::Files { dir: options.dir.clone(), source })?;
 
         let mut gateway = gateway::spawn(&options.dir, &settings, &options.backend)?;
@@ -96,6 +101,14 @@ impl LocalStack {
 impl Drop for LocalStack {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Something already answering on a port would be mistaken for the new process.
+fn ensure_free(addr: &str) -> Result<(), StackError> {
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(StackError::PortInUse { addr: addr.to_string() }),
     }
 }
 
