@@ -18,6 +18,20 @@ fn client(stack: &Stack, options: ClientOptions) -> PrivateClient {
     PrivateClient::new(stack.load_profile(&stack.profile), options).unwrap()
 }
 
+/// A client whose only relay is `proxy` (which sits in front of the stack's relay).
+fn client_through(stack: &Stack, proxy: &Proxy) -> PrivateClient {
+    let mut profile = stack.load_profile(&stack.profile);
+    profile.relays[0].url = proxy.url.parse().unwrap();
+    PrivateClient::new(profile, ClientOptions::default()).unwrap()
+}
+
+/// Through `proxy`, a chat fails at attestation for `reason`, and no prompt reaches the enclave.
+async fn refused_before_sending(stack: &Stack, proxy: &Proxy, reason: &str) {
+    let e = client_through(stack, proxy).chat(&ask()).await.err().expect("the attack must be refused");
+    assert!(e.before_sending() && e.to_string().contains(reason), "{e}");
+    assert_eq!(stack.chat_requests().await, 0);
+}
+
 fn ask() -> serde_json::Value {
     json!({"messages": [{"role": "user", "content": "hello"}], "stream": true})
 }
@@ -86,14 +100,12 @@ async fn a_flipped_byte_in_the_reply_shows_nothing_and_exits_3() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tampered_final_chunk_withdraws_text_already_shown() {
     let stack = Stack::start(StackSpec::default());
-    let mut profile = stack.load_profile(&stack.profile);
     // Flip a byte past the first text chunks (their sizes vary with ids and timestamps), and
     // look for a reply that streamed text and then failed: the caller must withdraw it.
     let mut withdrew = false;
     for at in (300..900).step_by(40) {
         let proxy = Proxy::start(&stack.relay_url, Attack::FlipResponseByte(at)).await;
-        profile.relays[0].url = proxy.url.parse().unwrap();
-        let c = PrivateClient::new(profile.clone(), ClientOptions::default()).unwrap();
+        let c = client_through(&stack, &proxy);
         let mut stream = c.chat(&ask()).await.unwrap();
         let mut shown = 0;
         let mut failed = None;
@@ -170,24 +182,14 @@ async fn a_replayed_attestation_is_refused_before_any_prompt_is_sent() {
     let proxy = Proxy::start(&stack.relay_url, Attack::ReplayAttestation).await;
     // The attacker captured an attestation answered for another challenge.
     reqwest::get(format!("{}/attestation?nonce=00112233", proxy.url)).await.unwrap();
-    let mut profile = stack.load_profile(&stack.profile);
-    profile.relays[0].url = proxy.url.parse().unwrap();
-    let c = PrivateClient::new(profile, ClientOptions::default()).unwrap();
-    let e = c.chat(&ask()).await.err().expect("replay must fail");
-    assert!(e.to_string().contains("nonce mismatch"), "{e}");
-    assert_eq!(stack.chat_requests().await, 0);
+    refused_before_sending(&stack, &proxy, "nonce mismatch").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_substituted_key_is_refused_before_any_prompt_is_sent() {
     let stack = Stack::start(StackSpec::default());
     let proxy = Proxy::start(&stack.relay_url, Attack::SwapKeyConfig).await;
-    let mut profile = stack.load_profile(&stack.profile);
-    profile.relays[0].url = proxy.url.parse().unwrap();
-    let c = PrivateClient::new(profile, ClientOptions::default()).unwrap();
-    let e = c.chat(&ask()).await.err().expect("a substituted key must fail");
-    assert!(e.to_string().contains("user_data mismatch"), "{e}");
-    assert_eq!(stack.chat_requests().await, 0);
+    refused_before_sending(&stack, &proxy, "user_data mismatch").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -373,12 +375,7 @@ async fn an_undecryptable_request_asks_the_client_to_re_attest() {
 async fn a_huge_attestation_answer_is_refused_without_reading_it_all() {
     let stack = Stack::start(StackSpec::default());
     let proxy = Proxy::start(&stack.relay_url, Attack::HugeAttestation).await;
-    let mut profile = stack.load_profile(&stack.profile);
-    profile.relays[0].url = proxy.url.parse().unwrap();
-    let c = PrivateClient::new(profile, ClientOptions::default()).unwrap();
-    let e = c.chat(&ask()).await.err().expect("must fail");
-    assert!(e.before_sending() && e.to_string().contains("larger than"), "{e}");
-    assert_eq!(stack.chat_requests().await, 0);
+    refused_before_sending(&stack, &proxy, "larger than").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
