@@ -17,7 +17,7 @@ mod verify;
 pub use chain::{certificate_sha256, pem_to_der};
 pub use document::AttestationDocument;
 pub use error::AttestationError;
-pub use pcr::{extend_pcr, measure, PCR_LEN};
+pub use pcr::{extend_pcr, measure, measure_file, PCR_LEN};
 pub use verify::{verify, Policy, VerifiedDocument};
 
 /// The largest document accepted; real ones are about 4.5 KiB.

@@ -2,23 +2,29 @@
 //! `POST /v1/chat/completions`, OpenAI-compatible, streamed as server-sent events or whole.
 
 use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
+use sha2::{Digest, Sha256};
 use serde_json::{json, Value};
 use sotto_enclave_protocol::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
 
 use crate::backend::{BackendEvent, ChatRequest};
 use crate::server::AppState;
 
-/// Writes a Binary HTTP response into the OHTTP stream, one sealed chunk per piece, and keeps
-/// the content so the receipt can hash exactly what was sent.
+/// Writes a Binary HTTP response into the OHTTP stream, one sealed chunk per piece, hashing
+/// the content as it goes so the receipt covers exactly what was sent.
 pub(crate) struct ReplyWriter<W> {
     out: W,
-    pub(crate) content: Vec<u8>,
+    content_hash: Sha256,
     pub(crate) pieces: u64,
 }
 
 impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
     pub(crate) fn new(out: W) -> Self {
-        Self { out, content: Vec::new(), pieces: 0 }
+        Self { out, content_hash: Sha256::new(), pieces: 0 }
+    }
+
+    /// SHA-256 of all content written so far.
+    pub(crate) fn output_hash(&self) -> [u8; 32] {
+        self.content_hash.clone().finalize().into()
     }
 
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -34,7 +40,7 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
         if data.is_empty() {
             return Ok(());
         }
-        self.content.extend_from_slice(data);
+        self.content_hash.update(data);
         self.pieces += 1;
         self.send(&content_chunk(data)).await
     }

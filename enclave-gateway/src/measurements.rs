@@ -4,15 +4,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sotto_attestation::{measure, PCR_LEN};
+use sotto_attestation::{measure, measure_file, PCR_LEN};
 
 /// The PCRs a document reports: 0–2 measured, the rest zero as on an enclave without them.
-pub fn compute(binary: &Path, config: &[u8], artifact: &[u8]) -> std::io::Result<BTreeMap<u16, Vec<u8>>> {
-    let binary = std::fs::read(binary)?;
+/// `artifact` is PCR2 as the back-end measured it at load.
+pub fn compute(binary: &Path, config: &[u8], artifact: [u8; PCR_LEN]) -> std::io::Result<BTreeMap<u16, Vec<u8>>> {
     let mut pcrs: BTreeMap<u16, Vec<u8>> = (0..16).map(|i| (i, vec![0u8; PCR_LEN])).collect();
-    pcrs.insert(0, measure(&binary).to_vec());
+    pcrs.insert(0, measure_file(binary)?.to_vec());
     pcrs.insert(1, measure(config).to_vec());
-    pcrs.insert(2, measure(artifact).to_vec());
+    pcrs.insert(2, artifact.to_vec());
     Ok(pcrs)
 }
 

@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::AsyncReadExt;
+use sotto_enclave_protocol::sha256;
 use sotto_enclave_protocol::media::{CHUNKED_RESPONSE, ERROR_TRAILER, PROBLEM_JSON, PROBLEM_OHTTP_KEY, RECEIPT_TRAILER};
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 use tokio_util::io::ReaderStream;
@@ -77,7 +78,7 @@ async fn close<W: futures::AsyncWrite + Unpin>(
         Outcome::Complete { model } => {
             let receipt = keys
                 .receipts
-                .sign(&model, request, &writer.content, writer.pieces, crate::now_ms());
+                .sign(&model, sha256(request), writer.output_hash(), writer.pieces, crate::now_ms());
             let json = receipt.to_json();
             writer.finish(&[(RECEIPT_TRAILER, json.as_bytes())]).await
         }

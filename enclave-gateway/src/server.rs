@@ -61,7 +61,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         "backend": config.backend.describe(),
     })
     .to_string();
-    let pcrs = measurements::compute(&binary, config_measured.as_bytes(), &backend.artifact())?;
+    let pcrs = measurements::compute(&binary, config_measured.as_bytes(), backend.artifact_measurement())?;
     let attester = DevelopmentAttester::new(pcrs.clone())?;
     // Bind before publishing: a gateway that cannot listen must not replace the root and
     // measurements of one that is running.

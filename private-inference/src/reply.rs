@@ -306,7 +306,8 @@ mod receipt_tests {
             let event = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n".to_vec();
             w.write_all(&response_head(200, &[("content-type", b"text/event-stream")])).await.unwrap();
             w.write_all(&content_chunk(&event)).await.unwrap();
-            let receipt = signer.sign("m", &plaintext, &event, 1, 0).to_json();
+            let hash = sotto_enclave_protocol::sha256;
+            let receipt = signer.sign("m", hash(&plaintext), hash(&event), 1, 0).to_json();
             w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
             w.close().await.unwrap();
         }

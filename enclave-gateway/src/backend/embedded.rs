@@ -12,14 +12,14 @@ use super::{Backend, BackendError, BackendEvent, ChatRequest};
 
 pub struct EmbeddedBackend {
     model: Arc<EmbeddedModel>,
-    artifact: Vec<u8>,
+    measurement: [u8; 48],
 }
 
 impl EmbeddedBackend {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let model = EmbeddedModel::load(path)?;
-        let artifact = std::fs::read(path)?;
-        Ok(Self { model: Arc::new(model), artifact })
+        let measurement = sotto_attestation::measure_file(path)?;
+        Ok(Self { model: Arc::new(model), measurement })
     }
 }
 
@@ -65,7 +65,7 @@ impl Backend for EmbeddedBackend {
         stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) }).boxed()
     }
 
-    fn artifact(&self) -> Vec<u8> {
-        self.artifact.clone()
+    fn artifact_measurement(&self) -> [u8; 48] {
+        self.measurement
     }
 }

@@ -89,8 +89,9 @@ pub trait Backend: Send + Sync {
     fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>>;
     /// The reply, as events; the stream ends after `Done`, `Error` or `Abort`.
     fn chat(&self, request: ChatRequest) -> BoxStream<'static, BackendEvent>;
-    /// The bytes measured into PCR2: the model file, the script, or the upstream's address.
-    fn artifact(&self) -> Vec<u8>;
+    /// PCR2: the measurement of the model file, the script, or the upstream's address,
+    /// computed once at load.
+    fn artifact_measurement(&self) -> [u8; 48];
 }
 
 /// Builds the back-end a spec names.

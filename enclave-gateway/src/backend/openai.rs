@@ -141,8 +141,8 @@ impl Backend for OpenAiBackend {
         stream::once(fut).flatten().boxed()
     }
 
-    fn artifact(&self) -> Vec<u8> {
-        self.base_url.as_bytes().to_vec()
+    fn artifact_measurement(&self) -> [u8; 48] {
+        sotto_attestation::measure(self.base_url.as_bytes())
     }
 }
 

@@ -51,7 +51,7 @@ struct Chunk {
 
 pub struct ScriptedBackend {
     script: Script,
-    raw: Vec<u8>,
+    measurement: [u8; 48],
     next: AtomicUsize,
 }
 
@@ -64,7 +64,7 @@ impl ScriptedBackend {
         if script.replies.is_empty() {
             anyhow::bail!("script {} has no replies", path.display());
         }
-        Ok(Self { script, raw, next: AtomicUsize::new(0) })
+        Ok(Self { script, measurement: sotto_attestation::measure(&raw), next: AtomicUsize::new(0) })
     }
 }
 
@@ -129,8 +129,8 @@ impl Backend for ScriptedBackend {
             .boxed()
     }
 
-    fn artifact(&self) -> Vec<u8> {
-        self.raw.clone()
+    fn artifact_measurement(&self) -> [u8; 48] {
+        self.measurement
     }
 }
 
