@@ -16,8 +16,9 @@ pub fn local() -> Result<Profile, ProfileError> {
     Profile::parse(LOCAL_PROFILE_TOML, &sotto_relay_config::stack_dir().join("local.toml"))
 }
 
-/// The local profile's structure only (for `stack up`, before measurements exist).
-pub fn local_stack_settings(path: Option<&Path>) -> Result<(String, Vec<String>, sotto_relay_config::LocalStack), ProfileError> {
+/// The profile's structure only (for `stack up`, before measurements exist) and its
+/// `[local_stack]` section.
+pub fn local_stack_settings(path: Option<&Path>) -> Result<(Profile, sotto_relay_config::LocalStack), ProfileError> {
     let text = match path {
         Some(p) => std::fs::read_to_string(p).map_err(|source| ProfileError::Read { path: p.to_owned(), source })?,
         None => LOCAL_PROFILE_TOML.to_string(),
@@ -30,5 +31,5 @@ pub fn local_stack_settings(path: Option<&Path>) -> Result<(String, Vec<String>,
         field: "local_stack".into(),
         problem: "this profile has no [local_stack] section, so there is nothing to start here".into(),
     })?;
-    Ok((parsed.name, parsed.relays.iter().map(|r| r.url.to_string()).collect(), stack))
+    Ok((parsed, stack))
 }

@@ -53,8 +53,9 @@ pub struct LocalStack {
 impl LocalStack {
     /// Starts the gateway, waits until it answers, then the relay, and waits for that too.
     pub fn start(options: &StackOptions) -> Result<Self, StackError> {
-        let (_, relays, settings) = crate::profiles::local_stack_settings(options.profile.as_deref())?;
-        let relay_url = relays.first().cloned().unwrap_or_default();
+        let (profile, settings) = crate::profiles::local_stack_settings(options.profile.as_deref())?;
+        // A validated profile has at least one relay.
+        let relay_url = profile.relays.first().map(|r| r.url.to_string()).unwrap_or_default();
         let relay_listen = host_port(&relay_url)?;
         for addr in [&relay_listen, &settings.gateway_listen, &settings.admin_listen] {
             ensure_free(addr)?;
