@@ -109,3 +109,38 @@ pub(crate) fn verify_es384_with_leaf(
     ee.verify_signature(webpki::ring::ECDSA_P384_SHA384, message, der.as_bytes())
         .map_err(|_| AttestationError::BadSignature)
 }
+
+#[cfg(all(test, feature = "issuer"))]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, PKCS_ECDSA_P384_SHA384};
+
+    /// A root and a leaf it signed, the leaf with the given extended key usages.
+    fn chain(eku: Vec<ExtendedKeyUsagePurpose>) -> (Vec<u8>, Vec<u8>) {
+        let root_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap();
+        let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let root_der = root.self_signed(&root_key).unwrap().der().to_vec();
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap();
+        let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.extended_key_usages = eku;
+        let leaf_der = leaf.signed_by(&leaf_key, &Issuer::from_params(&root, &root_key)).unwrap().der().to_vec();
+        (root_der, leaf_der)
+    }
+
+    fn now() -> Duration {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn a_leaf_without_extended_key_usage_is_accepted() {
+        let (root, leaf) = chain(vec![]);
+        assert_eq!(verify_chain(&leaf, &[], &[root], now()), Ok(0));
+    }
+
+    #[test]
+    fn a_leaf_made_for_another_purpose_is_refused() {
+        let (root, leaf) = chain(vec![ExtendedKeyUsagePurpose::ServerAuth]);
+        assert!(matches!(verify_chain(&leaf, &[], &[root], now()), Err(AttestationError::UntrustedChain(_))));
+    }
+}

@@ -293,6 +293,11 @@ mod receipt_tests {
     use sotto_enclave_protocol::ReceiptSigner;
 
     async fn reply_signed_by(signer: &ReceiptSigner, attested: &ReceiptSigner) -> (Vec<String>, Result<(), InferenceError>) {
+        reply_with(signer, attested, b"").await
+    }
+
+    /// A reply signed by `signer`, with `trailing` sealed after the Binary HTTP message.
+    async fn reply_with(signer: &ReceiptSigner, attested: &ReceiptSigner, trailing: &[u8]) -> (Vec<String>, Result<(), InferenceError>) {
         let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
         let key_config = config.encode().unwrap();
         let server = ohttp::Server::new(config).unwrap();
@@ -309,6 +314,9 @@ mod receipt_tests {
             let hash = sotto_enclave_protocol::sha256;
             let receipt = signer.sign("m", hash(&plaintext), hash(&event), 1, 0).to_json();
             w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
+            if !trailing.is_empty() {
+                w.write_all(trailing).await.unwrap();
+            }
             w.close().await.unwrap();
         }
         let enclave = Arc::new(AttestedEnclave {
@@ -350,5 +358,12 @@ mod receipt_tests {
         assert_eq!(shown, vec!["hi"], "the text was authenticated and handed on first");
         let err = result.unwrap_err();
         assert!(matches!(err, InferenceError::Receipt(sotto_enclave_protocol::ReceiptError::WrongKey { .. })), "{err}");
+    }
+
+    #[tokio::test]
+    async fn authenticated_bytes_after_the_message_are_refused() {
+        let attested = ReceiptSigner::generate();
+        let (_, result) = reply_with(&attested, &attested, b"smuggled").await;
+        assert!(matches!(result, Err(InferenceError::Tampered)), "{result:?}");
     }
 }

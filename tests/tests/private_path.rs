@@ -392,3 +392,29 @@ async fn a_second_stack_on_the_same_ports_is_refused_and_the_first_keeps_working
     let out = stack.sotto(&["ask", "--profile", &p, "hello"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A clock the test moves forward.
+struct SteppedClock(std::sync::atomic::AtomicU64);
+
+impl sotto_private_inference::Clock for SteppedClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + std::time::Duration::from_secs(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verified_key_is_reused_only_until_the_cache_expires() {
+    let stack = Stack::start(StackSpec::default());
+    let mut profile = stack.load_profile(&stack.profile);
+    profile.enclave.key_cache = std::time::Duration::from_secs(60);
+    let clock = Arc::new(SteppedClock(0.into()));
+    let c = PrivateClient::new(profile, ClientOptions { clock: clock.clone(), ..Default::default() }).unwrap();
+    c.chat(&ask()).await.unwrap().verified().await.unwrap();
+    clock.0.store(30, std::sync::atomic::Ordering::SeqCst);
+    c.chat(&ask()).await.unwrap().verified().await.unwrap();
+    assert_eq!(stack.observations().await["attestations"], 1, "within the cache time the key is reused");
+    // Past the cache time (still within the document age limit): attest afresh.
+    clock.0.store(90, std::sync::atomic::Ordering::SeqCst);
+    c.chat(&ask()).await.unwrap().verified().await.unwrap();
+    assert_eq!(stack.observations().await["attestations"], 2);
+}
