@@ -210,7 +210,7 @@ impl Validator<'_> {
         let timeouts = self.timeouts(raw.timeouts)?;
         let local_stack = raw
             .local_stack
-            .map(|s| self.local_stack(s))
+            .map(|s| self.local_stack(s, &relays))
             .transpose()?;
         Ok(Profile {
             name: raw.name,
@@ -312,14 +312,26 @@ impl Validator<'_> {
         })
     }
 
-    fn local_stack(&self, raw: RawLocalStack) -> Result<LocalStack, ProfileError> {
+    fn local_stack(&self, raw: RawLocalStack, relays: &[Relay]) -> Result<LocalStack, ProfileError> {
+        let mut addrs = Vec::new();
         for (field, value) in [
             ("local_stack.gateway_listen", &raw.gateway_listen),
             ("local_stack.admin_listen", &raw.admin_listen),
         ] {
-            value
+            let addr = value
                 .parse::<std::net::SocketAddr>()
                 .map_err(|_| self.invalid(field, format!("`{value}` is not an address:port")))?;
+            addrs.push((field, addr.port()));
+        }
+        // The stack's relay listens on the first relay's port; the three must not collide, or
+        // one process would answer for another.
+        if let Some(port) = relays.first().and_then(|r| r.url.port_or_known_default()) {
+            addrs.push(("relays[0].url", port));
+        }
+        for (i, (field, port)) in addrs.iter().enumerate() {
+            if let Some((other, _)) = addrs[..i].iter().find(|(_, p)| p == port) {
+                return Err(self.invalid(field, format!("port {port} is also used by {other}")));
+            }
         }
         Ok(LocalStack {
             gateway_listen: raw.gateway_listen,
@@ -385,6 +397,13 @@ mod tests {
         let no_pcr = profile("[[relays]]\nurl = \"http://h\"", "");
         let e = parse(&no_pcr).unwrap_err().to_string();
         assert!(e.contains("no expected measurements"), "{e}");
+
+        let clash = profile(
+            "[[relays]]\nurl = \"http://127.0.0.1:8788\"",
+            &format!("expected_pcrs = {{ 0 = \"{PCR}\" }}\n[local_stack]\ngateway_listen = \"127.0.0.1:8788\"\nadmin_listen = \"127.0.0.1:8789\""),
+        );
+        let e = parse(&clash).unwrap_err().to_string();
+        assert!(e.contains("port 8788 is also used"), "{e}");
 
         let unknown = "name = \"t\"\nrelay = 1\n";
         let e = parse(unknown).unwrap_err().to_string();

@@ -81,19 +81,16 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 #[tokio::main]
 async fn main() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("stack");
     let profile = home.path().join("bench.toml");
-    let relay = port();
+    let (relay, gateway, admin) = sotto_e2e::free_ports();
     std::fs::write(&profile, format!(
         "name = \"bench\"\n[[relays]]\nurl = \"http://127.0.0.1:{relay}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n",
-        port(), port(), d = dir.display())).unwrap();
+        gateway, admin, d = dir.display())).unwrap();
     let stack = match LocalStack::start(&StackOptions { profile: Some(profile.clone()), backend: "embedded".into(), dir }) {
         Ok(s) => s,
         Err(e) => {

@@ -6,4 +6,4 @@ pub mod proxy;
 pub mod stack;
 
 pub use proxy::{Attack, Proxy};
-pub use stack::{cli, Stack, StackSpec};
+pub use stack::{cli, free_ports, Stack, StackSpec};

@@ -12,8 +12,12 @@ pub fn bin_dir() -> PathBuf {
     deps.parent().expect("profile folder").to_path_buf()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+/// Three distinct free ports: all are held while they are chosen, so none repeats.
+pub fn free_ports() -> (u16, u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let held = [bind(), bind(), bind()];
+    let port = |i: usize| held[i].local_addr().expect("bound address").port();
+    (port(0), port(1), port(2))
 }
 
 /// What to start.
@@ -54,7 +58,7 @@ impl Stack {
         let home = tempfile::tempdir().expect("temp dir");
         let script = home.path().join("script.json");
         std::fs::write(&script, serde_json::json!({"model": "scripted", "replies": spec.replies}).to_string()).unwrap();
-        let (relay_port, gateway_port, admin_port) = (free_port(), free_port(), free_port());
+        let (relay_port, gateway_port, admin_port) = free_ports();
         let mut stack = Self {
             relay_url: format!("http://127.0.0.1:{relay_port}"),
             admin_url: format!("http://127.0.0.1:{admin_port}"),

@@ -133,7 +133,13 @@ fn wait_for_port(what: &'static str, addr: &str, child: &mut Child, log: &Path, 
             return Err(StackError::Exited { what, log: tail });
         }
         if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(());
+            // Something answers; make sure it is ours and it stayed up (a process that failed
+            // to bind exits within moments, while another one answers on its port).
+            std::thread::sleep(Duration::from_millis(150));
+            if let Ok(None) = child.try_wait() {
+                return Ok(());
+            }
+            continue;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
