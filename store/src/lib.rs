@@ -1,0 +1,28 @@
+//! Sotto's encrypted local store. See the README for the design and why.
+//!
+//! - [`Store`]: open, create, re-key ([`Store::change_passphrase`]).
+//! - conversations and messages, with streaming drafts that survive a crash as "unfinished";
+//! - [`Store::search`]: full-text search;
+//! - [`Store::export_archive`] / [`Store::import_archive`];
+//! - attachments, images, agent steps, settings.
+
+mod archive;
+mod conversations;
+mod error;
+mod kdf;
+mod key_file;
+mod records;
+mod schema;
+mod search;
+mod store;
+mod vault;
+
+pub use archive::ArchiveCounts;
+pub use conversations::{title_from, Conversation, ConversationSummary, Message, MessageStatus, ReplyDraft, ReplyOutcome, DRAFT_SAVE_INTERVAL};
+pub use error::StoreError;
+pub use kdf::KdfParams;
+pub use key_file::{KeyFile, Protection, Unlock};
+pub use records::{AgentStepRecord, Attachment, ImageRecord};
+pub use search::{fts_query, SearchHit};
+pub use store::Store;
+pub use vault::{MemoryVault, OsKeyring, SecretVault, KEYRING_SERVICE};

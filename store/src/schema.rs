@@ -1,0 +1,105 @@
+//! The database schema, as an ordered list of migrations (tracked in `PRAGMA user_version`).
+
+use rusqlite_migration::{Migrations, M};
+
+const V1: &str = r#"
+CREATE TABLE conversations (
+    id          TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+
+-- An INTEGER PRIMARY KEY keeps rowids stable through VACUUM, which the search index relies on.
+CREATE TABLE messages (
+    id               INTEGER PRIMARY KEY,
+    uid              TEXT NOT NULL UNIQUE,
+    conversation_id  TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    role             TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system', 'tool')),
+    content          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    status_detail    TEXT,
+    model            TEXT,
+    receipt          TEXT,
+    writer_pid       INTEGER,
+    created_ms       INTEGER NOT NULL,
+    completed_ms     INTEGER
+);
+CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+CREATE INDEX messages_in_flight ON messages(status) WHERE status = 'streaming';
+
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+);
+-- Deleted messages leave no tokens behind in the index.
+INSERT INTO messages_fts(messages_fts, rank) VALUES ('secure-delete', 1);
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+
+CREATE TABLE attachments (
+    uid          TEXT PRIMARY KEY,
+    message_uid  TEXT NOT NULL REFERENCES messages(uid) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    media_type   TEXT NOT NULL,
+    bytes        BLOB NOT NULL,
+    created_ms   INTEGER NOT NULL
+);
+CREATE INDEX attachments_by_message ON attachments(message_uid);
+
+CREATE TABLE images (
+    uid              TEXT PRIMARY KEY,
+    conversation_id  TEXT REFERENCES conversations(id) ON DELETE CASCADE,
+    prompt           TEXT NOT NULL,
+    model            TEXT,
+    media_type       TEXT NOT NULL,
+    bytes            BLOB NOT NULL,
+    receipt          TEXT,
+    created_ms       INTEGER NOT NULL
+);
+
+CREATE TABLE agent_steps (
+    uid              TEXT PRIMARY KEY,
+    conversation_id  TEXT REFERENCES conversations(id) ON DELETE CASCADE,
+    run_id           TEXT NOT NULL,
+    step             INTEGER NOT NULL,
+    tool             TEXT NOT NULL,
+    input            TEXT NOT NULL,
+    output           TEXT NOT NULL,
+    files            TEXT NOT NULL DEFAULT '[]',
+    duration_ms      INTEGER NOT NULL,
+    sent_bytes       BLOB,
+    created_ms       INTEGER NOT NULL
+);
+CREATE INDEX agent_steps_by_run ON agent_steps(run_id, step);
+
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"#;
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+/// The newest schema version this build knows.
+pub fn latest() -> usize {
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        assert!(super::migrations().validate().is_ok());
+    }
+}

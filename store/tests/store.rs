@@ -1,0 +1,346 @@
+//! The store's promises, checked on real SQLCipher files.
+
+use std::path::Path;
+
+use serde_json::json;
+use sotto_store::{
+    AgentStepRecord, ImageRecord, KdfParams, KeyFile, MemoryVault, MessageStatus, ReplyOutcome, Store, StoreError, Unlock,
+};
+
+const PASS: &str = "correct horse battery staple";
+
+fn kdf() -> KdfParams {
+    KdfParams::insecure_for_tests()
+}
+
+fn create(dir: &Path) -> Store {
+    Store::open_or_create(dir, &Unlock::Passphrase(PASS), kdf()).unwrap()
+}
+
+/// A conversation with a user message and a verified reply, both containing `marker`.
+fn converse(store: &Store, marker: &str) -> String {
+    let id = store.new_conversation(&format!("About {marker}")).unwrap();
+    store.add_user_message(&id, &format!("Tell me about {marker} please")).unwrap();
+    let mut draft = store.begin_reply(&id, Some("scripted")).unwrap();
+    store.extend_reply(&mut draft, "Here is ").unwrap();
+    let text = format!("Here is what I know of {marker}.");
+    store
+        .finish_reply(draft, ReplyOutcome::Verified { text, model: "scripted".into(), receipt: json!({"output_hash": "ab"}), development: true })
+        .unwrap();
+    id
+}
+
+/// Every byte of every file under `dir`, with the file it came from.
+fn files_under(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn assert_nowhere_on_disk(dir: &Path, marker: &str) {
+    let files = files_under(dir);
+    assert!(!files.is_empty());
+    for (path, bytes) in files {
+        assert!(!contains(&bytes, marker.as_bytes()), "{marker} found in plaintext in {}", path.display());
+    }
+}
+
+#[test]
+fn history_round_trips_and_no_plaintext_reaches_the_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let marker = "zq7-plaintext-canary-41";
+    let store = create(&dir);
+    let id = converse(&store, marker);
+    // While open (the write-ahead log holds the new pages) …
+    assert_nowhere_on_disk(&dir, marker);
+    drop(store);
+    // … and after closing.
+    assert_nowhere_on_disk(&dir, marker);
+
+    let store = Store::open(&dir, &Unlock::Passphrase(PASS)).unwrap();
+    let list = store.list_conversations().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].messages, 2);
+    let c = store.conversation(&id[..8]).unwrap();
+    assert_eq!(c.messages[0].status, MessageStatus::Sent);
+    assert_eq!(c.messages[1].status, MessageStatus::Development);
+    assert_eq!(c.messages[1].content, format!("Here is what I know of {marker}."));
+    assert_eq!(c.messages[1].receipt.as_ref().unwrap()["output_hash"], "ab");
+    let hits = store.search(marker, 10).unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(hits[0].snippet.contains("**"), "{}", hits[0].snippet);
+}
+
+#[test]
+fn a_wrong_passphrase_says_so_and_opens_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(create(tmp.path()));
+    match Store::open(tmp.path(), &Unlock::Passphrase("wrong")) {
+        Err(StoreError::WrongPassphrase) => {}
+        Err(e) => panic!("expected WrongPassphrase, got {e}"),
+        Ok(_) => panic!("opened with the wrong passphrase"),
+    }
+    assert!(Store::open(tmp.path(), &Unlock::Passphrase(PASS)).is_ok());
+}
+
+#[test]
+fn changing_the_passphrase_rewraps_the_key_without_touching_the_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    converse(&store, "rewrap");
+    drop(store);
+    let db_before = std::fs::read(Store::db_path(tmp.path())).unwrap();
+    let key_before = std::fs::read(KeyFile::path(tmp.path())).unwrap();
+
+    assert!(matches!(Store::change_passphrase(tmp.path(), "not it", "new one", kdf()), Err(StoreError::WrongPassphrase)));
+    Store::change_passphrase(tmp.path(), PASS, "new one", kdf()).unwrap();
+
+    assert_eq!(std::fs::read(Store::db_path(tmp.path())).unwrap(), db_before, "the database was rewritten");
+    assert_ne!(std::fs::read(KeyFile::path(tmp.path())).unwrap(), key_before);
+    assert!(matches!(Store::open(tmp.path(), &Unlock::Passphrase(PASS)), Err(StoreError::WrongPassphrase)));
+    let store = Store::open(tmp.path(), &Unlock::Passphrase("new one")).unwrap();
+    assert_eq!(store.list_conversations().unwrap().len(), 1);
+}
+
+#[test]
+fn a_key_file_from_another_store_does_not_open_this_one() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    drop(create(a.path()));
+    drop(create(b.path()));
+    std::fs::copy(KeyFile::path(a.path()), KeyFile::path(b.path())).unwrap();
+    // Same passphrase, but a different data key: SQLCipher refuses page 1.
+    assert!(matches!(Store::open(b.path(), &Unlock::Passphrase(PASS)), Err(StoreError::Tampered { .. })));
+}
+
+#[test]
+fn a_keyring_store_opens_with_its_keyring_entry_and_not_without() {
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = MemoryVault::default();
+    let store = Store::open_or_create(tmp.path(), &Unlock::Keyring(&vault), kdf()).unwrap();
+    converse(&store, "keyring");
+    drop(store);
+    let text = std::fs::read_to_string(KeyFile::path(tmp.path())).unwrap();
+    assert!(text.contains("\"keyring\"") && !text.contains("wrapped_key"), "{text}");
+    assert_eq!(Store::open(tmp.path(), &Unlock::Keyring(&vault)).unwrap().list_conversations().unwrap().len(), 1);
+    assert!(matches!(Store::open(tmp.path(), &Unlock::Keyring(&MemoryVault::default())), Err(StoreError::KeyringKeyMissing(_))));
+    assert!(Store::open(tmp.path(), &Unlock::Passphrase(PASS)).is_err());
+}
+
+/// Flips one byte at `offset` of the closed database file.
+fn flip(dir: &Path, offset: usize) {
+    let path = Store::db_path(dir);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[offset] ^= 0x20;
+    std::fs::write(&path, bytes).unwrap();
+}
+
+/// Reads everything the store holds.
+fn read_all(dir: &Path) -> Result<usize, StoreError> {
+    let store = Store::open(dir, &Unlock::Passphrase(PASS))?;
+    let mut n = 0;
+    for c in store.list_conversations()? {
+        n += store.conversation(&c.id)?.messages.len();
+    }
+    n += store.search("canary", 1000)?.len();
+    Ok(n)
+}
+
+#[test]
+fn a_changed_byte_anywhere_in_the_database_is_reported_as_tampering_not_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    for i in 0..40 {
+        converse(&store, &format!("canary {i} {}", "padding text ".repeat(40)));
+    }
+    drop(store);
+    let clean = std::fs::read(Store::db_path(tmp.path())).unwrap();
+    assert!(read_all(tmp.path()).unwrap() > 80);
+    let pages = clean.len() / 4096;
+    assert!(pages > 5, "{pages} pages");
+    // Page 1 (after the clear salt), a middle page, the last page.
+    for offset in [100, (pages / 2) * 4096 + 1000, clean.len() - 200] {
+        std::fs::write(Store::db_path(tmp.path()), &clean).unwrap();
+        flip(tmp.path(), offset);
+        match read_all(tmp.path()) {
+            Err(StoreError::Tampered { detail, .. }) => assert!(detail.contains("integrity"), "{detail}"),
+            Err(e) => panic!("byte {offset}: expected Tampered, got {e}"),
+            Ok(n) => panic!("byte {offset}: a changed database was read ({n} rows)"),
+        }
+    }
+}
+
+#[test]
+fn search_matches_words_prefixes_phrases_and_accents_and_forgets_deleted_conversations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let a = store.new_conversation("Café plans").unwrap();
+    store.add_user_message(&a, "Where should we meet? The café near the station.").unwrap();
+    let b = store.new_conversation("Quarterly report").unwrap();
+    store.add_user_message(&b, "Summarise the quarterly revenue figures").unwrap();
+    assert_eq!(store.search("cafe", 10).unwrap().len(), 1, "diacritics are folded");
+    assert_eq!(store.search("quart", 10).unwrap()[0].conversation_id, b, "the last word is a prefix");
+    assert_eq!(store.search("quarterly revenue", 10).unwrap().len(), 1);
+    assert_eq!(store.search("quarterly café", 10).unwrap().len(), 0, "every word must match");
+    assert_eq!(store.search("\"revenue\" OR NEAR(", 10).unwrap().len(), 0, "operators are literal, not errors");
+    assert!(matches!(store.search("  ", 10), Err(StoreError::EmptySearch)));
+    store.delete_conversation(&a).unwrap();
+    assert!(store.search("cafe", 10).unwrap().is_empty());
+    assert_eq!(store.list_conversations().unwrap().len(), 1);
+    assert!(matches!(store.conversation(&a), Err(StoreError::NoConversation(_))));
+}
+
+#[test]
+fn conversation_ids_resolve_by_unique_prefix_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let ids: Vec<String> = (0..40).map(|i| store.new_conversation(&format!("c{i}")).unwrap()).collect();
+    assert_eq!(store.resolve_conversation(&ids[3][..12]).unwrap(), ids[3]);
+    assert!(matches!(store.resolve_conversation("%"), Err(StoreError::NoConversation(_))));
+    assert!(matches!(store.resolve_conversation(""), Err(StoreError::NoConversation(_))));
+    // With 40 random ids, some single hex digit starts more than one of them.
+    let ambiguous = (0..16).map(|d| format!("{d:x}")).any(|p| matches!(store.resolve_conversation(&p), Err(StoreError::AmbiguousConversation(_))));
+    assert!(ambiguous);
+}
+
+#[test]
+fn a_failed_reply_keeps_its_reason_and_no_text_and_is_left_out_of_follow_ups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let id = store.new_conversation("t").unwrap();
+    store.add_user_message(&id, "first").unwrap();
+    let mut d = store.begin_reply(&id, None).unwrap();
+    store.extend_reply(&mut d, "forged text").unwrap();
+    store.finish_reply(d, ReplyOutcome::Failed { reason: "the reply was tampered with".into() }).unwrap();
+    let c = store.conversation(&id).unwrap();
+    assert_eq!(c.messages[1].status, MessageStatus::Failed);
+    assert_eq!(c.messages[1].content, "");
+    assert_eq!(c.messages[1].status_detail.as_deref(), Some("the reply was tampered with"));
+    assert!(store.search("forged", 10).unwrap().is_empty());
+    let (_, turns) = store.chat_context(&id).unwrap();
+    assert_eq!(turns, vec![json!({"role": "user", "content": "first"})]);
+}
+
+#[test]
+fn everything_else_is_kept_and_goes_with_its_conversation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let id = converse(&store, "records");
+    let msg = store.conversation(&id).unwrap().messages[0].uid.clone();
+    store.add_attachment(&msg, "data.csv", "text/csv", b"a,b\n1,2\n").unwrap();
+    store
+        .add_image(&ImageRecord {
+            conversation_id: Some(id.clone()),
+            prompt: "a cat".into(),
+            model: None,
+            media_type: "image/png".into(),
+            bytes: vec![1, 2, 3],
+            receipt: None,
+        })
+        .unwrap();
+    let step = AgentStepRecord {
+        conversation_id: Some(id.clone()),
+        run_id: "run1".into(),
+        step: 1,
+        tool: "run_python".into(),
+        input: "print(1)".into(),
+        output: "1".into(),
+        files: vec!["chart.png".into()],
+        duration_ms: 12,
+        sent_bytes: Some(b"{...}".to_vec()),
+    };
+    store.record_agent_step(&step).unwrap();
+    store.set_setting("theme", &json!("dark")).unwrap();
+    store.set_setting("theme", &json!("light")).unwrap();
+
+    assert_eq!(store.attachments(&msg).unwrap()[0].bytes, b"a,b\n1,2\n");
+    let steps = store.agent_steps("run1").unwrap();
+    assert_eq!((steps[0].files.clone(), steps[0].sent_bytes.clone()), (step.files.clone(), step.sent_bytes.clone()));
+    assert_eq!(store.setting("theme").unwrap(), Some(json!("light")));
+    assert_eq!(store.setting("missing").unwrap(), None);
+
+    store.delete_conversation(&id).unwrap();
+    assert!(store.attachments(&msg).unwrap().is_empty());
+    assert!(store.agent_steps("run1").unwrap().is_empty());
+}
+
+#[test]
+fn the_archive_carries_everything_encrypted_and_imports_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = "archive-canary-9x";
+    let store = create(&tmp.path().join("a"));
+    let id = converse(&store, marker);
+    let msg = store.conversation(&id).unwrap().messages[0].uid.clone();
+    store.add_attachment(&msg, "n.txt", "text/plain", b"hello").unwrap();
+    let archive = tmp.path().join("history.sotto-archive");
+    let written = store.export_archive(&archive, "archive pass").unwrap();
+    assert_eq!((written.conversations, written.messages, written.attachments), (1, 2, 1));
+    assert!(!contains(&std::fs::read(&archive).unwrap(), marker.as_bytes()));
+    assert!(matches!(store.export_archive(&archive, "x"), Err(StoreError::AlreadyExists(_))));
+
+    let other = Store::open_or_create(&tmp.path().join("b"), &Unlock::Passphrase("other"), kdf()).unwrap();
+    assert!(matches!(other.import_archive(&archive, "wrong"), Err(StoreError::ArchiveUnreadable(_))));
+    let added = other.import_archive(&archive, "archive pass").unwrap();
+    assert_eq!(added, written);
+    assert_eq!(other.search(marker, 10).unwrap().len(), 2);
+    assert_eq!(other.attachments(&msg).unwrap()[0].bytes, b"hello");
+    let again = other.import_archive(&archive, "archive pass").unwrap();
+    assert_eq!((again.conversations, again.messages), (0, 0), "a second import adds nothing");
+
+    // A changed byte deep in the archive is caught, not imported as garbage.
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let n = bytes.len();
+    bytes[n - 300] ^= 1;
+    let bad = tmp.path().join("bad.sotto-archive");
+    std::fs::write(&bad, bytes).unwrap();
+    let fresh = Store::open_or_create(&tmp.path().join("c"), &Unlock::Passphrase("c"), kdf()).unwrap();
+    match fresh.import_archive(&bad, "archive pass") {
+        Err(StoreError::Tampered { .. }) | Err(StoreError::ArchiveUnreadable(_)) => {}
+        other => panic!("a tampered archive was not refused: {:?}", other.map(|_| ())),
+    }
+    assert!(fresh.list_conversations().unwrap().is_empty(), "nothing half-imported");
+    std::fs::write(tmp.path().join("not.sotto-archive"), b"plain text, not an archive at all").unwrap();
+    assert!(matches!(fresh.import_archive(&tmp.path().join("not.sotto-archive"), "x"), Err(StoreError::ArchiveUnreadable(_))));
+}
+
+/// SQLCipher 4 pages with the default layout (4096 bytes; the last 80 are IV + HMAC), decrypted
+/// with the data key. Page 1 starts with the 16-byte salt in the clear.
+fn decrypted_pages(db: &[u8], key: &[u8; 32]) -> Vec<u8> {
+    use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, KeyIvInit};
+    let mut out = Vec::new();
+    for (i, page) in db.chunks(4096).enumerate() {
+        let start = if i == 0 { 16 } else { 0 };
+        let mut data = page[start..4016].to_vec();
+        let iv = &page[4016..4032];
+        let dec = cbc::Decryptor::<aes::Aes256>::new(key.into(), iv.into());
+        out.extend_from_slice(dec.decrypt_padded_mut::<NoPadding>(&mut data).unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_deleted_conversation_is_gone_even_for_someone_with_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    converse(&store, "kept-canary-1");
+    let doomed = converse(&store, "deleted-canary-2");
+    store.delete_conversation(&doomed).unwrap();
+    drop(store);
+    let key = KeyFile::load(tmp.path()).unwrap().unwrap().unlock(&Unlock::Passphrase(PASS), tmp.path()).unwrap();
+    let plain = decrypted_pages(&std::fs::read(Store::db_path(tmp.path())).unwrap(), &key);
+    // The decryption is right (the kept conversation is readable) and the deleted one is not there.
+    assert!(contains(&plain, b"kept-canary-1"));
+    assert!(!contains(&plain, b"deleted-canary-2"));
+    assert!(!contains(&plain, b"deleted"), "not even the search index's tokens remain");
+}
