@@ -3,6 +3,8 @@ use sotto_core::private_inference::InferenceError;
 pub const OK: i32 = 0;
 pub const SETUP: i32 = 1;
 pub const CHECK_FAILED: i32 = 3;
+/// Stopped with Ctrl-C (the shell convention: 128 + SIGINT).
+pub const INTERRUPTED: i32 = 130;
 
 /// A failure to reach or configure the stack is a set-up problem; everything else means a
 /// check on the enclave or the reply failed.

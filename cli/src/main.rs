@@ -1,7 +1,7 @@
 //! `sotto`: the command line over Sotto's core.
 //!
 //! Exit codes: 0 success; 1 set-up problem (no stack, bad profile); 2 usage; 3 a check failed
-//! (the reply or the enclave could not be verified).
+//! (the reply, the enclave or the stored history could not be verified); 130 stopped with Ctrl-C.
 
 mod commands;
 mod exit;
@@ -28,6 +28,9 @@ enum Command {
     Attest(commands::attest::AttestCommand),
     /// List the enclave's models through the private path.
     Models(commands::models::ModelsArgs),
+    /// The encrypted conversation history: list, show, search, export, import, delete.
+    #[command(subcommand)]
+    History(commands::history::HistoryCommand),
     /// Turn a Markdown file into a PDF.
     Pdf(commands::pdf::PdfArgs),
 }
@@ -43,6 +46,7 @@ fn main() {
         Command::Ask(a) => commands::ask::run(a),
         Command::Attest(c) => commands::attest::run(c),
         Command::Models(a) => commands::models::run(a),
+        Command::History(c) => commands::history::run(c),
         Command::Pdf(a) => commands::pdf::run(a),
     };
     std::process::exit(code);

@@ -2,38 +2,9 @@
 
 use std::io::Write;
 
-use serde_json::json;
-use sotto_core::private_inference::{EnclaveIdentity, VerifiedReply};
+use sotto_core::private_inference::VerifiedReply;
 
-/// The proof that goes with a reply, as `--json` prints it.
-pub fn receipt_json(reply: &VerifiedReply) -> serde_json::Value {
-    let r = &reply.receipt;
-    json!({
-        "enclave": enclave_json(&reply.enclave),
-        "measurements": reply.enclave.checked_pcrs.iter()
-            .map(|i| (format!("PCR{i}"), json!(reply.enclave.pcrs.get(i).cloned().unwrap_or_default())))
-            .collect::<serde_json::Map<_, _>>(),
-        "request_hash": r.request_hash,
-        "output_hash": r.output_hash,
-        "timestamp_ms": r.timestamp_ms,
-        "chunks": r.chunks,
-        "key_id": r.key_id,
-        "signature": r.signature,
-        "model": r.model,
-    })
-}
-
-fn enclave_json(e: &EnclaveIdentity) -> serde_json::Value {
-    json!({
-        "kind": e.kind,
-        "hardware_protected": e.kind != "development",
-        "module_id": e.module_id,
-        "root_sha256": e.root_sha256,
-        "attested_at_ms": e.document_timestamp_ms,
-        "ohttp_key_id": e.ohttp_key_id,
-        "receipt_key_id": e.receipt_key_id,
-    })
-}
+pub use sotto_core::proof::receipt_json;
 
 /// The one-line summary printed after a verified reply on a terminal.
 pub fn proof_line(reply: &VerifiedReply) -> String {
@@ -90,30 +61,13 @@ impl Provisional {
     }
 }
 
-/// One line a person can read about a reply's proof.
-pub fn receipt_summary(reply: &VerifiedReply) -> String {
-    let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(reply.receipt.timestamp_ms);
-    let pcrs = reply.enclave.checked_pcrs.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
-    format!(
-        "enclave `{}` ({}), PCRs {pcrs} match the profile, model `{}`, request hash `{}…`, output hash `{}…`, signed {} by key `{}`, via {}",
-        reply.enclave.module_id,
-        if reply.enclave.kind == "development" { "development, not hardware-protected" } else { reply.enclave.kind.as_str() },
-        reply.model,
-        &reply.receipt.request_hash[..16.min(reply.receipt.request_hash.len())],
-        &reply.receipt.output_hash[..16.min(reply.receipt.output_hash.len())],
-        humantime::format_rfc3339_seconds(when),
-        reply.receipt.key_id,
-        reply.relay,
-    )
-}
-
 /// Saves a prompt and its verified reply as Markdown or PDF (by the file's extension).
 pub fn export_exchange(path: &std::path::Path, prompt: &str, reply: &VerifiedReply) -> Result<(), String> {
     use sotto_core::documents::{conversation_markdown, render, ExportMessage, ExportStatus, FontSet, RenderOptions};
     let status = if reply.enclave.kind == "development" { ExportStatus::Development } else { ExportStatus::Verified };
     let messages = [
         ExportMessage { role: "user".into(), text: prompt.into(), status: ExportStatus::Sent, receipt_summary: None },
-        ExportMessage { role: "assistant".into(), text: reply.text.clone(), status, receipt_summary: Some(receipt_summary(reply)) },
+        ExportMessage { role: "assistant".into(), text: reply.text.clone(), status, receipt_summary: Some(sotto_core::proof::receipt_summary(&receipt_json(reply))) },
     ];
     let title: String = prompt.chars().take(60).collect();
     let md = conversation_markdown(&format!("Sotto: {title}"), &messages);

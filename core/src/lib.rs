@@ -2,11 +2,16 @@
 //!
 //! - [`stack`]: start and stop the local stack (nginx relay + development enclave gateway).
 //! - [`profiles`]: which network profile a command uses.
+//! - [`history`]: the encrypted store's location and unlocking, and recording exchanges.
+//! - [`proof`]: a verified reply's receipt as data and as a sentence.
 //! - [`documents`]: Markdown to PDF (re-exported `sotto-documents`).
 
+pub mod history;
 pub mod profiles;
+pub mod proof;
 pub mod stack;
 
 pub use sotto_documents as documents;
 pub use sotto_private_inference as private_inference;
 pub use sotto_relay_config as relay_config;
+pub use sotto_store as store;

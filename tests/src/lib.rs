@@ -6,4 +6,4 @@ pub mod proxy;
 pub mod stack;
 
 pub use proxy::{Attack, Proxy};
-pub use stack::{cli, free_ports, Stack, StackSpec};
+pub use stack::{cli, cli_with, free_ports, spawn_cli, Stack, StackSpec};

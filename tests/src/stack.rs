@@ -136,14 +136,23 @@ impl Stack {
 
 /// Runs `sotto ARGS` with `$SOTTO_HOME` set, no terminal, a timeout of a minute.
 pub fn cli(home: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(bin_dir().join("sotto"))
-        .args(args)
-        .env("SOTTO_HOME", home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sotto");
+    cli_with(home, args, &[])
+}
+
+/// `sotto ARGS` started with extra environment, without waiting. The system keyring is always
+/// off: tests must never write to the keyring of the machine they run on.
+pub fn spawn_cli(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(bin_dir().join("sotto"));
+    cmd.args(args).env("SOTTO_HOME", home).env("SOTTO_KEYRING", "off").env_remove("SOTTO_PASSPHRASE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("sotto")
+}
+
+/// [`cli`] with extra environment.
+pub fn cli_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = spawn_cli(home, args, env);
     for _ in 0..600 {
         if let Ok(Some(_)) = child.try_wait() {
             break;

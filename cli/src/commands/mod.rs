@@ -1,5 +1,6 @@
 pub mod ask;
 pub mod attest;
+pub mod history;
 pub mod models;
 pub mod pdf;
 pub mod stack;
