@@ -63,14 +63,20 @@ impl Provisional {
 
 /// Saves a prompt and its verified reply as Markdown or PDF (by the file's extension).
 pub fn export_exchange(path: &std::path::Path, prompt: &str, reply: &VerifiedReply) -> Result<(), String> {
-    use sotto_core::documents::{conversation_markdown, render, ExportMessage, ExportStatus, FontSet, RenderOptions};
+    use sotto_core::documents::{ExportMessage, ExportStatus};
     let status = if reply.enclave.kind == "development" { ExportStatus::Development } else { ExportStatus::Verified };
     let messages = [
         ExportMessage { role: "user".into(), text: prompt.into(), status: ExportStatus::Sent, receipt_summary: None },
         ExportMessage { role: "assistant".into(), text: reply.text.clone(), status, receipt_summary: Some(sotto_core::proof::receipt_summary(&receipt_json(reply))) },
     ];
     let title: String = prompt.chars().take(60).collect();
-    let md = conversation_markdown(&format!("Sotto: {title}"), &messages);
+    write_conversation(path, &title, &messages)
+}
+
+/// Writes a conversation with its receipts as FILE.md or FILE.pdf (by the extension).
+pub fn write_conversation(path: &std::path::Path, title: &str, messages: &[sotto_core::documents::ExportMessage]) -> Result<(), String> {
+    use sotto_core::documents::{conversation_markdown, render, FontSet, RenderOptions};
+    let md = conversation_markdown(&format!("Sotto: {title}"), messages);
     let bytes = match path.extension().and_then(|e| e.to_str()) {
         Some("md") => md.into_bytes(),
         Some("pdf") => {

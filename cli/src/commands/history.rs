@@ -155,7 +155,7 @@ fn show(store: &Store, id: &str, json: bool, export: Option<&std::path::Path>) -
         print_conversation(&c);
     }
     if let Some(path) = export {
-        write_export(&c, path).map_err(|e| StoreError::Io { action: "write", path: path.to_owned(), source: std::io::Error::other(e) })?;
+        crate::output::write_conversation(path, &c.summary.title, &export_messages(&c.messages)).map_err(|e| StoreError::Io { action: "write", path: path.to_owned(), source: std::io::Error::other(e) })?;
         eprintln!("saved {}", path.display());
     }
     Ok(())
@@ -180,20 +180,6 @@ fn print_conversation(c: &Conversation) {
             println!("  {line}");
         }
     }
-}
-
-fn write_export(c: &Conversation, path: &std::path::Path) -> Result<(), String> {
-    use sotto_core::documents::{conversation_markdown, render, FontSet, RenderOptions};
-    let md = conversation_markdown(&format!("Sotto: {}", c.summary.title), &export_messages(&c.messages));
-    let bytes = match path.extension().and_then(|e| e.to_str()) {
-        Some("md") => md.into_bytes(),
-        Some("pdf") => {
-            let fonts = FontSet::load_default().map_err(|e| e.to_string())?;
-            render(&md, &fonts, &RenderOptions::default()).map_err(|e| e.to_string())?
-        }
-        _ => return Err("use a .md or .pdf file name".into()),
-    };
-    std::fs::write(path, bytes).map_err(|e| e.to_string())
 }
 
 fn search(store: &Store, text: &str, limit: usize, json: bool) -> Result<(), StoreError> {
