@@ -28,10 +28,7 @@ pub fn default_model_path() -> PathBuf {
     if let Some(p) = std::env::var_os("SOTTO_MODEL") {
         return PathBuf::from(p);
     }
-    let cache = std::env::var_os("SOTTO_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| dirs::cache_dir().unwrap_or_else(|| PathBuf::from(".")).join("sotto"));
-    cache.join("models").join(DEFAULT_MODEL_FILE)
+    sotto_relay_config::sotto_cache().join("models").join(DEFAULT_MODEL_FILE)
 }
 
 /// A loaded model, ready to generate. One generation runs at a time.

@@ -11,6 +11,15 @@ pub fn sotto_home() -> PathBuf {
     }
 }
 
+/// Where downloaded artifacts and build outputs are cached (`scripts/setup` fills it):
+/// `$SOTTO_CACHE` when set, else `~/.cache/sotto`.
+pub fn sotto_cache() -> PathBuf {
+    match std::env::var_os("SOTTO_CACHE") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => dirs::cache_dir().unwrap_or_else(|| PathBuf::from(".")).join("sotto"),
+    }
+}
+
 /// Where `sotto stack up` writes the development root, measurements and relay state.
 pub fn stack_dir() -> PathBuf {
     sotto_home().join("stack")

@@ -10,7 +10,7 @@ mod measurements;
 mod profile;
 
 pub use error::ProfileError;
-pub use home::{expand_home, sotto_home, stack_dir};
+pub use home::{expand_home, sotto_cache, sotto_home, stack_dir};
 pub use measurements::{parse_pcr_hex, Measurements, Pcr};
 pub use profile::{EnclaveKind, EnclaveSpec, LocalStack, Profile, Relay, Timeouts};
 
