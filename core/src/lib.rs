@@ -15,3 +15,4 @@ pub use sotto_documents as documents;
 pub use sotto_private_inference as private_inference;
 pub use sotto_relay_config as relay_config;
 pub use sotto_store as store;
+pub use sotto_agent_sandbox as sandbox;
