@@ -2,6 +2,7 @@ use sotto_core::private_inference::InferenceError;
 
 pub const OK: i32 = 0;
 pub const SETUP: i32 = 1;
+pub const USAGE: i32 = 2;
 pub const CHECK_FAILED: i32 = 3;
 /// Stopped with Ctrl-C (the shell convention: 128 + SIGINT).
 pub const INTERRUPTED: i32 = 130;

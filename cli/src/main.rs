@@ -31,6 +31,9 @@ enum Command {
     /// The encrypted conversation history: list, show, search, export, import, delete.
     #[command(subcommand)]
     History(commands::history::HistoryCommand),
+    /// The local agent's Python sandbox: prepare (compile once) or run code.
+    #[command(subcommand)]
+    Sandbox(commands::sandbox::SandboxCommand),
     /// Turn a Markdown file into a PDF.
     Pdf(commands::pdf::PdfArgs),
 }
@@ -47,6 +50,7 @@ fn main() {
         Command::Attest(c) => commands::attest::run(c),
         Command::Models(a) => commands::models::run(a),
         Command::History(c) => commands::history::run(c),
+        Command::Sandbox(c) => commands::sandbox::run(c),
         Command::Pdf(a) => commands::pdf::run(a),
     };
     std::process::exit(code);

@@ -3,6 +3,7 @@ pub mod attest;
 pub mod history;
 pub mod models;
 pub mod pdf;
+pub mod sandbox;
 pub mod stack;
 
 use std::path::PathBuf;
