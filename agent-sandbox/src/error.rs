@@ -16,6 +16,8 @@ pub enum SandboxError {
     },
     #[error("the workspace {path} cannot be used: {problem}")]
     Workspace { path: PathBuf, problem: String },
+    #[error("this Python session has ended ({0}); start a new one")]
+    SessionEnded(String),
     #[error("the Python runtime could not be compiled or loaded: {0}")]
     Runtime(String),
 }

