@@ -74,7 +74,12 @@ impl PrivateClient {
     /// Sends an OpenAI-format chat request; text arrives as it authenticates.
     pub async fn chat(&self, request: &Value) -> Result<ReplyStream, InferenceError> {
         let body = serde_json::to_vec(request).map_err(|e| InferenceError::Seal(e.to_string()))?;
-        self.send("POST", "/v1/chat/completions", &body).await
+        self.chat_bytes(&body).await
+    }
+
+    /// Sends exactly these bytes as the chat request body (the agent records what it sends).
+    pub async fn chat_bytes(&self, body: &[u8]) -> Result<ReplyStream, InferenceError> {
+        self.send("POST", "/v1/chat/completions", body).await
     }
 
     /// Lists the enclave's models through the private path.

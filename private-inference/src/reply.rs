@@ -230,7 +230,7 @@ impl Assembled {
         if let Some(calls) = choice.pointer("/delta/tool_calls").and_then(Value::as_array) {
             for (i, c) in calls.iter().enumerate() {
                 let index = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
-                self.calls.insert(index, c.clone());
+                merge_call_delta(self.calls.entry(index).or_insert_with(|| Value::Object(Default::default())), c);
             }
         }
         let text = choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or_default();
@@ -262,9 +262,40 @@ impl Assembled {
     }
 }
 
+/// Streams send a tool call in pieces: the id and name first, the arguments as string fragments.
+fn merge_call_delta(call: &mut Value, delta: &Value) {
+    let Value::Object(call) = call else { return };
+    for key in ["id", "type"] {
+        if let Some(v) = delta.get(key).filter(|v| !v.is_null()) {
+            call.insert(key.into(), v.clone());
+        }
+    }
+    let function = call.entry("function").or_insert_with(|| serde_json::json!({"name": "", "arguments": ""}));
+    if let Some(name) = delta.pointer("/function/name").and_then(Value::as_str) {
+        function["name"] = Value::String(name.to_string());
+    }
+    if let Some(piece) = delta.pointer("/function/arguments").and_then(Value::as_str) {
+        let so_far = function["arguments"].as_str().unwrap_or_default().to_string();
+        function["arguments"] = Value::String(so_far + piece);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_call_pieces_are_joined_into_one_call() {
+        let mut a = Assembled::default();
+        let first = r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"run_python","arguments":"{\"co"}}]}}]}"#;
+        let rest = r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"de\": 1}"}}]}}]}"#;
+        a.absorb_event(first).unwrap();
+        a.absorb_event(rest).unwrap();
+        let calls = a.tool_calls().unwrap();
+        assert_eq!(calls[0]["id"], "c1");
+        assert_eq!(calls[0]["function"]["name"], "run_python");
+        assert_eq!(calls[0]["function"]["arguments"], "{\"code\": 1}");
+    }
 
     #[test]
     fn sse_events_split_across_reads_are_reassembled() {
