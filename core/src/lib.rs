@@ -4,8 +4,10 @@
 //! - [`profiles`]: which network profile a command uses.
 //! - [`history`]: the encrypted store's location and unlocking, and recording exchanges.
 //! - [`proof`]: a verified reply's receipt as data and as a sentence.
+//! - [`agent`]: the local agent loop and its tools (Python in the sandbox, workspace files, PDF).
 //! - [`documents`]: Markdown to PDF (re-exported `sotto-documents`).
 
+pub mod agent;
 pub mod history;
 pub mod profiles;
 pub mod proof;
