@@ -4,6 +4,8 @@ pub const OK: i32 = 0;
 pub const SETUP: i32 = 1;
 pub const USAGE: i32 = 2;
 pub const CHECK_FAILED: i32 = 3;
+/// The agent used its step limit without a final answer.
+pub const INCOMPLETE: i32 = 4;
 /// Stopped with Ctrl-C (the shell convention: 128 + SIGINT).
 pub const INTERRUPTED: i32 = 130;
 

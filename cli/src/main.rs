@@ -34,6 +34,9 @@ enum Command {
     /// The local agent's Python sandbox: prepare (compile once) or run code.
     #[command(subcommand)]
     Sandbox(commands::sandbox::SandboxCommand),
+    /// The local agent: a task on a workspace folder, tools run on this device.
+    #[command(subcommand)]
+    Agent(commands::agent::AgentCommand),
     /// Turn a Markdown file into a PDF.
     Pdf(commands::pdf::PdfArgs),
 }
@@ -51,6 +54,7 @@ fn main() {
         Command::Models(a) => commands::models::run(a),
         Command::History(c) => commands::history::run(c),
         Command::Sandbox(c) => commands::sandbox::run(c),
+        Command::Agent(c) => commands::agent::run(c),
         Command::Pdf(a) => commands::pdf::run(a),
     };
     std::process::exit(code);

@@ -1,3 +1,4 @@
+pub mod agent;
 pub mod ask;
 pub mod attest;
 pub mod history;

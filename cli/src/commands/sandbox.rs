@@ -54,7 +54,7 @@ pub fn run(command: SandboxCommand) -> i32 {
 }
 
 /// Loads the runtime, drawing a progress bar on a terminal while it compiles.
-fn load(announce: bool) -> Result<Runtime, SandboxError> {
+pub(crate) fn load(announce: bool) -> Result<Runtime, SandboxError> {
     let artifacts = Artifacts::locate(&Artifacts::default_dir())?;
     let mut bar: Option<indicatif::ProgressBar> = None;
     let runtime = Runtime::load(artifacts, &mut |p| match p {
