@@ -193,6 +193,11 @@ mod tests {
         assert!(files.write("door/new", "x").is_err());
         assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "s3cret");
         assert!(!outside.path().join("new").exists());
+        // Even a link that stays inside is not followed: guest code may have planted it.
+        std::os::unix::fs::symlink("sub/a.txt", dir.path().join("alias")).unwrap();
+        assert_eq!(files.read("alias"), Err(FileToolError::Link("alias".into())));
+        assert_eq!(files.write("alias", "changed"), Err(FileToolError::Link("alias".into())));
+        assert_eq!(std::fs::read_to_string(dir.path().join("sub/a.txt")).unwrap(), "alpha");
         let listed = files.list("").unwrap();
         assert!(listed.iter().any(|e| e.path == "door" && e.kind == "link"), "{listed:?}");
         assert!(!listed.iter().any(|e| e.path.starts_with("door/")));
