@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::instance::{Grants, Guest, ARGV0};
+use crate::instance::Grants;
 use crate::runtime::Runtime;
 use crate::SandboxError;
 
@@ -28,7 +28,7 @@ impl Default for Limits {
 /// What to run and what it may touch.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
-    /// Python source, run like `python -c`.
+    /// Python source, run as a program in a fresh interpreter (like `python -c`).
     pub code: String,
     /// The user's folder, seen as `/work`.
     pub workspace: Option<PathBuf>,
@@ -57,19 +57,7 @@ impl Runtime {
     /// (including running out of a limit) is a `RunResult`.
     pub async fn run(&self, request: &RunRequest) -> Result<RunResult, SandboxError> {
         let grants = Grants { workspace: request.workspace.clone(), writable: request.writable, tools: None };
-        let mut guest = Guest::new(self, &[ARGV0, "-c", &request.code], &grants, &request.limits)?;
-        let armed = guest.arm(request.limits);
-        let outcome = Guest::bounded(&armed, self.run_program(&mut guest)).await;
-        Ok(guest.account(armed, &outcome))
-    }
-
-    async fn run_program(&self, guest: &mut Guest) -> wasmtime::Result<i32> {
-        let store = &mut guest.store;
-        let instance = self.pre.instantiate_async(&mut *store).await?;
-        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
-            init.call_async(&mut *store, ()).await?;
-        }
-        let run = instance.get_typed_func::<(), i32>(&mut *store, "run")?;
-        run.call_async(&mut *store, ()).await
+        let session = self.open_session(&grants, request.limits).await?;
+        Ok(session.run_to_end(&request.code).await)
     }
 }

@@ -20,7 +20,7 @@ async fn run(r: RunRequest) -> RunResult {
 /// After anything a guest did, a fresh one still works.
 async fn assert_healthy() {
     let r = run(request("print('still fine')", None, false)).await;
-    assert_eq!((r.exit_code, r.stdout.trim(), r.trapped), (Some(0), "still fine", None));
+    assert_eq!((r.exit_code, r.stdout.trim(), r.stderr.as_str(), r.trapped), (Some(0), "still fine", "", None));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,6 +138,16 @@ async fn too_many_open_files_are_refused() {
     assert!(r.stdout.contains("refused after") || r.trapped.as_deref() == Some("open_files"), "{r:?}");
     assert!(!r.stdout.contains("opened 200"));
     assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_ends_like_python_atexit_runs_and_open_files_are_flushed() {
+    let ws = tempfile::tempdir().unwrap();
+    let code = "import atexit\natexit.register(lambda: print('bye'))\nf = open('/work/left-open.txt', 'w')\nf.write('kept')\nprint('hi')";
+    let r = run(request(code, Some(ws.path()), true)).await;
+    assert_eq!((r.exit_code, r.stdout.as_str(), r.stderr.as_str()), (Some(0), "hi\nbye\n", ""));
+    assert_eq!(std::fs::read_to_string(ws.path().join("left-open.txt")).unwrap(), "kept");
+    assert_eq!(r.files_written, vec!["left-open.txt".to_string()]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
