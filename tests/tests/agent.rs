@@ -144,3 +144,28 @@ fn a_reply_that_fails_verification_stops_the_agent_before_any_tool_runs() {
     assert_eq!(run["steps"], json!([]));
     assert!(!workspace.path().join("ran.txt").exists());
 }
+
+#[test]
+fn runaway_code_is_stopped_the_model_is_told_and_the_next_step_gets_a_fresh_session() {
+    let replies = json!([
+        calls(&[("run_python", json!({"code": "x = 1\nwhile True:\n    x += 1"}))]),
+        calls(&[("run_python", json!({"code": "print('alive', 'x' in globals())"}))]),
+        {"chunks": [{"text": "That loop never ended."}]},
+    ]);
+    let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });
+    let workspace = tempfile::tempdir().unwrap();
+    let args = [
+        "agent", "run", "--profile", stack.profile.to_str().unwrap(), "--workspace", workspace.path().to_str().unwrap(),
+        "--deadline-s", "2", "--ephemeral", "--json", "Count forever",
+    ];
+    let out = cli_with(stack.home.path(), &args, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["ok"], false);
+    let stopped = steps[0]["output"].as_str().unwrap();
+    assert!(stopped.contains("deadline limit") && stopped.contains("variables are gone"), "{stopped}");
+    let after = steps[1]["output"].as_str().unwrap();
+    assert!(after.contains("new one") && after.contains("alive False"), "{after}");
+    assert_eq!(run["verified"], true);
+}

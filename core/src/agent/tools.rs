@@ -177,20 +177,23 @@ impl Toolbox {
         }
         let Some(session) = self.session.as_mut() else { return ToolOutput::error("no Python session") };
         match session.run(code).await {
-            Ok(r) => python_output(&r, restarted, writable),
+            Ok(r) => python_output(&r, restarted, writable, session.ended().is_some()),
             Err(e) => ToolOutput::error(e),
         }
     }
 }
 
 /// A run's result as text for the model and the user.
-fn python_output(r: &RunResult, restarted: bool, writable: bool) -> ToolOutput {
+fn python_output(r: &RunResult, restarted: bool, writable: bool, ended: bool) -> ToolOutput {
     let mut text = String::new();
     if restarted {
         text.push_str("note: the previous Python session had ended, so this ran in a new one (earlier variables are gone)\n");
     }
     match (&r.trapped, r.exit_code) {
-        (Some(limit), _) => text.push_str(&format!("stopped by the sandbox's {limit} limit; the session has ended\n")),
+        (Some(limit), _) => {
+            let next = if ended { "; the Python session has ended, so its variables are gone" } else { "" };
+            text.push_str(&format!("stopped by the sandbox's {limit} limit{next}\n"));
+        }
         (None, Some(0)) => {}
         (None, Some(code)) => text.push_str(&format!("exit status {code}\n")),
         (None, None) => {}
