@@ -12,7 +12,7 @@ use sotto_core::sandbox::Limits;
 use sotto_core::store::Store;
 use tokio_util::sync::CancellationToken;
 
-use super::ProfileArgs;
+use super::ConnectArgs;
 use crate::exit;
 use crate::output::{proof_line, receipt_json};
 
@@ -30,13 +30,7 @@ pub enum AgentCommand {
 #[derive(clap::Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    profile: ProfileArgs,
-    /// Relay URL to use instead of the profile's (repeatable; tried in order).
-    #[arg(long = "relay")]
-    relays: Vec<String>,
-    /// Expected measurement N=HEX, replacing the profile's value for PCR N (repeatable).
-    #[arg(long = "expect-pcr")]
-    pcrs: Vec<String>,
+    connect: ConnectArgs,
     /// The folder the agent works in (Python sees it as /work).
     #[arg(long)]
     workspace: PathBuf,
@@ -90,7 +84,7 @@ fn run_task(args: RunArgs) -> i32 {
         Ok(_) => return usage(format!("{} is not a folder", args.workspace.display())),
         Err(e) => return usage(format!("the workspace {} cannot be used: {e}", args.workspace.display())),
     };
-    let client = match super::client(&args.profile, &args.relays, &args.pcrs) {
+    let client = match args.connect.client() {
         Ok(c) => c,
         Err(e) => return exit::report(&e),
     };
@@ -166,7 +160,7 @@ fn finish(args: &RunArgs, run: &AgentRun, recorder: Option<&mut AgentRecorder<'_
             ("failed", exit::for_error(e), None)
         }
     };
-    if let Some(r) = recorder {
+    let ids = recorder.map(|r| {
         let stored = match &run.end {
             AgentEnd::Answer(reply) => r.answered(reply),
             AgentEnd::Failed(e) => r.failed(&e.to_string()),
@@ -175,25 +169,24 @@ fn finish(args: &RunArgs, run: &AgentRun, recorder: Option<&mut AgentRecorder<'_
         if let Err(e) = stored {
             eprintln!("warning: the end of this run could not be stored: {e}");
         }
-        if args.json {
-            return print_json(run, ended, reply, Some((r.run_id(), r.conversation_id()))).unwrap_or(code);
-        }
-    } else if args.json {
-        return print_json(run, ended, reply, None).unwrap_or(code);
-    }
-    if let Some(reply) = reply {
+        (r.run_id().to_owned(), r.conversation_id().map(String::from))
+    });
+    if args.json {
+        print_json(run, ended, reply, ids);
+    } else if let Some(reply) = reply {
         println!("\n{}", reply.text);
         eprintln!("{}", proof_line(reply));
     }
     code
 }
 
-/// The one JSON object of `--json`; `Err` carries nothing and means: keep the exit code.
-fn print_json(run: &AgentRun, ended: &str, reply: Option<&VerifiedReply>, ids: Option<(&str, Option<&str>)>) -> Result<i32, i32> {
+/// The one JSON object of `--json`.
+fn print_json(run: &AgentRun, ended: &str, reply: Option<&VerifiedReply>, ids: Option<(String, Option<String>)>) {
+    let (run_id, conversation_id) = ids.unzip();
     let out = json!({
         "ended": ended,
-        "run_id": ids.map(|i| i.0),
-        "conversation_id": ids.and_then(|i| i.1),
+        "run_id": run_id,
+        "conversation_id": conversation_id.flatten(),
         "steps": run.steps,
         "requests": run.requests.iter().map(|r| json!({"bytes": r.len()})).collect::<Vec<Value>>(),
         "reply": reply.map(|r| r.text.as_str()),
@@ -203,7 +196,6 @@ fn print_json(run: &AgentRun, ended: &str, reply: Option<&VerifiedReply>, ids: O
         "error": match &run.end { AgentEnd::Failed(e) => Some(e.to_string()), _ => None },
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    Err(0)
 }
 
 /// Shows each step as it happens (on stdout, or nothing with `--json`).

@@ -5,20 +5,14 @@ use sotto_core::history::{open_store, Recorder};
 use sotto_core::private_inference::{InferenceError, ReplyEvent, VerifiedReply};
 use sotto_core::store::Store;
 
-use super::ProfileArgs;
+use super::ConnectArgs;
 use crate::exit;
 use crate::output::{proof_line, receipt_json, Provisional};
 
 #[derive(clap::Args)]
 pub struct AskArgs {
     #[command(flatten)]
-    profile: ProfileArgs,
-    /// Relay URL to use instead of the profile's (repeatable; tried in order).
-    #[arg(long = "relay")]
-    relays: Vec<String>,
-    /// Expected measurement N=HEX, replacing the profile's value for PCR N (repeatable).
-    #[arg(long = "expect-pcr")]
-    pcrs: Vec<String>,
+    connect: ConnectArgs,
     /// Model to ask (default: the enclave's first).
     #[arg(long)]
     model: Option<String>,
@@ -45,7 +39,7 @@ pub struct AskArgs {
 }
 
 pub fn run(args: AskArgs) -> i32 {
-    let client = match super::client(&args.profile, &args.relays, &args.pcrs) {
+    let client = match args.connect.client() {
         Ok(c) => c,
         Err(e) => return finish_error(&args, &e, None, None),
     };

@@ -20,6 +20,25 @@ pub struct ProfileArgs {
     pub profile: Option<PathBuf>,
 }
 
+/// The profile plus the overrides of commands that send requests (`ask`, `agent run`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Relay URL to use instead of the profile's (repeatable; tried in order).
+    #[arg(long = "relay")]
+    pub relays: Vec<String>,
+    /// Expected measurement N=HEX, replacing the profile's value for PCR N (repeatable).
+    #[arg(long = "expect-pcr")]
+    pub pcrs: Vec<String>,
+}
+
+impl ConnectArgs {
+    pub fn client(&self) -> Result<PrivateClient, InferenceError> {
+        client(&self.profile, &self.relays, &self.pcrs)
+    }
+}
+
 /// Loads the profile, applies `--relay` and `--expect-pcr` overrides, builds the client.
 pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String]) -> Result<PrivateClient, InferenceError> {
     let mut p: Profile = sotto_core::profiles::load(profile.profile.as_deref())?;
