@@ -98,10 +98,22 @@ impl<'s> Recorder<'s> {
     }
 
     pub fn verified(&mut self, reply: &VerifiedReply) -> Result<(), StoreError> {
+        self.verified_receipt(reply, receipt_json(reply))
+    }
+
+    /// As [`Recorder::verified`], keeping with the receipt the exact request body that was sent
+    /// (the app's "what left this device").
+    pub fn verified_with_request(&mut self, reply: &VerifiedReply, sent: &[u8]) -> Result<(), StoreError> {
+        let mut receipt = receipt_json(reply);
+        receipt["sent_request"] = serde_json::json!(String::from_utf8_lossy(sent));
+        self.verified_receipt(reply, receipt)
+    }
+
+    fn verified_receipt(&mut self, reply: &VerifiedReply, receipt: Value) -> Result<(), StoreError> {
         self.finish(ReplyOutcome::Verified {
             text: reply.text.clone(),
             model: reply.model.clone(),
-            receipt: receipt_json(reply),
+            receipt,
             development: reply.enclave.kind == "development",
         })
     }

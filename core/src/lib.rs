@@ -3,14 +3,18 @@
 //! - [`stack`]: start and stop the local stack (nginx relay + development enclave gateway).
 //! - [`profiles`]: which network profile a command uses.
 //! - [`history`]: the encrypted store's location and unlocking, and recording exchanges.
+//! - [`chat`]: one chat exchange (store, send, stream, record the outcome).
+//! - [`settings`]: the app's settings (profile, expected measurements, relays, limits, theme).
 //! - [`proof`]: a verified reply's receipt as data and as a sentence.
 //! - [`agent`]: the local agent loop and its tools (Python in the sandbox, workspace files, PDF).
 //! - [`documents`]: Markdown to PDF (re-exported `sotto-documents`).
 
 pub mod agent;
+pub mod chat;
 pub mod history;
 pub mod profiles;
 pub mod proof;
+pub mod settings;
 pub mod stack;
 
 pub use sotto_documents as documents;

@@ -13,6 +13,8 @@ use crate::{schema, StoreError};
 pub struct Store {
     pub(crate) conn: Connection,
     dir: PathBuf,
+    // Kept so that a second connection can be opened (a reply streaming while the app lists).
+    key: SecretKey,
 }
 
 impl Store {
@@ -93,7 +95,13 @@ impl Store {
             rusqlite_migration::Error::RusqliteError { err, .. } => StoreError::from_sqlite(&path, err),
             other => StoreError::Unsupported(format!("the history schema could not be updated: {other}")),
         })?;
-        Ok(Store { conn, dir: dir.to_owned() })
+        Ok(Store { conn, dir: dir.to_owned(), key: key.clone() })
+    }
+
+    /// Another connection to the same store, for work that runs beside this one (SQLite's WAL
+    /// lets it read while the other writes).
+    pub fn reopen(&self) -> Result<Store, StoreError> {
+        Self::connect(&self.dir, &self.key)
     }
 
     pub fn dir(&self) -> &Path {

@@ -10,7 +10,7 @@ pub mod stack;
 use std::path::PathBuf;
 
 use sotto_core::private_inference::{ClientOptions, InferenceError, PrivateClient};
-use sotto_core::relay_config::{parse_pcr_hex, Profile, Relay};
+use sotto_core::relay_config::{parse_pcr_hex, Profile};
 
 /// Options every networked command shares.
 #[derive(clap::Args, Debug, Clone)]
@@ -41,20 +41,16 @@ impl ConnectArgs {
 
 /// Loads the profile, applies `--relay` and `--expect-pcr` overrides, builds the client.
 pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String]) -> Result<PrivateClient, InferenceError> {
-    let mut p: Profile = sotto_core::profiles::load(profile.profile.as_deref())?;
-    if !relays.is_empty() {
-        p.relays = relays
-            .iter()
-            .map(|r| {
-                let url = r.parse().map_err(|e| invalid("--relay", format!("`{r}` is not a URL ({e})")))?;
-                Ok(Relay { name: r.clone(), url })
-            })
-            .collect::<Result<_, InferenceError>>()?;
-    }
-    for spec in pcrs {
-        let (index, value) = parse_pcr_arg(spec).map_err(|e| invalid("--expect-pcr", e))?;
-        p.override_pcr(index, value);
-    }
+    let base: Profile = sotto_core::profiles::load(profile.profile.as_deref())?;
+    let pcrs = pcrs
+        .iter()
+        .map(|spec| {
+            let (n, hex_value) = spec.split_once('=').ok_or_else(|| invalid("--expect-pcr", format!("`{spec}` is not N=HEX")))?;
+            let index: u16 = n.trim().parse().map_err(|_| invalid("--expect-pcr", format!("`{n}` is not a PCR number")))?;
+            Ok((index, hex_value.to_string()))
+        })
+        .collect::<Result<Vec<_>, InferenceError>>()?;
+    let p = sotto_core::settings::apply_overrides(base, relays, &pcrs)?;
     PrivateClient::new(p, ClientOptions::default())
 }
 

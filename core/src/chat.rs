@@ -1,0 +1,117 @@
+//! One chat exchange, as every front end runs it: store the prompt, seal and send the request,
+//! hand on authenticated text as it arrives, then record how the reply ended.
+
+use serde_json::{json, Value};
+use sotto_private_inference::{InferenceError, PrivateClient, ReplyEvent, VerifiedReply};
+use sotto_store::{Store, StoreError};
+use tokio_util::sync::CancellationToken;
+
+use crate::history::Recorder;
+
+/// What to send.
+#[derive(Debug, Clone, Default)]
+pub struct ChatTurn {
+    /// Continue this stored conversation (its verified turns are sent too); `None` starts one.
+    pub conversation_id: Option<String>,
+    pub prompt: String,
+    pub model: Option<String>,
+    pub max_tokens: Option<u32>,
+}
+
+/// How an exchange ended.
+#[derive(Debug)]
+pub enum ChatEnd {
+    Verified(Box<VerifiedReply>),
+    /// A check failed or the request could not be delivered: nothing of the reply is kept.
+    Failed(InferenceError),
+    /// The user stopped it: the text so far is kept, marked unfinished.
+    Stopped,
+}
+
+#[derive(Debug)]
+pub struct ChatOutcome {
+    /// The stored conversation (`None` when nothing was stored).
+    pub conversation_id: Option<String>,
+    pub end: ChatEnd,
+    /// The exact request body that was sealed and sent.
+    pub sent: Vec<u8>,
+    /// Store problems that did not stop the exchange.
+    pub warnings: Vec<String>,
+}
+
+/// Runs one exchange. `on_text` receives authenticated text (provisional until the end).
+/// Fails only when `turn.conversation_id` names a conversation that cannot be continued.
+pub async fn exchange(
+    client: &PrivateClient,
+    store: Option<&Store>,
+    turn: &ChatTurn,
+    on_text: &mut (dyn FnMut(&str) + Send),
+    stop: &CancellationToken,
+) -> Result<ChatOutcome, StoreError> {
+    let mut warnings = Vec::new();
+    let (mut recorder, messages) = match store.map(|s| Recorder::start(s, turn.conversation_id.as_deref(), &turn.prompt)) {
+        Some(Ok((r, m))) => (Some(r), m),
+        Some(Err(e)) if turn.conversation_id.is_some() => return Err(e),
+        Some(Err(e)) => {
+            warnings.push(format!("this exchange is not stored: {e}"));
+            (None, vec![json!({"role": "user", "content": turn.prompt})])
+        }
+        None => (None, vec![json!({"role": "user", "content": turn.prompt})]),
+    };
+    let sent = request_body(&messages, turn);
+    let end = tokio::select! {
+        end = receive(client, &sent, on_text, &mut recorder, &mut warnings) => end,
+        _ = stop.cancelled() => ChatEnd::Stopped,
+    };
+    if let Some(r) = recorder.as_mut() {
+        let stored = match &end {
+            ChatEnd::Verified(reply) => r.verified_with_request(reply, &sent),
+            ChatEnd::Failed(e) => r.failed(&e.to_string()),
+            ChatEnd::Stopped => r.stopped("stopped before the end"),
+        };
+        if let Err(e) = stored {
+            warnings.push(format!("the outcome could not be stored: {e}"));
+        }
+    }
+    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings })
+}
+
+fn request_body(messages: &[Value], turn: &ChatTurn) -> Vec<u8> {
+    let mut request = json!({"messages": messages, "stream": true});
+    if let Some(m) = turn.model.as_deref().filter(|m| !m.is_empty()) {
+        request["model"] = json!(m);
+    }
+    if let Some(n) = turn.max_tokens {
+        request["max_tokens"] = json!(n);
+    }
+    // Serialising a Value built from strings cannot fail.
+    serde_json::to_vec(&request).unwrap_or_default()
+}
+
+async fn receive(
+    client: &PrivateClient,
+    body: &[u8],
+    on_text: &mut (dyn FnMut(&str) + Send),
+    recorder: &mut Option<Recorder<'_>>,
+    warnings: &mut Vec<String>,
+) -> ChatEnd {
+    let mut stream = match client.chat_bytes(body).await {
+        Ok(s) => s,
+        Err(e) => return ChatEnd::Failed(e),
+    };
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(ReplyEvent::Text(t)) => {
+                on_text(&t);
+                if let Some(Err(e)) = recorder.as_mut().map(|r| r.text(&t)) {
+                    if warnings.is_empty() {
+                        warnings.push(format!("the reply could not be saved as it arrived: {e}"));
+                    }
+                }
+            }
+            Ok(ReplyEvent::Verified(reply)) => return ChatEnd::Verified(reply),
+            Err(e) => return ChatEnd::Failed(e),
+        }
+    }
+    ChatEnd::Failed(InferenceError::Truncated)
+}
