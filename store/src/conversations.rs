@@ -217,6 +217,24 @@ impl Store {
         Ok(id)
     }
 
+    /// Deletes a message and every later one of its conversation (regenerate, edit and resend),
+    /// for real, as [`Store::delete_conversation`] does. Returns how many were deleted.
+    pub fn delete_messages_from(&self, conversation_id: &str, message_uid: &str) -> Result<usize, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM messages WHERE conversation_id = ?1
+                   AND id >= (SELECT id FROM messages WHERE uid = ?2 AND conversation_id = ?1)",
+                [conversation_id, message_uid],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        if n == 0 {
+            return Err(StoreError::NoMessage(message_uid.to_string()));
+        }
+        self.checkpoint()?;
+        Ok(n)
+    }
+
     /// Stores a user's message. Durable when this returns (a synced commit), so it is safe to
     /// show it as sent.
     pub fn add_user_message(&self, conversation_id: &str, text: &str) -> Result<String, StoreError> {

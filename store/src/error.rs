@@ -21,6 +21,8 @@ pub enum StoreError {
     NoStore(PathBuf),
     #[error("no conversation matches `{0}`")]
     NoConversation(String),
+    #[error("that message is no longer in the conversation ({0})")]
+    NoMessage(String),
     #[error("`{0}` matches more than one conversation; give more of its id")]
     AmbiguousConversation(String),
     #[error("type some words to search for")]

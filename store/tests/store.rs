@@ -344,3 +344,26 @@ fn a_deleted_conversation_is_gone_even_for_someone_with_the_key() {
     assert!(!contains(&plain, b"deleted-canary-2"));
     assert!(!contains(&plain, b"deleted"), "not even the search index's tokens remain");
 }
+
+#[test]
+fn regenerate_deletes_a_message_and_everything_after_it_and_nothing_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = create(dir.path());
+    let id = converse(&store, "firstturnmarker");
+    let second = store.add_user_message(&id, "secondturnmarker question").unwrap();
+    let mut draft = store.begin_reply(&id, None).unwrap();
+    store.extend_reply(&mut draft, "secondturnmarker answer").unwrap();
+    store.finish_reply(draft, ReplyOutcome::Unfinished { reason: "stopped".into() }).unwrap();
+    let other = converse(&store, "otherconversation");
+
+    assert_eq!(store.delete_messages_from(&id, &second).unwrap(), 2);
+    let left = store.conversation(&id).unwrap().messages;
+    assert_eq!(left.len(), 2, "the first turn stays");
+    assert!(left.iter().all(|m| !m.content.contains("secondturnmarker")));
+    assert!(store.search("secondturnmarker", 10).unwrap().is_empty(), "the index forgets them too");
+    assert_eq!(store.conversation(&other).unwrap().messages.len(), 2);
+    // A message of another conversation, or one already gone, is refused.
+    assert!(matches!(store.delete_messages_from(&other, &second), Err(StoreError::NoMessage(_))));
+    // A second connection sees the same history.
+    assert_eq!(store.reopen().unwrap().conversation(&id).unwrap().messages.len(), 2);
+}

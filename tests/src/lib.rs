@@ -2,8 +2,9 @@
 //! the gateway process and nginx), the `sotto` CLI as a process, and a man-in-the-middle proxy
 //! for attacks on the path between client and relay.
 
+pub mod desktop;
 pub mod proxy;
 pub mod stack;
 
 pub use proxy::{Attack, Proxy};
-pub use stack::{cli, cli_with, free_ports, spawn_cli, Stack, StackSpec};
+pub use stack::{cli, cli_with, free_ports, spawn_cli, tool_calls, Stack, StackSpec};

@@ -177,3 +177,13 @@ impl Drop for Stack {
         let _ = child.kill();
     }
 }
+
+/// A scripted reply asking for these tool calls, `(name, arguments)`.
+pub fn tool_calls(list: &[(&str, Value)]) -> Value {
+    let calls: Vec<Value> = list
+        .iter()
+        .enumerate()
+        .map(|(i, (name, args))| serde_json::json!({"index": i, "id": format!("call_{name}_{i}"), "type": "function", "function": {"name": name, "arguments": args.to_string()}}))
+        .collect();
+    serde_json::json!({"tool_calls": calls, "finish_reason": "tool_calls"})
+}

@@ -3,20 +3,10 @@
 //! the real sandbox, and the final reply verifies.
 
 use serde_json::{json, Value};
-use sotto_e2e::{cli_with, Stack, StackSpec};
+use sotto_e2e::{cli_with, tool_calls, Stack, StackSpec};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A scripted reply asking for these tool calls, `(name, arguments)`.
-fn calls(list: &[(&str, Value)]) -> Value {
-    let calls: Vec<Value> = list
-        .iter()
-        .enumerate()
-        .map(|(i, (name, args))| json!({"index": i, "id": format!("call_{name}_{i}"), "type": "function", "function": {"name": name, "arguments": args.to_string()}}))
-        .collect();
-    json!({"tool_calls": calls, "finish_reason": "tool_calls"})
 }
 
 /// A CSV with known totals per region.
@@ -41,10 +31,10 @@ fn the_agent_analyses_a_csv_in_two_python_steps_writes_a_chart_and_a_summary_and
     let analyse = "import matplotlib.pyplot as plt\ntotals = df.groupby('region')['units'].sum().sort_index()\nfor region, units in totals.items():\n    print(region, int(units))\ntotals.plot(kind='bar', figsize=(4, 3))\nplt.tight_layout()\nplt.savefig('/work/chart.png', dpi=60)";
     let summary = "# Sales by region\n\n![units by region](chart.png)\n\nNorth, south, east and west, from sales.csv.\n";
     let replies = json!([
-        calls(&[("list_files", json!({}))]),
-        calls(&[("run_python", json!({"code": load}))]),
-        calls(&[("run_python", json!({"code": analyse}))]),
-        calls(&[
+        tool_calls(&[("list_files", json!({}))]),
+        tool_calls(&[("run_python", json!({"code": load}))]),
+        tool_calls(&[("run_python", json!({"code": analyse}))]),
+        tool_calls(&[
             ("write_file", json!({"path": "summary.md", "content": summary})),
             ("make_pdf", json!({"path": "report.pdf", "markdown": summary})),
             ("read_file", json!({"path": "../../../../etc/passwd"})),
@@ -105,8 +95,8 @@ fn the_agent_analyses_a_csv_in_two_python_steps_writes_a_chart_and_a_summary_and
 #[test]
 fn without_approval_nothing_is_written_and_the_agent_is_told_so() {
     let replies = json!([
-        calls(&[("write_file", json!({"path": "notes.md", "content": "hello"}))]),
-        calls(&[("run_python", json!({"code": "open('/work/py.txt', 'w').write('x')"}))]),
+        tool_calls(&[("write_file", json!({"path": "notes.md", "content": "hello"}))]),
+        tool_calls(&[("run_python", json!({"code": "open('/work/py.txt', 'w').write('x')"}))]),
         {"chunks": [{"text": "I could not write."}]},
     ]);
     let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });
@@ -127,7 +117,7 @@ fn without_approval_nothing_is_written_and_the_agent_is_told_so() {
 
 #[test]
 fn a_reply_that_fails_verification_stops_the_agent_before_any_tool_runs() {
-    let replies = json!([calls(&[("run_python", json!({"code": "open('/work/ran.txt','w').write('x')"}))])]);
+    let replies = json!([tool_calls(&[("run_python", json!({"code": "open('/work/ran.txt','w').write('x')"}))])]);
     let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });
     let workspace = tempfile::tempdir().unwrap();
     // A wrong expected measurement: the enclave is refused, so no reply (and no tool call) is used.
@@ -148,8 +138,8 @@ fn a_reply_that_fails_verification_stops_the_agent_before_any_tool_runs() {
 #[test]
 fn runaway_code_is_stopped_the_model_is_told_and_the_next_step_gets_a_fresh_session() {
     let replies = json!([
-        calls(&[("run_python", json!({"code": "x = 1\nwhile True:\n    x += 1"}))]),
-        calls(&[("run_python", json!({"code": "print('alive', 'x' in globals())"}))]),
+        tool_calls(&[("run_python", json!({"code": "x = 1\nwhile True:\n    x += 1"}))]),
+        tool_calls(&[("run_python", json!({"code": "print('alive', 'x' in globals())"}))]),
         {"chunks": [{"text": "That loop never ended."}]},
     ]);
     let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });

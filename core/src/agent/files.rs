@@ -81,16 +81,33 @@ impl WorkspaceFiles {
     }
 
     pub fn read(&self, path: &str) -> Result<String, FileToolError> {
+        let bytes = self.read_bytes(path, MAX_READ_BYTES)?;
+        String::from_utf8(bytes).map_err(|_| FileToolError::NotText(relative(path).map(|r| r.display().to_string()).unwrap_or_default()))
+    }
+
+    /// A file's bytes, at most `max` of them (the app shows the agent's charts this way).
+    pub fn read_bytes(&self, path: &str, max: u64) -> Result<Vec<u8>, FileToolError> {
         let rel = relative(path)?;
         let shown = rel.display().to_string();
         let mut file = self.dir.open_with(&rel, OpenOptions::new().read(true).follow(FollowSymlinks::No)).map_err(|e| self.refusal(&rel, e))?;
         let size = file.metadata().map_err(|e| io(&shown, e))?.len();
-        if size > MAX_READ_BYTES {
+        if size > max {
             return Err(FileToolError::TooLarge { path: shown, size });
         }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| io(&shown, e))?;
-        String::from_utf8(bytes).map_err(|_| FileToolError::NotText(shown))
+        Ok(bytes)
+    }
+
+    /// The host path of an existing regular file in the workspace (not a link), for handing to
+    /// the system's viewer.
+    pub fn existing_file(&self, path: &str) -> Result<PathBuf, FileToolError> {
+        let rel = relative(path)?;
+        let file = self.dir.open_with(&rel, OpenOptions::new().read(true).follow(FollowSymlinks::No)).map_err(|e| self.refusal(&rel, e))?;
+        match file.metadata() {
+            Ok(m) if m.is_file() => Ok(self.root.join(rel)),
+            _ => Err(FileToolError::Io { path: rel.display().to_string(), problem: "not a file".into() }),
+        }
     }
 
     /// Writes `content` to `path`, creating folders on the way; an existing link is refused.

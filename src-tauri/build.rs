@@ -1,0 +1,33 @@
+// The app's own commands, and nothing else, get permissions (`allow-<command>`), which
+// `capabilities/default.json` grants to the main window.
+const COMMANDS: &[&str] = &[
+    "start_app",
+    "unlock_history",
+    "send_message",
+    "stop_reply",
+    "list_models",
+    "get_receipt",
+    "list_conversations",
+    "open_conversation",
+    "rename_conversation",
+    "delete_conversation",
+    "search_history",
+    "run_agent_task",
+    "stop_agent",
+    "answer_approval",
+    "pick_workspace",
+    "open_result_file",
+    "read_workspace_image",
+    "get_settings",
+    "save_settings",
+    "change_passphrase",
+    "about",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        eprintln!("tauri-build failed: {e:#}");
+        std::process::exit(1);
+    }
+}

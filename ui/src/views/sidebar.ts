@@ -1,0 +1,136 @@
+// The sidebar: new chat, search, the conversations (rename, delete), and the other views.
+
+import { api, errorText, type ConversationSummary, type SearchHit } from '../api';
+import { clear, h } from '../dom';
+
+export interface SidebarHandlers {
+  newChat(): void;
+  open(id: string): void;
+  deleted(id: string): void;
+  show(view: 'chat' | 'agent' | 'settings'): void;
+  error(message: string): void;
+}
+
+export class Sidebar {
+  readonly el: HTMLElement;
+  readonly search: HTMLInputElement;
+  private readonly list: HTMLElement;
+  private current: string | null = null;
+  private searchTimer: number | undefined;
+
+  constructor(private readonly on: SidebarHandlers) {
+    this.search = h('input', { type: 'search', class: 'search', placeholder: 'Search history (Ctrl+K)', 'aria-label': 'Search history', oninput: () => this.searchSoon() });
+    this.list = h('ul', { class: 'conversations', 'aria-label': 'Conversations' });
+    this.el = h('nav', { class: 'sidebar', 'aria-label': 'Conversations and views' },
+      h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '◈'), 'Sotto'),
+      h('button', { type: 'button', class: 'new-chat primary', 'aria-label': 'New chat (Ctrl+N)', onclick: () => on.newChat() }, '+ New chat'),
+      this.search,
+      this.list,
+      h('div', { class: 'nav-views' },
+        h('button', { type: 'button', class: 'nav-button', 'data-view': 'chat', onclick: () => on.show('chat') }, 'Chat'),
+        h('button', { type: 'button', class: 'nav-button', 'data-view': 'agent', onclick: () => on.show('agent') }, 'Local agent'),
+        h('button', { type: 'button', class: 'nav-button', 'data-view': 'settings', 'aria-label': 'Settings (Ctrl+,)', onclick: () => on.show('settings') }, 'Settings')),
+    );
+  }
+
+  markView(view: string): void {
+    for (const b of this.el.querySelectorAll<HTMLElement>('.nav-button')) {
+      b.setAttribute('aria-current', b.dataset.view === view ? 'page' : 'false');
+    }
+  }
+
+  select(id: string | null): void {
+    this.current = id;
+    for (const li of this.list.querySelectorAll<HTMLElement>('li[data-id]')) {
+      li.classList.toggle('current', li.dataset.id === id);
+    }
+  }
+
+  async refresh(): Promise<void> {
+    if (this.search.value.trim()) return this.runSearch();
+    try {
+      this.showConversations(await api.listConversations());
+    } catch (e) {
+      this.showMessage(errorText(e));
+    }
+  }
+
+  private showMessage(text: string): void {
+    clear(this.list);
+    this.list.append(h('li', { class: 'empty' }, text));
+  }
+
+  private showConversations(items: ConversationSummary[]): void {
+    clear(this.list);
+    if (items.length === 0) return this.showMessage('No conversations yet.');
+    for (const c of items) this.list.append(this.item(c));
+    this.select(this.current);
+  }
+
+  private item(c: ConversationSummary): HTMLElement {
+    const title = h('button', { type: 'button', class: 'conversation-title', title: c.title, onclick: () => this.on.open(c.id) }, c.title || 'Untitled');
+    const rename = h('button', { type: 'button', class: 'icon', 'aria-label': `Rename “${c.title}”`, title: 'Rename', onclick: () => this.rename(li, c) }, '✎');
+    const remove = h('button', { type: 'button', class: 'icon', 'aria-label': `Delete “${c.title}”`, title: 'Delete', onclick: () => this.remove(c) }, '🗑');
+    const li = h('li', { 'data-id': c.id }, title, h('span', { class: 'row-actions' }, rename, remove));
+    return li;
+  }
+
+  private rename(li: HTMLElement, c: ConversationSummary): void {
+    const input = h('input', { type: 'text', value: c.title, class: 'rename', 'aria-label': 'New name' });
+    const done = async (save: boolean) => {
+      if (save && input.value.trim() && input.value !== c.title) {
+        try {
+          await api.renameConversation(c.id, input.value);
+        } catch (e) {
+          this.on.error(errorText(e));
+        }
+      }
+      await this.refresh();
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') void done(true);
+      if (e.key === 'Escape') void done(false);
+    });
+    input.addEventListener('blur', () => void done(true), { once: true });
+    li.replaceChildren(input);
+    input.focus();
+    input.select();
+  }
+
+  private async remove(c: ConversationSummary): Promise<void> {
+    if (!window.confirm(`Delete “${c.title}”? It is erased from this computer and cannot be brought back.`)) return;
+    try {
+      await api.deleteConversation(c.id);
+      this.on.deleted(c.id);
+    } catch (e) {
+      this.on.error(errorText(e));
+    }
+    await this.refresh();
+  }
+
+  private searchSoon(): void {
+    window.clearTimeout(this.searchTimer);
+    this.searchTimer = window.setTimeout(() => void this.refresh(), 150);
+  }
+
+  private async runSearch(): Promise<void> {
+    try {
+      this.showHits(await api.searchHistory(this.search.value));
+    } catch (e) {
+      this.showMessage(errorText(e));
+    }
+  }
+
+  private showHits(hits: SearchHit[]): void {
+    clear(this.list);
+    if (hits.length === 0) return this.showMessage('Nothing found.');
+    for (const hit of hits) {
+      const snippet = h('span', { class: 'snippet' });
+      // The store marks matches with **; show them highlighted, as text.
+      hit.snippet.split('**').forEach((part, i) => snippet.append(i % 2 ? h('mark', {}, part) : part));
+      this.list.append(h('li', { class: 'hit', 'data-id': hit.conversation_id },
+        h('button', { type: 'button', class: 'conversation-title', onclick: () => this.on.open(hit.conversation_id) },
+          h('strong', {}, hit.conversation_title), snippet)));
+    }
+  }
+}
