@@ -3,7 +3,7 @@
 
 import { api, errorText, type MessageView, type Receipt, type SendResult } from '../api';
 import { attachmentNote, composePrompt, readAttachment, type Attachment } from '../attachments';
-import { clear, h } from '../dom';
+import { clear, h, icon } from '../dom';
 import { copyCode, renderMarkdown } from '../markdown';
 import { badgeFor, failurePanel, receiptPanel } from '../receipt';
 import { StreamingReply } from '../stream';
@@ -45,7 +45,7 @@ export class ChatView {
     const composer = h('div', { class: 'composer' },
       this.chips,
       h('div', { class: 'composer-row' },
-        h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Attach files', title: 'Attach files (text, CSV…)', onclick: () => this.fileInput.click() }, '📎'),
+        h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Attach files', title: 'Attach files (text, CSV…)', onclick: () => this.fileInput.click() }, icon('attach')),
         this.input, this.sendButton, this.stopButton, this.fileInput),
       this.note);
     this.el = h('section', { class: 'view chat-view', 'aria-label': 'Chat' },

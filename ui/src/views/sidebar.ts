@@ -1,7 +1,7 @@
 // The sidebar: new chat, search, the conversations (rename, delete), and the other views.
 
 import { api, errorText, type ConversationSummary, type SearchHit } from '../api';
-import { clear, h } from '../dom';
+import { clear, h, icon } from '../dom';
 
 export interface SidebarHandlers {
   newChat(): void;
@@ -69,8 +69,8 @@ export class Sidebar {
 
   private item(c: ConversationSummary): HTMLElement {
     const title = h('button', { type: 'button', class: 'conversation-title', title: c.title, onclick: () => this.on.open(c.id) }, c.title || 'Untitled');
-    const rename = h('button', { type: 'button', class: 'icon', 'aria-label': `Rename “${c.title}”`, title: 'Rename', onclick: () => this.rename(li, c) }, '✎');
-    const remove = h('button', { type: 'button', class: 'icon', 'aria-label': `Delete “${c.title}”`, title: 'Delete', onclick: () => this.remove(c) }, '🗑');
+    const rename = h('button', { type: 'button', class: 'icon', 'aria-label': `Rename “${c.title}”`, title: 'Rename', onclick: () => this.rename(li, c) }, icon('edit'));
+    const remove = h('button', { type: 'button', class: 'icon', 'aria-label': `Delete “${c.title}”`, title: 'Delete', onclick: () => this.remove(c) }, icon('trash'));
     const li = h('li', { 'data-id': c.id }, title, h('span', { class: 'row-actions' }, rename, remove));
     return li;
   }
