@@ -91,7 +91,6 @@ async fn a_prompt_streams_a_verified_reply_with_its_receipt_is_found_by_search_a
 }
 
 #[tokio::test]
-#[ignore = "WebKitWebDriver stops answering right after a reply verifies (see tests/README); run with --ignored"]
 async fn a_wrong_expected_measurement_in_settings_refuses_the_reply_with_its_reason_and_no_text() {
     let _one = ONE_AT_A_TIME.lock().await;
     let stack = Stack::start(StackSpec::default());
