@@ -182,6 +182,22 @@ mod tests {
     }
 
     #[test]
+    fn files_handed_to_the_app_stay_inside_the_workspace() {
+        let (dir, files) = workspace();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.png"), "x").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.png"), dir.path().join("link.png")).unwrap();
+        std::os::unix::fs::symlink("sub/a.txt", dir.path().join("inlink.txt")).unwrap();
+        assert_eq!(files.existing_file("/work/sub/a.txt").unwrap(), dir.path().join("sub/a.txt"));
+        for bad in ["../x", "/etc/passwd", "link.png", "inlink.txt", "sub"] {
+            assert!(files.existing_file(bad).is_err(), "{bad} must be refused");
+        }
+        assert!(files.read_bytes("link.png", 1 << 20).is_err(), "a link is not followed");
+        assert!(files.read_bytes("sub/a.txt", 2).is_err(), "over the size limit");
+        assert_eq!(files.read_bytes("sub/a.txt", 5).unwrap(), b"alpha");
+    }
+
+    #[test]
     fn paths_inside_are_served_and_escapes_refused() {
         let (dir, files) = workspace();
         assert_eq!(files.read("sub/a.txt").unwrap(), "alpha");
