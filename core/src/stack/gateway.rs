@@ -3,6 +3,7 @@ use std::process::{Child, Command, Stdio};
 
 use sotto_relay_config::LocalStack as Settings;
 
+use super::keeper::Keeper;
 use super::StackError;
 
 /// The `sotto-gateway` executable: `$SOTTO_GATEWAY_BIN`, else beside the running program.
@@ -28,18 +29,20 @@ pub fn gateway_binary() -> Result<PathBuf, StackError> {
         })
 }
 
-pub(super) fn spawn(dir: &Path, settings: &Settings, backend: &str) -> Result<Child, StackError> {
+pub(super) fn spawn(keeper: &Keeper, dir: &Path, settings: &Settings, backend: &str) -> Result<Child, StackError> {
     let log_path = dir.join("gateway.log");
     let log = std::fs::File::create(&log_path).map_err(|source| StackError::Files { dir: dir.to_owned(), source })?;
     let err = log.try_clone().map_err(|source| StackError::Files { dir: dir.to_owned(), source })?;
-    Command::new(gateway_binary()?)
+    let mut command = Command::new(gateway_binary()?);
+    command
         .args(["--listen", &settings.gateway_listen, "--admin-listen", &settings.admin_listen])
         .arg("--state-dir")
         .arg(dir)
         .args(["--backend", backend])
         .stdin(Stdio::null())
         .stdout(log)
-        .stderr(err)
-        .spawn()
+        .stderr(err);
+    keeper
+        .spawn(command)
         .map_err(|source| StackError::Spawn { what: "the enclave gateway", source })
 }

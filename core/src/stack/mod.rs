@@ -2,11 +2,14 @@
 //! as real processes. `sotto stack up` and the desktop app's first run use this.
 
 mod gateway;
+mod keeper;
 mod relay;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+use keeper::Keeper;
 
 pub use gateway::gateway_binary;
 pub use relay::{nginx_binary, render_relay_config};
@@ -40,7 +43,8 @@ pub struct StackOptions {
     pub dir: PathBuf,
 }
 
-/// A running stack; dropping it stops both processes.
+/// A running stack; dropping it stops both processes, and they end with this process however it
+/// ends (see `keeper`).
 pub struct LocalStack {
     pub relay_url: String,
     pub gateway_addr: String,
@@ -48,6 +52,8 @@ pub struct LocalStack {
     pub dir: PathBuf,
     gateway: Child,
     relay: Child,
+    /// Dropped after `stop` (fields drop after `Drop::drop`).
+    _keeper: Keeper,
 }
 
 impl LocalStack {
@@ -62,14 +68,15 @@ impl LocalStack {
         }
         std::fs::create_dir_all(&options.dir).map_err(|source| StackError::Files { dir: options.dir.clone(), source })?;
 
-        let mut gateway = gateway::spawn(&options.dir, &settings, &options.backend)?;
+        let keeper = Keeper::new().map_err(|source| StackError::Spawn { what: "the stack's keeper thread", source })?;
+        let mut gateway = gateway::spawn(&keeper, &options.dir, &settings, &options.backend)?;
         // The embedded model loads in a few seconds; a cold disk may take longer.
         if let Err(e) = wait_for_port("the enclave gateway", &settings.admin_listen, &mut gateway, &options.dir.join("gateway.log"), Duration::from_secs(120)) {
             let _ = gateway.kill();
             return Err(e);
         }
         let relay_dir = options.dir.join("relay");
-        let mut relay = match relay::spawn(&relay_dir, &relay_listen, &settings.gateway_listen) {
+        let mut relay = match relay::spawn(&keeper, &relay_dir, &relay_listen, &settings.gateway_listen) {
             Ok(r) => r,
             Err(e) => {
                 let _ = gateway.kill();
@@ -88,6 +95,7 @@ impl LocalStack {
             dir: options.dir.clone(),
             gateway,
             relay,
+            _keeper: keeper,
         })
     }
 

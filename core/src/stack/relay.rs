@@ -3,6 +3,7 @@ use std::process::{Child, Command, Stdio};
 
 use sotto_relay_config::NGINX_RELAY_TEMPLATE;
 
+use super::keeper::Keeper;
 use super::StackError;
 
 /// Debian's nginx, or one on the PATH.
@@ -31,13 +32,14 @@ pub fn render_relay_config(prefix: &Path, listen: &str, gateway: &str) -> String
         .replace("@BIND@", "127.0.0.1")
 }
 
-pub(super) fn spawn(prefix: &Path, listen: &str, gateway: &str) -> Result<Child, StackError> {
+pub(super) fn spawn(keeper: &Keeper, prefix: &Path, listen: &str, gateway: &str) -> Result<Child, StackError> {
     let files = |source| StackError::Files { dir: prefix.to_owned(), source };
     std::fs::create_dir_all(prefix).map_err(files)?;
     let conf = prefix.join("relay.conf");
     std::fs::write(&conf, render_relay_config(prefix, listen, gateway)).map_err(files)?;
     let nginx = nginx_binary()?;
-    Command::new(nginx)
+    let mut command = Command::new(nginx);
+    command
         .arg("-p")
         .arg(prefix)
         .arg("-c")
@@ -46,8 +48,9 @@ pub(super) fn spawn(prefix: &Path, listen: &str, gateway: &str) -> Result<Child,
         .arg(prefix.join("error.log"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
+        .stderr(Stdio::null());
+    keeper
+        .spawn(command)
         .map_err(|source| StackError::Spawn { what: "the nginx relay", source })
 }
 
