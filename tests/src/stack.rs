@@ -54,7 +54,22 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// Starts `sotto stack up` on free ports. The ports are free when chosen but released before
+    /// the stack binds them, so a test starting beside it may take one first: then the start is
+    /// tried again on other ports.
     pub fn start(spec: StackSpec) -> Self {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Self::try_start(&spec) {
+                Ok(stack) => return stack,
+                Err(log) if log.contains("already in use") => last = log,
+                Err(log) => panic!("sotto stack up failed: {log}"),
+            }
+        }
+        panic!("sotto stack up found its ports taken three times: {last}")
+    }
+
+    fn try_start(spec: &StackSpec) -> Result<Self, String> {
         let home = tempfile::tempdir().expect("temp dir");
         let script = home.path().join("script.json");
         std::fs::write(&script, serde_json::json!({"model": "scripted", "replies": spec.replies}).to_string()).unwrap();
@@ -71,6 +86,7 @@ impl Stack {
             stall_s: spec.stall_s,
         };
         stack.write_profile(&stack.profile.clone(), &[stack.relay_url.clone()], None);
+        let log = stack.home.path().join("stack-up.log");
         let mut child = Command::new(bin_dir().join("sotto"))
             .args(["stack", "up", "--profile"])
             .arg(&stack.profile)
@@ -78,15 +94,31 @@ impl Stack {
             .arg(spec.backend.clone().unwrap_or_else(|| format!("scripted:{}", script.display())))
             .env("SOTTO_HOME", stack.home.path())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(stack.home.path().join("stack-up.log")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("sotto stack up");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(line.starts_with("relay: "), "stack up printed {line:?}");
+        if !line.starts_with("relay: ") {
+            let _ = child.wait();
+            return Err(format!("printed {line:?}; log: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        }
         stack.child = Some(child);
-        stack
+        Ok(stack)
+    }
+
+    /// Kills `sotto stack up` with SIGKILL (no chance to stop anything itself).
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The gateway's and the admin port.
+    pub fn gateway_ports(&self) -> (u16, u16) {
+        (self.gateway_port, self.admin_port)
     }
 
     /// Writes a profile for this stack with the given relays and, optionally, another root.

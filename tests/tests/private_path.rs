@@ -393,6 +393,21 @@ async fn a_second_stack_on_the_same_ports_is_refused_and_the_first_keeps_working
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+#[test]
+fn a_stack_ends_with_the_process_that_started_it_even_when_that_is_killed() {
+    let mut stack = Stack::start(StackSpec::default());
+    let (gateway, admin) = stack.gateway_ports();
+    let ports = [stack.relay_port(), gateway, admin];
+    let answers = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    assert!(ports.iter().all(|&p| answers(p)), "the stack is up");
+    stack.kill_hard();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ports.iter().any(|&p| answers(p)) {
+        assert!(std::time::Instant::now() < deadline, "the relay or the gateway outlived `sotto stack up` (ports {ports:?})");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// A clock the test moves forward.
 struct SteppedClock(std::sync::atomic::AtomicU64);
 
