@@ -23,6 +23,6 @@ pub use error::StoreError;
 pub use kdf::KdfParams;
 pub use key_file::{KeyFile, Protection, Unlock};
 pub use records::{AgentStepRecord, Attachment, ImageRecord};
-pub use search::{fts_query, SearchHit};
+pub use search::{fts_query, SearchHit, MATCH_END, MATCH_START};
 pub use store::Store;
 pub use vault::{MemoryVault, OsKeyring, SecretVault, KEYRING_SERVICE};

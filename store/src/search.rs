@@ -7,13 +7,19 @@ use serde::Serialize;
 use crate::store::Store;
 use crate::StoreError;
 
+/// Marks where a match starts in [`SearchHit::snippet`]. Control characters, because messages
+/// are Markdown: `**` (or any printable mark) would be confused with the text's own emphasis.
+pub const MATCH_START: char = '\u{2}';
+/// Marks where a match ends in [`SearchHit::snippet`].
+pub const MATCH_END: char = '\u{3}';
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchHit {
     pub conversation_id: String,
     pub conversation_title: String,
     pub message_uid: String,
     pub role: String,
-    /// A few words around the match, matches between `**`.
+    /// A few words around the match, each match between [`MATCH_START`] and [`MATCH_END`].
     pub snippet: String,
     pub created_ms: i64,
 }
@@ -51,7 +57,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT m.conversation_id, c.title, m.uid, m.role,
-                        snippet(messages_fts, 0, '**', '**', '…', 12), m.created_ms
+                        snippet(messages_fts, 0, char(2), char(3), '…', 12), m.created_ms
                  FROM messages_fts
                  CROSS JOIN messages m ON m.id = messages_fts.rowid
                  CROSS JOIN conversations c ON c.id = m.conversation_id

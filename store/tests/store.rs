@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::json;
 use sotto_store::{
-    AgentStepRecord, ImageRecord, KdfParams, KeyFile, MemoryVault, MessageStatus, ReplyOutcome, Store, StoreError, Unlock,
+    AgentStepRecord, ImageRecord, KdfParams, KeyFile, MemoryVault, MessageStatus, ReplyOutcome, Store, StoreError, Unlock, MATCH_END, MATCH_START,
 };
 
 const PASS: &str = "correct horse battery staple";
@@ -80,7 +80,7 @@ fn history_round_trips_and_no_plaintext_reaches_the_disk() {
     assert_eq!(c.messages[1].receipt.as_ref().unwrap()["output_hash"], "ab");
     let hits = store.search(marker, 10).unwrap();
     assert_eq!(hits.len(), 2, "{hits:?}");
-    assert!(hits[0].snippet.contains("**"), "{}", hits[0].snippet);
+    assert!(hits[0].snippet.contains(&format!("{MATCH_START}{marker}{MATCH_END}")), "{:?}", hits[0].snippet);
 }
 
 #[test]
@@ -179,6 +179,16 @@ fn a_changed_byte_anywhere_in_the_database_is_reported_as_tampering_not_shown() 
             Ok(n) => panic!("byte {offset}: a changed database was read ({n} rows)"),
         }
     }
+}
+
+#[test]
+fn search_marks_only_the_match_even_in_markdown_with_its_own_emphasis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let id = store.new_conversation("Bold").unwrap();
+    store.add_user_message(&id, "Here is **wombat** and **more** in `code`").unwrap();
+    let snippet = store.search("wombat", 10).unwrap().remove(0).snippet;
+    assert_eq!(snippet, format!("Here is **{MATCH_START}wombat{MATCH_END}** and **more** in `code`"));
 }
 
 #[test]

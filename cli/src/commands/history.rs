@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use sotto_core::history::{export_messages, open_store, PassphrasePrompt};
-use sotto_core::store::{Conversation, KdfParams, MessageStatus, Store, StoreError};
+use sotto_core::store::{Conversation, KdfParams, MessageStatus, Store, StoreError, MATCH_END, MATCH_START};
 
 use crate::exit;
 
@@ -191,7 +191,8 @@ fn search(store: &Store, text: &str, limit: usize, json: bool) -> Result<(), Sto
     } else {
         for h in hits {
             let who = if h.role == "user" { "you" } else { "sotto" };
-            println!("{}  {}\n  {who}: {}", &h.conversation_id[..8], h.conversation_title, h.snippet.replace('\n', " "));
+            let snippet = h.snippet.replace('\n', " ").replace(MATCH_START, "[").replace(MATCH_END, "]");
+            println!("{}  {}\n  {who}: {snippet}", &h.conversation_id[..8], h.conversation_title);
         }
     }
     Ok(())

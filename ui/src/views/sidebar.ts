@@ -2,6 +2,7 @@
 
 import { api, errorText, type ConversationSummary, type SearchHit } from '../api';
 import { clear, h, icon } from '../dom';
+import { snippetParts } from '../snippet';
 
 export interface SidebarHandlers {
   newChat(): void;
@@ -19,7 +20,7 @@ export class Sidebar {
   private searchTimer: number | undefined;
 
   constructor(private readonly on: SidebarHandlers) {
-    this.search = h('input', { type: 'search', class: 'search', placeholder: 'Search history (Ctrl+K)', 'aria-label': 'Search history', oninput: () => this.searchSoon() });
+    this.search = h('input', { type: 'search', class: 'search', placeholder: 'Search (Ctrl+K)', 'aria-label': 'Search history', oninput: () => this.searchSoon() });
     this.list = h('ul', { class: 'conversations', 'aria-label': 'Conversations' });
     this.el = h('nav', { class: 'sidebar', 'aria-label': 'Conversations and views' },
       h('div', { class: 'brand' }, h('span', { class: 'brand-mark', 'aria-hidden': 'true' }, '◈'), 'Sotto'),
@@ -126,8 +127,7 @@ export class Sidebar {
     if (hits.length === 0) return this.showMessage('Nothing found.');
     for (const hit of hits) {
       const snippet = h('span', { class: 'snippet' });
-      // The store marks matches with **; show them highlighted, as text.
-      hit.snippet.split('**').forEach((part, i) => snippet.append(i % 2 ? h('mark', {}, part) : part));
+      for (const part of snippetParts(hit.snippet)) snippet.append(part.match ? h('mark', {}, part.text) : part.text);
       this.list.append(h('li', { class: 'hit', 'data-id': hit.conversation_id },
         h('button', { type: 'button', class: 'conversation-title', onclick: () => this.on.open(hit.conversation_id) },
           h('strong', {}, hit.conversation_title), snippet)));
