@@ -2,8 +2,12 @@
 //! its own tauri-driver (which starts WebKitWebDriver, which starts `sotto-desktop`).
 //!
 //! The W3C WebDriver commands are sent with reqwest, one connection per command and a timeout
-//! on each: with a kept-alive connection (fantoccini's), a command through tauri-driver to
-//! WebKitWebDriver sometimes got no answer at all, and the test hung. Fresh connections never did.
+//! on each, so that a command WebKitWebDriver never answers fails the test with a message
+//! instead of hanging it.
+//!
+//! WebKit's compositing mode stays on: with `WEBKIT_DISABLE_COMPOSITING_MODE=1`, WebKitWebDriver
+//! 2.50 takes a screenshot only after the page's next paint, so once nothing on the page moves
+//! (no blinking text cursor, no stream) a screenshot request is never answered.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -104,7 +108,6 @@ impl App {
             .env("SOTTO_HOME", home)
             .env("SOTTO_KEYRING", "off")
             .env("GDK_BACKEND", "x11")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
             .env_remove("WAYLAND_DISPLAY")
             .stdout(log_file.try_clone().expect("log"))
             .stderr(log_file);
@@ -146,7 +149,7 @@ impl App {
         let script = "return document.querySelector(arguments[0]) !== null";
         while !matches!(self.client.execute(script, vec![json!(css)]).await, Ok(Value::Bool(true))) {
             if Instant::now() >= deadline {
-                panic!("`{css}` did not appear within {secs} s; app log: {}", self.log_tail());
+                self.fail(format!("`{css}` did not appear within {secs} s")).await;
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -170,7 +173,7 @@ impl App {
             last = self.texts(css).await.join(" | ");
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        panic!("`{css}` never contained {needle:?} within {secs} s; last text: {last:?}; app log: {}", self.log_tail())
+        self.fail(format!("`{css}` never contained {needle:?} within {secs} s; last text: {last:?}")).await
     }
 
     pub async fn click(&self, css: &str) {
@@ -215,6 +218,19 @@ impl App {
         std::fs::write(&path, png).expect("screenshot written");
         eprintln!("screenshot: {}", path.display());
         path
+    }
+
+    /// Fails the test with `why`, the app's log and a screenshot of the window as it was.
+    async fn fail(&self, why: String) -> ! {
+        let shot = match tokio::time::timeout(Duration::from_secs(10), self.client.command(reqwest::Method::GET, "/screenshot", None)).await {
+            Ok(Ok(Value::String(png))) => {
+                let path = screenshot_dir().join("last-failure.png");
+                let saved = base64::engine::general_purpose::STANDARD.decode(png).ok().and_then(|b| std::fs::create_dir_all(screenshot_dir()).and_then(|_| std::fs::write(&path, b)).ok());
+                saved.map(|_| path.display().to_string()).unwrap_or_else(|| "not saved".into())
+            }
+            _ => "none".into(),
+        };
+        panic!("{why}\nscreenshot: {shot}\napp log:\n{}", self.log_tail())
     }
 
     fn log_tail(&self) -> String {

@@ -31,7 +31,6 @@ async fn send(app: &App, prompt: &str) {
 }
 
 #[tokio::test]
-#[ignore = "WebKitWebDriver stops answering right after a reply verifies (see tests/README); run with --ignored"]
 async fn a_prompt_streams_a_verified_reply_with_its_receipt_is_found_by_search_and_survives_a_restart() {
     let _one = ONE_AT_A_TIME.lock().await;
     let marker = "quokkamarker";
@@ -75,6 +74,9 @@ async fn a_prompt_streams_a_verified_reply_with_its_receipt_is_found_by_search_a
     app.type_into("input.search", marker).await;
     let hit = app.wait_for_text(".conversations li.hit", marker, 10).await;
     assert!(hit.contains("Tell me about"), "{hit}");
+    // Only the word searched for is highlighted, also where the reply made it bold.
+    let marks = app.texts(".conversations li.hit mark").await;
+    assert!(marks.len() >= 2 && marks.iter().all(|m| m == marker), "{marks:?}");
     app.screenshot("search-history").await;
     app.close().await;
 
@@ -119,7 +121,6 @@ async fn a_wrong_expected_measurement_in_settings_refuses_the_reply_with_its_rea
 }
 
 #[tokio::test]
-#[ignore = "WebKitWebDriver stops answering right after a reply verifies (see tests/README); run with --ignored"]
 async fn an_agent_task_on_a_csv_shows_its_steps_its_chart_and_asks_before_writing() {
     let _one = ONE_AT_A_TIME.lock().await;
     let load = "import pandas as pd\ndf = pd.read_csv('/work/sales.csv')\nprint(df.groupby('region')['units'].sum().to_string())";
@@ -142,14 +143,17 @@ async fn an_agent_task_on_a_csv_shows_its_steps_its_chart_and_asks_before_writin
     app.wait_present(".sandbox-progress.hidden", 120).await;
     app.click(".agent-form button.primary").await;
 
+    // The default write policy is "ask": before Python first runs, its write access to the
+    // workspace is put to the user, with the step's code already shown.
+    let question = app.wait_for_text(".approval", "Python", 60).await;
+    assert!(question.contains("create and change files"), "{question}");
+    let code = app.text_of(".step[data-step='1'] .code-block code", 5).await;
+    assert!(code.contains("read_csv"), "{code}");
+    app.screenshot("agent-approval").await;
+    app.click(".approval button.primary").await;
     let first = app.wait_for_text(".step[data-step='1'] .step-output", "north", 60).await;
     let words = first.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("north 17") && words.contains("south 7"), "per-region totals: {first}");
-    // The default write policy is "ask": Python's write access is put to the user.
-    let question = app.wait_for_text(".approval", "Python", 60).await;
-    assert!(question.contains("create and change files"), "{question}");
-    app.screenshot("agent-approval").await;
-    app.click(".approval button.primary").await;
     app.wait_present(".step[data-step='2'].ok", 60).await;
     app.wait_present(".step[data-step='2'] img.chart", 20).await;
     let src = app.client.execute("return document.querySelector(\".step[data-step='2'] img.chart\").getAttribute('src')", vec![]).await.expect("the chart's src");
@@ -163,7 +167,6 @@ async fn an_agent_task_on_a_csv_shows_its_steps_its_chart_and_asks_before_writin
 }
 
 #[tokio::test]
-#[ignore = "WebKitWebDriver stops answering right after a reply verifies (see tests/README); run with --ignored"]
 async fn on_first_run_with_the_local_profile_the_app_starts_the_stack_itself_and_stops_it_on_exit() {
     let _one = ONE_AT_A_TIME.lock().await;
     // The shipped local profile's ports; nothing else may be using them for this test.

@@ -35,7 +35,7 @@ export class ChatView {
     this.title = h('h1', { class: 'chat-title' }, 'New chat');
     this.models = h('select', { class: 'model-picker', 'aria-label': 'Model', onchange: () => this.rememberModel() }, h('option', { value: '' }, 'Default model'));
     this.list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', onclick: (e: Event) => this.onListClick(e) });
-    this.input = h('textarea', { class: 'composer-input', rows: 1, placeholder: 'Message Sotto — Enter to send, Shift+Enter for a new line', 'aria-label': 'Message', oninput: () => this.autosize() });
+    this.input = h('textarea', { class: 'composer-input', rows: 1, placeholder: 'Message Sotto', title: 'Enter to send, Shift+Enter for a new line', 'aria-label': 'Message', oninput: () => this.autosize() });
     this.input.addEventListener('keydown', (e) => this.onKey(e));
     this.fileInput = h('input', { type: 'file', multiple: true, class: 'hidden', 'aria-hidden': 'true', tabindex: '-1', onchange: () => void this.addFiles(this.fileInput.files) });
     this.sendButton = h('button', { type: 'button', class: 'send primary', 'aria-label': 'Send (Enter)', onclick: () => void this.send() }, 'Send');
