@@ -69,6 +69,11 @@ impl Session {
         self.command(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args}))).await
     }
 
+    /// Runs `script` in the page; it ends by calling its last argument with the result.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value, String> {
+        self.command(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": args}))).await
+    }
+
     async fn element(&self, css: &str) -> Result<String, String> {
         let v = self.command(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await?;
         v.as_object().and_then(|o| o.values().next()).and_then(|id| id.as_str()).map(String::from).ok_or_else(|| format!("no element id for {css}: {v}"))

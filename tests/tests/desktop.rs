@@ -120,6 +120,61 @@ async fn a_wrong_expected_measurement_in_settings_refuses_the_reply_with_its_rea
     app.close().await;
 }
 
+/// What the page gets when it calls `command` through Tauri's IPC: "allowed" or "refused: why".
+async fn call_from_page(app: &App, command: &str, args: Value) -> String {
+    let script = "return window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then(() => 'allowed', (e) => 'refused: ' + e)";
+    let answer = app.client.execute(script, vec![json!(command), args]).await.expect("the page answers");
+    answer.as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn the_page_may_call_only_sottos_own_commands_and_load_nothing_from_elsewhere() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::start(StackSpec::default());
+    let app = launch(&stack).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+
+    // Sotto's own commands answer (the control that the calls below are refused by permission).
+    assert_eq!(call_from_page(&app, "list_conversations", json!({})).await, "allowed");
+    // Plugins the app uses from Rust, Tauri's own window/webview/path commands and plugins it
+    // does not have are all refused to the page.
+    for (command, args) in [
+        ("plugin:path|resolve_directory", json!({"directory": 11})),
+        ("plugin:dialog|open", json!({"options": {}})),
+        ("plugin:opener|open_url", json!({"url": "https://example.com"})),
+        ("plugin:opener|open_path", json!({"path": "/etc/passwd"})),
+        ("plugin:window|close", json!({"label": "main"})),
+        ("plugin:webview|create_webview_window", json!({"options": {"label": "x", "url": "https://example.com"}})),
+        ("plugin:fs|read_text_file", json!({"path": "/etc/passwd"})),
+        ("plugin:shell|execute", json!({"program": "sh", "args": ["-c", "true"]})),
+    ] {
+        let answer = call_from_page(&app, command, args).await;
+        eprintln!("{command}: {answer}");
+        assert!(answer.starts_with("refused: "), "{command} must be refused to the page, got {answer}");
+    }
+
+    // The Content-Security-Policy: no injected script runs, nothing loads from or is sent
+    // elsewhere — not even to a server that answers on this machine (the relay).
+    let relay = format!("http://127.0.0.1:{}/", stack.relay_port());
+    let script = "const [relay, done] = [arguments[0], arguments[arguments.length - 1]];
+        const seen = [];
+        document.addEventListener('securitypolicyviolation', (e) => seen.push(e.effectiveDirective));
+        const s = document.createElement('script'); s.textContent = 'window.__injected = true'; document.body.append(s);
+        const img = document.createElement('img'); img.src = relay + 'pixel.png'; document.body.append(img);
+        const fetched = fetch(relay).then(() => 'fetched', () => 'blocked');
+        const frame = document.createElement('iframe'); frame.src = relay; document.body.append(frame);
+        fetched.then((f) => setTimeout(() => done({seen, fetched: f, injected: window.__injected === true}), 500));";
+    let report = app.client.execute_async(script, vec![json!(relay)]).await.expect("the page reports");
+    eprintln!("content security policy: {report}");
+    assert_eq!(report["injected"], false, "an injected inline script ran: {report}");
+    assert_eq!(report["fetched"], "blocked", "{report}");
+    let seen: Vec<&str> = report["seen"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    for directive in ["script-src-elem", "img-src", "connect-src", "frame-src"] {
+        assert!(seen.contains(&directive), "no {directive} violation reported: {seen:?}");
+    }
+    app.close().await;
+}
+
 #[tokio::test]
 async fn an_agent_task_on_a_csv_shows_its_steps_its_chart_and_asks_before_writing() {
     let _one = ONE_AT_A_TIME.lock().await;
