@@ -16,6 +16,8 @@ pub struct ChatTurn {
     pub prompt: String,
     pub model: Option<String>,
     pub max_tokens: Option<u32>,
+    /// Ask for the whole reply at once instead of a stream (it is verified the same way).
+    pub no_stream: bool,
 }
 
 /// How an exchange ended.
@@ -77,7 +79,7 @@ pub async fn exchange(
 }
 
 fn request_body(messages: &[Value], turn: &ChatTurn) -> Vec<u8> {
-    let mut request = json!({"messages": messages, "stream": true});
+    let mut request = json!({"messages": messages, "stream": !turn.no_stream});
     if let Some(m) = turn.model.as_deref().filter(|m| !m.is_empty()) {
         request["model"] = json!(m);
     }

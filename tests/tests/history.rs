@@ -119,6 +119,34 @@ fn killed_mid_stream_the_reply_is_kept_as_unfinished_and_nothing_is_in_plaintext
 }
 
 #[test]
+fn ctrl_c_mid_stream_stops_the_ask_with_130_and_keeps_the_text_marked_stopped() {
+    let replies = json!([{"chunks": [{"text": "Half a thought"}, {"text": " never sent", "delay_ms": 60000}]}]);
+    let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });
+    let p = stack.profile.to_str().unwrap().to_string();
+    let child = spawn_cli(stack.home.path(), &["ask", "--profile", &p, "Think about it"], &[PASS]);
+    let mut id = None;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(200));
+        let list = json_of(&sotto(&stack, &["history", "list", "--json"]));
+        if let Some(found) = list[0]["id"].as_str() {
+            if json_of(&sotto(&stack, &["history", "show", "--json", found]))["messages"][1]["content"] == "Half a thought" {
+                id = Some(found.to_string());
+                break;
+            }
+        }
+    }
+    let id = id.expect("the first piece was saved");
+    let _ = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "a script gets no unverified text: {}", text(&out.stdout));
+    let c = json_of(&sotto(&stack, &["history", "show", "--json", &id]));
+    assert_eq!(c["messages"][1]["status"], "unfinished", "{c}");
+    assert_eq!(c["messages"][1]["content"], "Half a thought");
+    assert!(c["messages"][1]["status_detail"].as_str().unwrap_or_default().contains("stopped before the end"), "{c}");
+}
+
+#[test]
 fn without_a_keyring_or_passphrase_ask_still_answers_and_says_nothing_was_stored() {
     let stack = Stack::start(StackSpec::default());
     let p = stack.profile.to_str().unwrap();

@@ -1,9 +1,11 @@
 use std::io::IsTerminal;
 
 use serde_json::json;
-use sotto_core::history::{open_store, Recorder};
-use sotto_core::private_inference::{InferenceError, ReplyEvent, VerifiedReply};
+use sotto_core::chat::{exchange, ChatEnd, ChatTurn};
+use sotto_core::history::open_store;
+use sotto_core::private_inference::{InferenceError, VerifiedReply};
 use sotto_core::store::Store;
+use tokio_util::sync::CancellationToken;
 
 use super::ConnectArgs;
 use crate::exit;
@@ -47,56 +49,47 @@ pub fn run(args: AskArgs) -> i32 {
     if args.continue_id.is_some() && store.is_none() {
         return exit::SETUP;
     }
-    let (mut recorder, messages) = match store.as_ref().map(|s| Recorder::start(s, args.continue_id.as_deref(), &args.prompt)) {
-        Some(Ok((r, m))) => (Some(r), m),
-        Some(Err(e)) if args.continue_id.is_some() => {
-            eprintln!("error: {e}");
-            return crate::commands::history::code_for(&e);
-        }
-        Some(Err(e)) => {
-            eprintln!("note: this exchange is not stored: {e}");
-            (None, vec![json!({"role": "user", "content": args.prompt})])
-        }
-        None => (None, vec![json!({"role": "user", "content": args.prompt})]),
+    let turn = ChatTurn {
+        conversation_id: args.continue_id.clone(),
+        prompt: args.prompt.clone(),
+        model: args.model.clone(),
+        max_tokens: args.max_tokens,
+        no_stream: args.no_stream,
     };
-    let mut request = json!({"messages": messages, "stream": !args.no_stream});
-    if let Some(m) = &args.model {
-        request["model"] = json!(m);
-    }
-    if let Some(n) = args.max_tokens {
-        request["max_tokens"] = json!(n);
-    }
     // Stream to a terminal; a script only ever receives text whose receipt verified.
     let live = std::io::stdout().is_terminal() && !args.json;
     super::runtime().block_on(async {
+        let stop = CancellationToken::new();
+        let on_interrupt = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_interrupt.cancel();
+            }
+        });
         let mut shown = Provisional::new();
-        let outcome = tokio::select! {
-            outcome = receive(&client, &request, live, &mut shown, &mut recorder) => outcome,
-            _ = tokio::signal::ctrl_c() => Err(Stop::Interrupted),
+        let exchanged = {
+            let mut on_text = |t: &str| {
+                if live {
+                    shown.show(t);
+                }
+            };
+            exchange(&client, store.as_ref(), &turn, &mut on_text, &stop).await
         };
-        match outcome {
-            Ok(reply) => {
-                let stored = recorder.as_mut().map(|r| (r.verified(&reply), r.conversation_id().to_owned()));
-                let conversation = match stored {
-                    Some((Ok(()), id)) => Some(id),
-                    Some((Err(e), _)) => {
-                        eprintln!("warning: the reply verified but could not be stored: {e}");
-                        None
-                    }
-                    None => None,
-                };
-                finish_ok(&args, &reply, live, conversation.as_deref())
+        let outcome = match exchanged {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return crate::commands::history::code_for(&e);
             }
-            Err(Stop::Failed(e)) => {
-                if let Some(r) = recorder.as_mut() {
-                    warn_unstored(r.failed(&e.to_string()));
-                }
-                finish_error(&args, &e, live.then_some(&mut shown), recorder.as_ref().map(|r| r.conversation_id()))
-            }
-            Err(Stop::Interrupted) => {
-                if let Some(r) = recorder.as_mut() {
-                    warn_unstored(r.stopped("stopped before the end"));
-                }
+        };
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
+        }
+        let conversation = outcome.conversation_id.as_deref();
+        match outcome.end {
+            ChatEnd::Verified(reply) => finish_ok(&args, &reply, live, conversation),
+            ChatEnd::Failed(e) => finish_error(&args, &e, live.then_some(&mut shown), conversation),
+            ChatEnd::Stopped => {
                 if shown.has_text() {
                     shown.withdraw("stopped before the end; the reply was never verified as a whole");
                 }
@@ -104,45 +97,6 @@ pub fn run(args: AskArgs) -> i32 {
             }
         }
     })
-}
-
-enum Stop {
-    Failed(InferenceError),
-    Interrupted,
-}
-
-/// Receives the reply, showing (and recording) authenticated text as it arrives.
-async fn receive(
-    client: &sotto_core::private_inference::PrivateClient,
-    request: &serde_json::Value,
-    live: bool,
-    shown: &mut Provisional,
-    recorder: &mut Option<Recorder<'_>>,
-) -> Result<VerifiedReply, Stop> {
-    let mut stream = client.chat(request).await.map_err(Stop::Failed)?;
-    let mut warned = false;
-    while let Some(event) = stream.next().await {
-        match event.map_err(Stop::Failed)? {
-            ReplyEvent::Text(t) => {
-                if live {
-                    shown.show(&t);
-                }
-                if let Some(Err(e)) = recorder.as_mut().map(|r| r.text(&t)) {
-                    if !std::mem::replace(&mut warned, true) {
-                        eprintln!("warning: the reply could not be saved as it arrived: {e}");
-                    }
-                }
-            }
-            ReplyEvent::Verified(reply) => return Ok(*reply),
-        }
-    }
-    Err(Stop::Failed(InferenceError::Truncated))
-}
-
-fn warn_unstored(result: Result<(), sotto_core::store::StoreError>) {
-    if let Err(e) = result {
-        eprintln!("warning: the outcome could not be stored: {e}");
-    }
 }
 
 /// The history store, unless `--ephemeral`. When it cannot be opened the exchange still goes
