@@ -3,11 +3,14 @@
 //! Prints: cold start (WebDriver session requested → the message box usable), the time to open a
 //! 200-message conversation, and the PSS of `sotto-desktop` plus its WebKit processes after the
 //! window has been idle for 10 s with that conversation open.
+//!
+//! The app measured is the debug build beside the bench, or `$SOTTO_DESKTOP_BIN` (e.g.
+//! `target/release/sotto-desktop` after `cargo build --release -p sotto-desktop`).
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sotto_e2e::desktop::App;
+use sotto_e2e::desktop::{desktop_binary, App};
 use sotto_e2e::{cli_with, Stack, StackSpec};
 
 const EXCHANGES: usize = 100;
@@ -78,6 +81,9 @@ async fn main() {
     app.screenshot("bench-200-messages").await;
     app.close().await;
 
+    let binary = desktop_binary();
+    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    println!("app: {} ({:.1} MiB)", binary.display(), size as f64 / (1024.0 * 1024.0));
     println!("cold start to a usable window: {:.2} s (WebDriver session requested → message box present)", cold_start.as_secs_f64());
     println!("open a {shown}-message conversation: {:.0} ms", open_time.as_secs_f64() * 1000.0);
     for (name, pid, pss) in &procs {

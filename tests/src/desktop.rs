@@ -24,6 +24,12 @@ pub fn screenshot_dir() -> PathBuf {
     bin_dir().join("ui-screenshots")
 }
 
+/// The app under test: `$SOTTO_DESKTOP_BIN` (the bench measures a release build this way), else
+/// the build beside the tests.
+pub fn desktop_binary() -> PathBuf {
+    std::env::var_os("SOTTO_DESKTOP_BIN").map(PathBuf::from).unwrap_or_else(|| bin_dir().join("sotto-desktop"))
+}
+
 /// tauri-driver: `$TAURI_DRIVER`, else the copy `scripts/setup` installs in the cache, else PATH.
 fn tauri_driver() -> PathBuf {
     if let Some(p) = std::env::var_os("TAURI_DRIVER") {
@@ -131,7 +137,7 @@ impl App {
             .timeout(Duration::from_secs(90))
             .build()
             .expect("an HTTP client");
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": bin_dir().join("sotto-desktop")}}}});
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": desktop_binary()}}}});
         let created: Value = http
             .post(format!("http://127.0.0.1:{port}/session"))
             .json(&caps)
