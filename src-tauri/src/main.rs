@@ -6,6 +6,7 @@
 
 mod commands;
 mod error;
+mod rendering;
 mod state;
 
 use state::AppState;
@@ -16,6 +17,7 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOTTO_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
+    rendering::choose_compositing();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())

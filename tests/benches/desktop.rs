@@ -21,13 +21,32 @@ fn reply_text(i: usize) -> String {
     )
 }
 
-/// PSS in KiB of every process whose name is one of `names`.
-fn pss_kib(names: &[&str]) -> Vec<(String, u32, u64)> {
+/// The parent of `pid`, from /proc/PID/stat (its 4th field, after the parenthesised name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn descends_from(mut pid: u32, ancestor: u32) -> bool {
+    while let Some(parent) = parent_of(pid) {
+        if parent == ancestor {
+            return true;
+        }
+        if parent <= 1 {
+            return false;
+        }
+        pid = parent;
+    }
+    false
+}
+
+/// PSS in KiB of every process under `root` whose name is one of `names`.
+fn pss_kib(root: u32, names: &[&str]) -> Vec<(String, u32, u64)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_string();
-        if !names.iter().any(|n| comm.starts_with(n)) {
+        if !names.iter().any(|n| comm.starts_with(n)) || !descends_from(pid, root) {
             continue;
         }
         let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
@@ -76,7 +95,7 @@ async fn main() {
     let open_time = opening.elapsed();
     let shown = app.texts(".message").await.len();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let procs = pss_kib(&["sotto-desktop", "WebKitWebProces", "WebKitNetworkPr", "WebKitWebDriver"]);
+    let procs = pss_kib(app.driver_pid(), &["sotto-desktop", "WebKitWebProces", "WebKitNetworkPr", "WebKitWebDriver"]);
     let app_total: u64 = procs.iter().filter(|(n, ..)| !n.starts_with("WebKitWebDriver")).map(|(_, _, p)| p).sum();
     app.screenshot("bench-200-messages").await;
     app.close().await;

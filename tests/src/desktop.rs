@@ -4,10 +4,6 @@
 //! The W3C WebDriver commands are sent with reqwest, one connection per command and a timeout
 //! on each, so that a command WebKitWebDriver never answers fails the test with a message
 //! instead of hanging it.
-//!
-//! WebKit's compositing mode stays on: with `WEBKIT_DISABLE_COMPOSITING_MODE=1`, WebKitWebDriver
-//! 2.50 takes a screenshot only after the page's next paint, so once nothing on the page moves
-//! (no blinking text cursor, no stream) a screenshot request is never answered.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -220,6 +216,7 @@ impl App {
 
     /// Saves a PNG of the window to [`screenshot_dir`]`/NAME.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        self.keep_painting().await;
         let shot = self.client.command(reqwest::Method::GET, "/screenshot", None).await.expect("a screenshot");
         let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap_or_default()).expect("base64 PNG");
         assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
@@ -231,8 +228,19 @@ impl App {
         path
     }
 
+    /// Makes the page paint every 100 ms for the next 3 s with an invisible change. Without
+    /// compositing (`WEBKIT_DISABLE_COMPOSITING_MODE=1`, or no GPU acceleration) WebKitWebDriver
+    /// 2.50 answers a screenshot request only after the page's next paint, so on a still page
+    /// it would never answer.
+    async fn keep_painting(&self) {
+        let script = "let n = 0; const b = document.body;
+            const t = setInterval(() => { b.style.outline = n % 2 ? '1px solid transparent' : '1px solid rgba(0, 0, 0, 0)'; if (++n > 30) { clearInterval(t); b.style.outline = ''; } }, 100);";
+        let _ = self.client.execute(script, vec![]).await;
+    }
+
     /// Fails the test with `why`, the app's log and a screenshot of the window as it was.
     async fn fail(&self, why: String) -> ! {
+        self.keep_painting().await;
         let shot = match tokio::time::timeout(Duration::from_secs(10), self.client.command(reqwest::Method::GET, "/screenshot", None)).await {
             Ok(Ok(Value::String(png))) => {
                 let path = screenshot_dir().join("last-failure.png");
@@ -250,14 +258,23 @@ impl App {
         lines.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
-    /// Ends the session (the app exits), then tauri-driver (SIGTERM, so it stops WebKitWebDriver
-    /// too) and the display.
+    /// tauri-driver's process id: the app and its WebKit processes descend from it.
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.id()
+    }
+
+    /// Ends the session (WebKitWebDriver then ends the app; the local stack the app started ends
+    /// with it), then tauri-driver and the display.
     pub async fn close(mut self) {
-        // Closing the last window ends the app the way a user does (it stops what it started);
-        // ending the session alone makes WebKitWebDriver kill it.
-        let _ = self.client.command(reqwest::Method::DELETE, "/window", None).await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
         let _ = self.client.command(reqwest::Method::DELETE, "", None).await;
+        self.stop_processes();
+    }
+
+    /// SIGTERM to tauri-driver (SIGKILL would leave WebKitWebDriver and the app running).
+    fn stop_processes(&mut self) {
+        if !matches!(self.driver.try_wait(), Ok(None)) {
+            return;
+        }
         let _ = Command::new("kill").args(["-TERM", &self.driver.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline && matches!(self.driver.try_wait(), Ok(None)) {
@@ -267,5 +284,12 @@ impl App {
         let _ = self.driver.wait();
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
+    }
+}
+
+/// A test that fails mid-way leaves no app, driver or display behind.
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop_processes();
     }
 }
