@@ -174,10 +174,11 @@ impl App {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut last = String::new();
         while Instant::now() < deadline {
-            if let Some(first) = self.texts(css).await.into_iter().find(|t| t.contains(needle)) {
-                return first;
+            let texts = self.texts(css).await;
+            if let Some(first) = texts.iter().find(|t| t.contains(needle)) {
+                return first.clone();
             }
-            last = self.texts(css).await.join(" | ");
+            last = texts.join(" | ");
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         self.fail(format!("`{css}` never contained {needle:?} within {secs} s; last text: {last:?}")).await
