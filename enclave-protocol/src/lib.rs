@@ -5,10 +5,12 @@
 //! - [`bhttp_stream`]: writing a Binary HTTP response piece by piece, so each piece can be
 //!   sealed into its own chunked-OHTTP chunk as soon as it exists.
 //! - [`media`]: media types, paths, trailer names.
+//! - [`opengradient`]: OpenGradient's wire (OHTTP with JSON inside, RSA-PSS receipts, registry ABI).
 
 pub mod bhttp_stream;
 pub mod bundle;
 pub mod media;
+pub mod opengradient;
 pub mod receipt;
 
 pub use bundle::{binding_user_data, AttestationBundle, BundleError};
