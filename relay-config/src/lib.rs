@@ -12,7 +12,7 @@ mod profile;
 pub use error::ProfileError;
 pub use home::{expand_home, sotto_cache, sotto_home, stack_dir};
 pub use measurements::{parse_pcr_hex, Measurements, Pcr};
-pub use profile::{EnclaveKind, EnclaveSpec, LocalStack, Profile, Relay, Timeouts};
+pub use profile::{EnclaveKind, EnclaveSpec, LocalStack, OpenGradientSpec, Profile, Relay, Timeouts};
 
 /// The AWS Nitro Enclaves root certificate (G1), shipped with the app.
 pub const AWS_NITRO_ROOT_G1_PEM: &str = include_str!("../aws-nitro-root-g1.pem");
@@ -23,6 +23,9 @@ pub const AWS_NITRO_ROOT_G1_SHA256: &str =
 
 /// The local profile as shipped (the source of `relay-config/local.toml`).
 pub const LOCAL_PROFILE_TOML: &str = include_str!("../local.toml");
+
+/// OpenGradient's public network (the defaults of its `opengradient` SDK).
+pub const OPENGRADIENT_PROFILE_TOML: &str = include_str!("../opengradient.toml");
 
 /// The nginx relay configuration template (see `nginx/relay.conf.template`).
 pub const NGINX_RELAY_TEMPLATE: &str = include_str!("../nginx/relay.conf.template");

@@ -50,6 +50,8 @@ pub struct Timeouts {
 pub struct LocalStack {
     pub gateway_listen: String,
     pub admin_listen: String,
+    /// The registry stand-in of `stack up --flavor opengradient`.
+    pub registry_listen: String,
 }
 
 /// A validated profile.
@@ -59,9 +61,28 @@ pub struct Profile {
     pub description: String,
     pub source: PathBuf,
     pub relays: Vec<Relay>,
+    /// Sotto's own attested enclave (`[enclave]`); `None` for an OpenGradient profile.
     pub enclave: EnclaveSpec,
+    /// Set for a profile of OpenGradient's network (`[opengradient]`): TEEs come from its
+    /// registry and speak its wire. `enclave` is then unused.
+    pub opengradient: Option<OpenGradientSpec>,
     pub timeouts: Timeouts,
     pub local_stack: Option<LocalStack>,
+}
+
+/// OpenGradient's network: where its TEE registry is read, and optional pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenGradientSpec {
+    pub rpc_url: Url,
+    /// The registry contract, 20 bytes.
+    pub registry_address: [u8; 20],
+    pub tee_type: u8,
+    /// keccak256(PCR0 ‖ PCR1 ‖ PCR2) every TEE must have.
+    pub pcr_hash: Option<[u8; 32]>,
+    /// The one TEE to use (`0x` + 64 hex).
+    pub tee_id: Option<String>,
+    /// How long a registry listing is used before it is read again.
+    pub refresh: Duration,
 }
 
 #[derive(Deserialize)]
@@ -71,7 +92,8 @@ struct RawProfile {
     #[serde(default)]
     description: String,
     relays: Vec<RawRelay>,
-    enclave: RawEnclave,
+    enclave: Option<RawEnclave>,
+    opengradient: Option<RawOpenGradient>,
     #[serde(default)]
     timeouts: RawTimeouts,
     local_stack: Option<RawLocalStack>,
@@ -102,6 +124,23 @@ struct RawEnclave {
     key_cache_s: u64,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpenGradient {
+    rpc_url: String,
+    registry_address: String,
+    #[serde(default)]
+    tee_type: u8,
+    pcr_hash: Option<String>,
+    tee_id: Option<String>,
+    #[serde(default = "default_registry_refresh")]
+    refresh_s: u64,
+}
+
+fn default_registry_refresh() -> u64 {
+    300
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawTimeouts {
@@ -115,6 +154,7 @@ struct RawTimeouts {
 struct RawLocalStack {
     gateway_listen: String,
     admin_listen: String,
+    registry_listen: Option<String>,
 }
 
 fn default_gateway_path() -> String {
@@ -206,7 +246,12 @@ impl Validator<'_> {
             return Err(self.invalid("name", "must not be empty"));
         }
         let relays = self.relays(raw.relays)?;
-        let enclave = self.enclave(raw.enclave)?;
+        let (enclave, opengradient) = match (raw.enclave, raw.opengradient) {
+            (Some(e), None) => (self.enclave(e)?, None),
+            (None, Some(og)) => (EnclaveSpec::unused(), Some(self.opengradient(og)?)),
+            (Some(_), Some(_)) => return Err(self.invalid("opengradient", "a profile has either [enclave] or [opengradient], not both")),
+            (None, None) => return Err(self.invalid("enclave", "missing: give [enclave] (Sotto's enclave) or [opengradient] (OpenGradient's network)")),
+        };
         let timeouts = self.timeouts(raw.timeouts)?;
         let local_stack = raw
             .local_stack
@@ -218,6 +263,7 @@ impl Validator<'_> {
             source: self.path.to_owned(),
             relays,
             enclave,
+            opengradient,
             timeouts,
             local_stack,
         })
@@ -300,6 +346,31 @@ impl Validator<'_> {
         })
     }
 
+    fn opengradient(&self, raw: RawOpenGradient) -> Result<OpenGradientSpec, ProfileError> {
+        let rpc_url = Url::parse(&raw.rpc_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .ok_or_else(|| self.invalid("opengradient.rpc_url", format!("`{}` is not an http(s) URL", raw.rpc_url)))?;
+        let registry_address = fixed_hex::<20>(&raw.registry_address)
+            .ok_or_else(|| self.invalid("opengradient.registry_address", "must be 0x and 40 hex digits"))?;
+        let pcr_hash = raw
+            .pcr_hash
+            .map(|h| fixed_hex::<32>(&h).ok_or_else(|| self.invalid("opengradient.pcr_hash", "must be 0x and 64 hex digits")))
+            .transpose()?;
+        let tee_id = raw
+            .tee_id
+            .map(|t| {
+                fixed_hex::<32>(&t)
+                    .map(|b| format!("0x{}", hex::encode(b)))
+                    .ok_or_else(|| self.invalid("opengradient.tee_id", "must be 0x and 64 hex digits"))
+            })
+            .transpose()?;
+        if raw.refresh_s == 0 || raw.refresh_s > 86_400 {
+            return Err(self.invalid("opengradient.refresh_s", "must be between 1 and 86400 seconds"));
+        }
+        Ok(OpenGradientSpec { rpc_url, registry_address, tee_type: raw.tee_type, pcr_hash, tee_id, refresh: Duration::from_secs(raw.refresh_s) })
+    }
+
     fn timeouts(&self, raw: RawTimeouts) -> Result<Timeouts, ProfileError> {
         let secs = |v: Option<u64>, default: u64, field: &str| match v.unwrap_or(default) {
             0 => Err(self.invalid(field, "must be at least 1 second")),
@@ -313,10 +384,12 @@ impl Validator<'_> {
     }
 
     fn local_stack(&self, raw: RawLocalStack, relays: &[Relay]) -> Result<LocalStack, ProfileError> {
+        let registry_listen = raw.registry_listen.unwrap_or_else(|| "127.0.0.1:8790".into());
         let mut addrs = Vec::new();
         for (field, value) in [
             ("local_stack.gateway_listen", &raw.gateway_listen),
             ("local_stack.admin_listen", &raw.admin_listen),
+            ("local_stack.registry_listen", &registry_listen),
         ] {
             let addr = value
                 .parse::<std::net::SocketAddr>()
@@ -336,8 +409,31 @@ impl Validator<'_> {
         Ok(LocalStack {
             gateway_listen: raw.gateway_listen,
             admin_listen: raw.admin_listen,
+            registry_listen,
         })
     }
+}
+
+impl EnclaveSpec {
+    /// What an OpenGradient profile carries in place of an enclave it does not attest this way.
+    fn unused() -> Self {
+        Self {
+            kind: EnclaveKind::AwsNitro,
+            gateway_path: String::new(),
+            attestation_path: String::new(),
+            trust_root_files: Vec::new(),
+            expected_pcrs: Measurements::default(),
+            max_document_age: Duration::from_secs(default_max_age()),
+            key_cache: Duration::from_secs(default_key_cache()),
+        }
+    }
+}
+
+/// `0x`-prefixed (or bare) hex of exactly N bytes.
+fn fixed_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.trim();
+    let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    hex::decode(s).ok().and_then(|v| v.try_into().ok())
 }
 
 /// `aws-nitro-root-g1` names the root shipped with the app; anything else is a path.
@@ -408,6 +504,35 @@ mod tests {
         let unknown = "name = \"t\"\nrelay = 1\n";
         let e = parse(unknown).unwrap_err().to_string();
         assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn an_opengradient_profile_loads_and_its_errors_name_the_field() {
+        let og = |extra: &str| format!("name = \"og\"\n[[relays]]\nurl = \"https://relay.example\"\n[opengradient]\nrpc_url = \"https://rpc.example\"\nregistry_address = \"0x703cB174AEadB35D611858369B4b1111dC9Abda6\"\n{extra}");
+        let p = parse(&og("")).unwrap();
+        let spec = p.opengradient.unwrap();
+        assert_eq!(spec.tee_type, 0);
+        assert_eq!(spec.registry_address[0], 0x70);
+        assert!(spec.pcr_hash.is_none() && spec.tee_id.is_none());
+        let pinned = parse(&og(&format!("tee_type = 1\npcr_hash = \"0x{}\"\ntee_id = \"{}\"", "ab".repeat(32), "CD".repeat(32)))).unwrap();
+        let spec = pinned.opengradient.unwrap();
+        assert_eq!(spec.pcr_hash, Some([0xab; 32]));
+        assert_eq!(spec.tee_id.as_deref(), Some(format!("0x{}", "cd".repeat(32)).as_str()));
+        for (extra, field) in [("pcr_hash = \"0x12\"", "pcr_hash"), ("tee_id = \"zz\"", "tee_id"), ("tee_type = 300", "300")] {
+            let e = parse(&og(extra)).unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        }
+        let e = parse(&og("").replace("0x703cB174AEadB35D611858369B4b1111dC9Abda6", "0x12")).unwrap_err().to_string();
+        assert!(e.contains("registry_address"), "{e}");
+        let both = format!("{}\n[enclave]\nkind = \"development\"\ntrust_roots = [\"r\"]\nexpected_pcrs = {{ 0 = \"{PCR}\" }}\n", og(""));
+        assert!(parse(&both).unwrap_err().to_string().contains("not both"));
+    }
+
+    #[test]
+    fn the_shipped_opengradient_profile_is_valid() {
+        let p = Profile::parse(crate::OPENGRADIENT_PROFILE_TOML, Path::new("opengradient.toml")).unwrap();
+        assert!(p.opengradient.is_some());
+        assert!(p.relays[0].url.as_str().starts_with("https://"));
     }
 
     #[test]
