@@ -39,6 +39,9 @@ enum Command {
     Agent(commands::agent::AgentCommand),
     /// Turn a Markdown file into a PDF.
     Pdf(commands::pdf::PdfArgs),
+    /// OpenGradient's network: log in to OpenGradient Chat for its relay, log out, status.
+    #[command(subcommand)]
+    Og(commands::og::OgCommand),
 }
 
 fn main() {
@@ -56,6 +59,7 @@ fn main() {
         Command::Sandbox(c) => commands::sandbox::run(c),
         Command::Agent(c) => commands::agent::run(c),
         Command::Pdf(a) => commands::pdf::run(a),
+        Command::Og(c) => commands::og::run(c),
     };
     std::process::exit(code);
 }

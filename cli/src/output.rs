@@ -8,18 +8,38 @@ pub use sotto_core::proof::receipt_json;
 
 /// The one-line summary printed after a verified reply on a terminal.
 pub fn proof_line(reply: &VerifiedReply) -> String {
-    let who = if reply.enclave.kind == "development" {
+    let model = if reply.model.is_empty() { String::new() } else { format!(" · model {}", reply.model) };
+    let receipt = &reply.receipt.output_hash[..16.min(reply.receipt.output_hash.len())];
+    if reply.enclave.kind == "opengradient-tee" {
+        // Say what was checked and what kind of TEE it is: OpenGradient's forward the prompt.
+        let checked = if reply.enclave.trust == sotto_core::private_inference::ATTESTED_HERE {
+            format!("attested on this device (PCRs {} → the registry's pcrHash)", pcr_list(reply))
+        } else if reply.enclave.trust == sotto_core::private_inference::ATTESTED_DEVELOPMENT {
+            format!("attested on this device against a development root — not hardware-protected (PCRs {} → pcrHash)", pcr_list(reply))
+        } else {
+            "keys from the registry (attestation not available through this relay)".to_string()
+        };
+        return format!(
+            "✓ verified · OpenGradient TEE {}{model} · {checked} · RSA-PSS receipt {receipt} · via {}\n  note: {}",
+            short(&reply.receipt.key_id),
+            reply.relay,
+            reply.enclave.tee_class
+        );
+    }
+    let who = if sotto_core::proof::is_development(reply) {
         "development enclave — not hardware-protected".to_string()
     } else {
         format!("{} enclave {}", reply.enclave.kind, reply.enclave.module_id)
     };
-    let model = if reply.model.is_empty() { String::new() } else { format!(" · model {}", reply.model) };
-    format!(
-        "✓ verified · {who}{model} · PCRs {} match · receipt {} · via {}",
-        reply.enclave.checked_pcrs.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(","),
-        &reply.receipt.output_hash[..16.min(reply.receipt.output_hash.len())],
-        reply.relay
-    )
+    format!("✓ verified · {who}{model} · PCRs {} match · receipt {receipt} · via {}", pcr_list(reply), reply.relay)
+}
+
+fn pcr_list(reply: &VerifiedReply) -> String {
+    reply.enclave.checked_pcrs.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(14).collect::<String>() + "…"
 }
 
 /// Text shown provisionally on a terminal, erasable if the final check fails.
@@ -64,7 +84,7 @@ impl Provisional {
 /// Saves a prompt and its verified reply as Markdown or PDF (by the file's extension).
 pub fn export_exchange(path: &std::path::Path, prompt: &str, reply: &VerifiedReply) -> Result<(), String> {
     use sotto_core::documents::{ExportMessage, ExportStatus};
-    let status = if reply.enclave.kind == "development" { ExportStatus::Development } else { ExportStatus::Verified };
+    let status = if sotto_core::proof::is_development(reply) { ExportStatus::Development } else { ExportStatus::Verified };
     let messages = [
         ExportMessage { role: "user".into(), text: prompt.into(), status: ExportStatus::Sent, receipt_summary: None },
         ExportMessage { role: "assistant".into(), text: reply.text.clone(), status, receipt_summary: Some(sotto_core::proof::receipt_summary(&receipt_json(reply))) },

@@ -114,7 +114,7 @@ impl<'s> Recorder<'s> {
             text: reply.text.clone(),
             model: reply.model.clone(),
             receipt,
-            development: reply.enclave.kind == "development",
+            development: crate::proof::is_development(reply),
         })
     }
 

@@ -19,21 +19,30 @@ pub fn receipt_json(reply: &VerifiedReply) -> Value {
         "chunks": r.chunks,
         "key_id": r.key_id,
         "signature": r.signature,
+        "scheme": if r.scheme.is_empty() { "sotto-ed25519" } else { r.scheme.as_str() },
         "model": r.model,
         "relay": reply.relay,
         "request_bytes": reply.request_bytes,
     })
 }
 
+/// A reply from an enclave that is not hardware-protected as far as this device checked: a
+/// development enclave, or an OpenGradient TEE attested against a development root.
+pub fn is_development(reply: &VerifiedReply) -> bool {
+    reply.enclave.kind == "development" || reply.enclave.trust == sotto_private_inference::ATTESTED_DEVELOPMENT
+}
+
 fn enclave_json(e: &EnclaveIdentity) -> Value {
     json!({
         "kind": e.kind,
-        "hardware_protected": e.kind != "development",
+        "hardware_protected": e.kind != "development" && (e.kind != "opengradient-tee" || e.trust == sotto_private_inference::ATTESTED_HERE),
         "module_id": e.module_id,
         "root_sha256": e.root_sha256,
         "attested_at_ms": e.document_timestamp_ms,
         "ohttp_key_id": e.ohttp_key_id,
         "receipt_key_id": e.receipt_key_id,
+        "checked": e.trust,
+        "tee_class": e.tee_class,
     })
 }
 
@@ -45,7 +54,15 @@ fn short(v: &Value) -> String {
 pub fn receipt_summary(receipt: &Value) -> String {
     let e = &receipt["enclave"];
     let kind = e["kind"].as_str().unwrap_or("unknown");
-    let kind = if kind == "development" { "development, not hardware-protected" } else { kind };
+    let kind = match kind {
+        "development" => "development, not hardware-protected".to_string(),
+        "opengradient-tee" => format!(
+            "OpenGradient TEE, {}; {}",
+            e["checked"].as_str().unwrap_or("keys from the registry"),
+            e["tee_class"].as_str().unwrap_or("")
+        ),
+        other => other.to_string(),
+    };
     let pcrs = receipt["measurements"]
         .as_object()
         .map(|m| m.keys().map(|k| k.trim_start_matches("PCR").to_string()).collect::<Vec<_>>().join(", "))

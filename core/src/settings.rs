@@ -32,8 +32,10 @@ pub enum ProfileChoice {
     /// The shipped local profile: the relay and development enclave on this machine.
     #[default]
     Local,
-    /// A profile file (another relay, a hardware enclave).
+    /// A profile file (another relay, a hardware enclave, OpenGradient's stand-in network).
     Custom { path: PathBuf },
+    /// OpenGradient's network with the shipped profile (its registry and relay).
+    OpenGradient,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,13 +123,28 @@ impl AppSettings {
         let base = match &self.profile {
             ProfileChoice::Local => crate::profiles::local()?,
             ProfileChoice::Custom { path } => Profile::load(path)?,
+            ProfileChoice::OpenGradient => Profile::parse(
+                sotto_relay_config::OPENGRADIENT_PROFILE_TOML,
+                &sotto_relay_config::sotto_home().join("opengradient.toml"),
+            )?,
         };
         let pcrs: Vec<(u16, String)> = self.expected_pcrs.iter().map(|(i, h)| (*i, h.clone())).collect();
         apply_overrides(base, &self.relays, &pcrs)
     }
 
     pub fn client(&self) -> Result<PrivateClient, InferenceError> {
-        PrivateClient::new(self.profile()?, ClientOptions::default())
+        let profile = self.profile()?;
+        let mut options = ClientOptions::default();
+        if profile.opengradient.is_some() {
+            // The app's calls are already async: the token is read here without a refresh (the
+            // CLI refreshes it; an expired one makes the relay answer 401 and the user is told).
+            let token = std::env::var("SOTTO_OG_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+                .or_else(|| crate::opengradient_login::Session::load().map(|s| s.access_token().to_string()));
+            options.og_token = std::sync::Arc::new(move || token.clone());
+        }
+        PrivateClient::new(profile, options)
     }
 }
 
@@ -148,7 +165,9 @@ pub fn apply_overrides(mut profile: Profile, relays: &[String], pcrs: &[(u16, St
 }
 
 fn parse_relay(url: &str) -> Result<url::Url, String> {
-    url.parse().map_err(|e| format!("`{url}` is not a URL ({e})"))
+    let parsed: url::Url = url.parse().map_err(|e| format!("`{url}` is not a URL ({e})"))?;
+    sotto_relay_config::check_relay_url(&parsed).map_err(|why| format!("`{url}` {why}"))?;
+    Ok(parsed)
 }
 
 #[cfg(test)]

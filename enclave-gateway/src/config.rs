@@ -48,6 +48,15 @@ impl BackendSpec {
     }
 }
 
+/// Which wire the gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Wire {
+    /// Sotto's own: chunked OHTTP around Binary HTTP, Ed25519 receipts, attestation bundle.
+    Sotto,
+    /// OpenGradient's: OHTTP with JSON inside, RSA-PSS receipts, a registry record.
+    Opengradient,
+}
+
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -58,6 +67,9 @@ pub struct GatewayConfig {
     /// Where the development root and measurements are written.
     pub state_dir: PathBuf,
     pub backend: BackendSpec,
+    pub wire: Wire,
+    /// With the OpenGradient wire: where the registry stand-in answers JSON-RPC (loopback).
+    pub registry_listen: Option<SocketAddr>,
 }
 
 #[cfg(test)]

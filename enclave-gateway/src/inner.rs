@@ -4,7 +4,7 @@
 use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
 use sha2::{Digest, Sha256};
 use serde_json::{json, Value};
-use sotto_enclave_protocol::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
+use sotto_enclave_protocol::padding::{self, Style};
 
 use crate::backend::{BackendEvent, ChatRequest};
 use crate::server::AppState;
@@ -15,11 +15,13 @@ pub(crate) struct ReplyWriter<W> {
     out: W,
     content_hash: Sha256,
     pub(crate) pieces: u64,
+    /// How content is padded (set by the head's content type).
+    style: Style,
 }
 
 impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
     pub(crate) fn new(out: W) -> Self {
-        Self { out, content_hash: Sha256::new(), pieces: 0 }
+        Self { out, content_hash: Sha256::new(), pieces: 0, style: Style::Whitespace }
     }
 
     /// SHA-256 of all content written so far.
@@ -32,22 +34,26 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
         self.out.flush().await
     }
 
+    /// Each write below is one sealed chunk, padded to whole buckets (see `padding`).
     pub(crate) async fn head(&mut self, status: u16, content_type: &str) -> std::io::Result<()> {
-        self.send(&response_head(status, &[("content-type", content_type.as_bytes())])).await
+        self.style = if content_type == "text/event-stream" { Style::EventStream } else { Style::Whitespace };
+        self.send(&padding::head(status, &[("content-type", content_type.as_bytes())])).await
     }
 
     pub(crate) async fn content(&mut self, data: &[u8]) -> std::io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
-        self.content_hash.update(data);
+        let (chunk, padded) = padding::content(data, self.style);
+        // The receipt covers exactly what is sent, padding included.
+        self.content_hash.update(&padded);
         self.pieces += 1;
-        self.send(&content_chunk(data)).await
+        self.send(&chunk).await
     }
 
     /// Ends the content, writes the trailer and the final (authenticated) OHTTP chunk.
     pub(crate) async fn finish(mut self, trailer: &[(&str, &[u8])]) -> std::io::Result<()> {
-        self.send(&content_end_and_trailer(trailer)).await?;
+        self.send(&padding::end_and_trailer(trailer)).await?;
         self.out.close().await
     }
 }

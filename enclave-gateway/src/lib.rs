@@ -6,6 +6,8 @@
 //! - [`keys`]: the OHTTP key and receipt key, fresh at every start, rotatable.
 //! - [`measurements`]: PCRs of this binary, its configuration and its model.
 //! - [`backend`]: embedded model, OpenAI-compatible upstream, scripted test stand-in.
+//! - [`wire`]: OpenGradient's wire (`--wire opengradient`); [`registry_standin`]: its registry,
+//!   stood in for offline.
 //! - [`server`]: the HTTP listeners (public: through the relay; admin: loopback only).
 
 pub mod attester;
@@ -15,10 +17,12 @@ mod inner;
 pub mod keys;
 pub mod measurements;
 pub mod observe;
+pub mod registry_standin;
 pub mod resource;
 pub mod server;
+pub mod wire;
 
-pub use config::{BackendSpec, GatewayConfig};
+pub use config::{BackendSpec, GatewayConfig, Wire};
 pub use server::{start, RunningGateway};
 
 /// Milliseconds since the Unix epoch.

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use sotto_enclave_gateway::{start, BackendSpec, GatewayConfig};
+use sotto_enclave_gateway::{start, BackendSpec, GatewayConfig, Wire};
 
 #[derive(Parser)]
 #[command(name = "sotto-gateway", version, about = "Sotto's development enclave gateway (OHTTP, attestation, receipts)")]
@@ -21,6 +21,12 @@ struct Args {
     /// embedded, scripted:FILE or openai:URL.
     #[arg(long, default_value = "embedded")]
     backend: BackendSpec,
+    /// The wire to speak: sotto (default) or opengradient.
+    #[arg(long, value_enum, default_value = "sotto")]
+    wire: Wire,
+    /// With --wire opengradient: the registry stand-in's JSON-RPC address (loopback).
+    #[arg(long)]
+    registry_listen: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -43,11 +49,16 @@ async fn run() -> anyhow::Result<()> {
         admin_listen: args.admin_listen,
         state_dir: args.state_dir.unwrap_or_else(sotto_relay_config::stack_dir),
         backend: args.backend,
+        wire: args.wire,
+        registry_listen: args.registry_listen,
     };
     let running = start(config).await?;
     println!("gateway: http://{}", running.listen);
     if let Some(admin) = running.admin {
         println!("admin: http://{admin}");
+    }
+    if let Some(registry) = running.registry {
+        println!("registry: http://{registry} (stand-in)");
     }
     tokio::signal::ctrl_c().await?;
     Ok(())

@@ -29,6 +29,8 @@ pub struct AppState {
     pub observations: Observations,
     models: Vec<String>,
     passthrough_models: bool,
+    /// Set with the OpenGradient wire.
+    pub opengradient: Option<crate::wire::opengradient::OpenGradientTee>,
 }
 
 impl AppState {
@@ -46,6 +48,8 @@ impl AppState {
 pub struct RunningGateway {
     pub listen: SocketAddr,
     pub admin: Option<SocketAddr>,
+    /// The registry stand-in (OpenGradient wire only).
+    pub registry: Option<SocketAddr>,
     pub state: Arc<AppState>,
 }
 
@@ -59,6 +63,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     let config_measured = serde_json::json!({
         "gateway": env!("CARGO_PKG_VERSION"),
         "backend": config.backend.describe(),
+        "wire": format!("{:?}", config.wire).to_lowercase(),
     })
     .to_string();
     let pcrs = measurements::compute(&binary, config_measured.as_bytes(), backend.artifact_measurement())?;
@@ -76,7 +81,22 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         ),
         None => None,
     };
-    publish(&config.state_dir, attester.root_pem(), &pcrs)?;
+    let registry_listener = match (config.wire, config.registry_listen) {
+        (crate::Wire::Opengradient, Some(addr)) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e} (is another registry stand-in running?)"))?,
+        ),
+        _ => None,
+    };
+    publish(&config.state_dir, attester.root_pem(), &pcrs, &models)?;
+    let opengradient = match config.wire {
+        crate::Wire::Opengradient => {
+            let endpoint = format!("http://{}", public.local_addr()?);
+            Some(crate::wire::opengradient::OpenGradientTee::new(endpoint, &pcrs)?)
+        }
+        crate::Wire::Sotto => None,
+    };
 
     let state = Arc::new(AppState {
         keys: KeyRing::new()?,
@@ -85,6 +105,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         backend,
         observations: Observations::new(config.admin_listen.is_some()),
         models,
+        opengradient,
     });
     let listen = public.local_addr()?;
     serve(public, public_router(state.clone()));
@@ -96,7 +117,15 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         }
         None => None,
     };
-    Ok(RunningGateway { listen, admin, state })
+    let registry = match registry_listener {
+        Some(l) => {
+            let a = l.local_addr()?;
+            serve(l, crate::registry_standin::router(state.clone()));
+            Some(a)
+        }
+        None => None,
+    };
+    Ok(RunningGateway { listen, admin, registry, state })
 }
 
 fn serve(listener: tokio::net::TcpListener, router: Router) {
@@ -108,12 +137,14 @@ fn serve(listener: tokio::net::TcpListener, router: Router) {
     });
 }
 
-/// Writes `dev-root.pem` and `measurements.json` atomically (a reader never sees half a file).
-fn publish(dir: &std::path::Path, root_pem: &str, pcrs: &BTreeMap<u16, Vec<u8>>) -> std::io::Result<()> {
+/// Writes `dev-root.pem`, `measurements.json` and `models.json` atomically (a reader never sees half a file).
+fn publish(dir: &std::path::Path, root_pem: &str, pcrs: &BTreeMap<u16, Vec<u8>>, models: &[String]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (name, text) in [
         ("dev-root.pem", root_pem.to_string()),
         ("measurements.json", measurements::published(pcrs).to_json()),
+        // The served models, for a stack's profile (OpenGradient's wire has no model list).
+        ("models.json", serde_json::json!(models).to_string()),
     ] {
         let tmp = dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, text)?;
@@ -123,9 +154,12 @@ fn publish(dir: &std::path::Path, root_pem: &str, pcrs: &BTreeMap<u16, Vec<u8>>)
 }
 
 fn public_router(state: Arc<AppState>) -> Router {
+    use crate::wire::opengradient as og;
     Router::new()
         .route("/gateway", post(gateway))
         .route("/attestation", get(attestation))
+        .route("/v1/ohttp", post(og::ohttp))
+        .route("/enclave/attestation", get(og::attestation))
         .layer(DefaultBodyLimit::max(resource::MAX_REQUEST))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
@@ -135,6 +169,8 @@ fn admin_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/admin/rotate-keys", post(rotate))
         .route("/admin/observations", get(observations))
+        .route("/admin/registry/leave", post(|s| registry_listing(s, false)))
+        .route("/admin/registry/join", post(|s| registry_listing(s, true)))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
 }
@@ -183,7 +219,23 @@ async fn attestation(State(state): State<Arc<AppState>>, Query(q): Query<NonceQu
     }
 }
 
+/// The registry stand-in stops (or resumes) listing this TEE.
+async fn registry_listing(State(state): State<Arc<AppState>>, listed: bool) -> Response {
+    match &state.opengradient {
+        Some(tee) => {
+            tee.listed.store(listed, std::sync::atomic::Ordering::SeqCst);
+            Json(serde_json::json!({"listed": listed})).into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "not an OpenGradient gateway").into_response(),
+    }
+}
+
 async fn rotate(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(tee) = &state.opengradient {
+        if let Err(e) = tee.rotate() {
+            return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        }
+    }
     match state.keys.rotate() {
         Ok(k) => Json(serde_json::json!({"key_id": k.key_id})).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

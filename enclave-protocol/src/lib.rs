@@ -5,16 +5,18 @@
 //! - [`bhttp_stream`]: writing a Binary HTTP response piece by piece, so each piece can be
 //!   sealed into its own chunked-OHTTP chunk as soon as it exists.
 //! - [`media`]: media types, paths, trailer names.
+//! - [`padding`]: every sealed chunk and request padded to size buckets (the relay sees sizes).
 //! - [`opengradient`]: OpenGradient's wire (OHTTP with JSON inside, RSA-PSS receipts, registry ABI).
 
 pub mod bhttp_stream;
 pub mod bundle;
 pub mod media;
 pub mod opengradient;
+pub mod padding;
 pub mod receipt;
 
 pub use bundle::{binding_user_data, AttestationBundle, BundleError};
-pub use receipt::{Receipt, ReceiptError, ReceiptSigner};
+pub use receipt::{Receipt, ReceiptError, ReceiptSigner, OPENGRADIENT_SCHEME};
 
 /// SHA-256, the hash used for request and output hashes.
 pub fn sha256(data: &[u8]) -> [u8; 32] {

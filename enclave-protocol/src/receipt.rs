@@ -27,9 +27,17 @@ pub struct Receipt {
     pub chunks: u64,
     /// First 8 bytes of SHA-256 of the signing key, hex.
     pub key_id: String,
-    /// Ed25519 signature, base64.
+    /// Ed25519 signature, base64 (RSA-PSS for the OpenGradient scheme).
     pub signature: String,
+    /// Empty for Sotto's Ed25519 receipt; [`OPENGRADIENT_SCHEME`] for an OpenGradient TEE's
+    /// RSA-PSS signature over keccak256 hashes (`key_id` is then the TEE id, the hashes are
+    /// keccak256, and the time was given in seconds).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scheme: String,
 }
+
+/// The `scheme` of receipts signed by OpenGradient's TEEs.
+pub const OPENGRADIENT_SCHEME: &str = "opengradient-rsa-pss-keccak256";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
@@ -80,6 +88,7 @@ impl ReceiptSigner {
             chunks,
             key_id: key_id(&self.public_key()),
             signature: String::new(),
+            scheme: String::new(),
         };
         if let Ok(message) = receipt.signed_message() {
             receipt.signature = B64.encode(self.key.sign(&message).to_bytes());

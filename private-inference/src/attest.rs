@@ -27,7 +27,26 @@ pub struct EnclaveIdentity {
     pub receipt_key_id: String,
     /// The relay the attestation came through.
     pub relay: String,
+    /// What was checked, in words: "attested on this device", or "keys from the registry" when
+    /// an OpenGradient TEE's document could not be fetched through the relay.
+    #[serde(default)]
+    pub trust: String,
+    /// What kind of TEE answers, in words (OpenGradient's forward prompts to a provider).
+    #[serde(default)]
+    pub tee_class: String,
 }
+
+/// `trust` of an enclave whose attestation document this device verified.
+pub const ATTESTED_HERE: &str = "attested on this device";
+/// `trust` of an OpenGradient TEE whose document chained to a root other than AWS's (the
+/// offline stand-in's development root).
+pub const ATTESTED_DEVELOPMENT: &str = "attested on this device against a development root — not hardware-protected";
+/// `trust` of an OpenGradient TEE known only from the registry.
+pub const KEYS_FROM_REGISTRY: &str = "keys from the registry (its attestation could not be fetched through the relay, so it was not checked here)";
+/// `tee_class` of Sotto's enclaves.
+pub const MODEL_IN_ENCLAVE: &str = "model runs inside the enclave";
+/// `tee_class` of OpenGradient's LLM TEEs.
+pub const PROVIDER_PROXY: &str = "CPU TEE proxy: forwards the prompt to a third-party model provider (OpenAI, Anthropic, Google, xAI…), which sees it; the model does not run in the TEE";
 
 /// A verified enclave: the keys it proved it holds, valid until `valid_until`.
 #[derive(Debug, Clone)]
@@ -49,6 +68,18 @@ pub(crate) struct TrustPolicy {
 }
 
 impl TrustPolicy {
+    /// For a profile whose enclaves are attested another way (OpenGradient's wire).
+    pub(crate) fn unused() -> Self {
+        Self {
+            roots: Vec::new(),
+            expected_pcrs: BTreeMap::new(),
+            kind: EnclaveKind::AwsNitro,
+            attestation_path: String::new(),
+            max_age: std::time::Duration::from_secs(120),
+            key_cache: std::time::Duration::from_secs(0),
+        }
+    }
+
     pub(crate) fn from_profile(profile: &Profile) -> Result<Self, InferenceError> {
         let mut roots = Vec::new();
         for pem in profile.trust_roots_pem()? {
@@ -86,7 +117,7 @@ pub(crate) async fn attest(transport: &Transport, trust: &TrustPolicy, clock: &d
 /// A real bundle is about 7 KiB; anything far larger is refused before it fills memory.
 const MAX_BUNDLE: usize = 256 * 1024;
 
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, InferenceError> {
+pub(crate) async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, InferenceError> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -139,6 +170,8 @@ pub(crate) fn verify_bundle(
         ohttp_key_id: key_id,
         receipt_key_id: sotto_enclave_protocol::receipt::key_id(&parts.receipt_public_key),
         relay,
+        trust: ATTESTED_HERE.into(),
+        tee_class: MODEL_IN_ENCLAVE.into(),
     };
     Ok(AttestedEnclave {
         key_config: parts.ohttp_key_config,

@@ -10,6 +10,7 @@ use sotto_relay_config::Profile;
 use crate::attest::{attest, TrustPolicy};
 use crate::reply::{self, ReplyContext};
 use crate::transport::Transport;
+use crate::wire::opengradient::{OpenGradientWire, TokenSource};
 use crate::{seal_request, AttestedEnclave, Clock, InferenceError, ReplyStream, SystemClock, VerifiedReply};
 
 /// How a client reaches the network and tells the time.
@@ -17,13 +18,26 @@ pub struct ClientOptions {
     /// Bind outgoing connections to this local address (tests use it to tell client from relay).
     pub local_address: Option<IpAddr>,
     pub clock: Arc<dyn Clock>,
+    /// The bearer token for OpenGradient's relay (default: `SOTTO_OG_TOKEN`).
+    pub og_token: TokenSource,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        Self { local_address: None, clock: Arc::new(SystemClock) }
+        Self {
+            local_address: None,
+            clock: Arc::new(SystemClock),
+            og_token: Arc::new(|| std::env::var("SOTTO_OG_TOKEN").ok().filter(|t| !t.trim().is_empty())),
+        }
     }
 }
+
+/// Models OpenGradient's TEEs proxy to, as its SDK lists them (the network publishes no list
+/// through its TEEs, so this list is not signed by one).
+const OPENGRADIENT_MODELS: &[&str] = &[
+    "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o4-mini", "claude-sonnet-4-5", "claude-haiku-4-5",
+    "claude-opus-4-5", "gemini-2.5-flash", "gemini-2.5-pro", "grok-4",
+];
 
 pub struct PrivateClient {
     profile: Profile,
@@ -31,14 +45,25 @@ pub struct PrivateClient {
     trust: TrustPolicy,
     clock: Arc<dyn Clock>,
     cache: Mutex<Option<Arc<AttestedEnclave>>>,
+    /// Set for a profile of OpenGradient's network.
+    opengradient: Option<OpenGradientWire>,
 }
 
 impl PrivateClient {
     /// Reads the profile's trust roots; fails if they are missing.
     pub fn new(profile: Profile, options: ClientOptions) -> Result<Self, InferenceError> {
+        let opengradient = match &profile.opengradient {
+            Some(spec) => Some(OpenGradientWire::new(&profile, spec.clone(), options.og_token.clone())?),
+            None => None,
+        };
+        let trust = match opengradient {
+            Some(_) => TrustPolicy::unused(),
+            None => TrustPolicy::from_profile(&profile)?,
+        };
         Ok(Self {
             transport: Transport::new(&profile, options.local_address)?,
-            trust: TrustPolicy::from_profile(&profile)?,
+            trust,
+            opengradient,
             clock: options.clock,
             cache: Mutex::new(None),
             profile,
@@ -79,11 +104,24 @@ impl PrivateClient {
 
     /// Sends exactly these bytes as the chat request body (the agent records what it sends).
     pub async fn chat_bytes(&self, body: &[u8]) -> Result<ReplyStream, InferenceError> {
+        if let Some(og) = &self.opengradient {
+            return og.chat(&self.transport, self.clock.as_ref(), body).await;
+        }
         self.send("POST", "/v1/chat/completions", body).await
     }
 
-    /// Lists the enclave's models through the private path.
-    pub async fn models(&self) -> Result<(Vec<String>, VerifiedReply), InferenceError> {
+    /// Whether this client speaks OpenGradient's network.
+    pub fn is_opengradient(&self) -> bool {
+        self.opengradient.is_some()
+    }
+
+    /// Lists the enclave's models through the private path (with the reply that carried the
+    /// list); OpenGradient's network has no such request, so its known list comes unsigned.
+    pub async fn models(&self) -> Result<(Vec<String>, Option<VerifiedReply>), InferenceError> {
+        if let Some(og) = &self.opengradient {
+            let _ = og.spec();
+            return Ok((OPENGRADIENT_MODELS.iter().map(|m| m.to_string()).collect(), None));
+        }
         let reply = self.send("GET", "/v1/models", &[]).await?.verified().await?;
         let json: Value = serde_json::from_slice(&reply.body)
             .map_err(|e| InferenceError::Malformed(format!("the model list is not JSON ({e})")))?;
@@ -91,7 +129,7 @@ impl PrivateClient {
             .as_array()
             .map(|d| d.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect())
             .unwrap_or_default();
-        Ok((names, reply))
+        Ok((names, Some(reply)))
     }
 
     async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<ReplyStream, InferenceError> {

@@ -33,12 +33,18 @@ pub enum InferenceError {
     Malformed(String),
     #[error("the request could not be sealed: {0}")]
     Seal(String),
+    #[error("OpenGradient's TEE registry: {0}, so nothing was sent")]
+    Registry(String),
+    #[error("the TEE's receipt does not check out: {0}")]
+    TeeReceipt(#[from] sotto_enclave_protocol::opengradient::receipt::TeeReceiptError),
+    #[error("relay {relay} refused the request (HTTP 401): log in with `sotto og login` (or set SOTTO_OG_TOKEN)")]
+    LoginNeeded { relay: String },
 }
 
 impl InferenceError {
     /// True for failures of the attestation step, which happen before anything is sent.
     pub fn before_sending(&self) -> bool {
-        matches!(self, Self::Attestation(_) | Self::Bundle(_) | Self::Profile(_))
+        matches!(self, Self::Attestation(_) | Self::Bundle(_) | Self::Profile(_) | Self::Registry(_))
     }
 }
 
@@ -85,4 +91,16 @@ fn classify_dyn(err: &(dyn std::error::Error + 'static)) -> Option<InferenceErro
 
 pub(crate) fn classify_bhttp(e: bhttp::Error) -> InferenceError {
     classify_dyn(&e).unwrap_or_else(|| InferenceError::Malformed(e.to_string()))
+}
+
+impl From<sotto_enclave_protocol::opengradient::ohttp::OhttpError> for InferenceError {
+    fn from(e: sotto_enclave_protocol::opengradient::ohttp::OhttpError) -> Self {
+        use sotto_enclave_protocol::opengradient::ohttp::OhttpError as E;
+        match e {
+            E::Tampered => Self::Tampered,
+            E::Truncated => Self::Truncated,
+            E::Malformed(m) => Self::Malformed(m),
+            other => Self::Seal(other.to_string()),
+        }
+    }
 }

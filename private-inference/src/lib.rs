@@ -7,6 +7,9 @@
 //! 3. [`reply`]: decrypt the chunked response, authenticate each chunk before handing any text
 //!    on, and verify the enclave's receipt at the end.
 //!
+//! A profile of OpenGradient's network uses [`wire::opengradient`] for steps 1–5 instead: TEEs
+//! from its registry, its OHTTP wire with JSON inside, RSA-PSS receipts.
+//!
 //! [`PrivateClient`] ties these together with a cache of the verified key and relay fail-over.
 //! Nothing unverified is returned: any error after text was handed on means *withdraw it*.
 
@@ -14,11 +17,14 @@ mod attest;
 mod client;
 mod clock;
 mod error;
+mod registry;
 mod reply;
 mod seal;
 mod transport;
+mod wire;
 
-pub use attest::{AttestedEnclave, EnclaveIdentity};
+pub use attest::{AttestedEnclave, EnclaveIdentity, ATTESTED_DEVELOPMENT, ATTESTED_HERE, KEYS_FROM_REGISTRY, MODEL_IN_ENCLAVE, PROVIDER_PROXY};
+pub use wire::opengradient::TokenSource;
 pub use client::{ClientOptions, PrivateClient};
 pub use clock::{Clock, FixedOffsetClock, SystemClock};
 pub use error::InferenceError;

@@ -85,9 +85,9 @@ pub(crate) fn spawn(ctx: ReplyContext, response: reqwest::Response) -> ReplyStre
 }
 
 /// The largest reply kept (it is held in memory to hash it for the receipt).
-const MAX_REPLY: usize = 64 << 20;
+pub(crate) const MAX_REPLY: usize = 64 << 20;
 
-async fn within<T, E>(limit: Duration, f: impl std::future::Future<Output = Result<T, E>>, map: impl FnOnce(E) -> InferenceError) -> Result<T, InferenceError> {
+pub(crate) async fn within<T, E>(limit: Duration, f: impl std::future::Future<Output = Result<T, E>>, map: impl FnOnce(E) -> InferenceError) -> Result<T, InferenceError> {
     match tokio::time::timeout(limit, f).await {
         Err(_) => Err(InferenceError::Stalled { secs: limit.as_secs() }),
         Ok(r) => r.map_err(map),
@@ -363,6 +363,8 @@ mod receipt_tests {
                 ohttp_key_id: 1,
                 receipt_key_id: String::new(),
                 relay: String::new(),
+                trust: String::new(),
+                tee_class: String::new(),
             },
             valid_until: std::time::SystemTime::now(),
         });

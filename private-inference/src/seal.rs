@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use sotto_enclave_protocol::media::INNER_AUTHORITY;
+use sotto_enclave_protocol::padding;
 
 use crate::InferenceError;
 
@@ -34,18 +35,7 @@ impl SealedRequest {
 /// Builds the inner Binary HTTP request and seals it to `key_config`.
 pub async fn seal_request(key_config: &[u8], method: &str, path: &str, body: &[u8]) -> Result<SealedRequest, InferenceError> {
     let seal_err = |e: &dyn std::fmt::Display| InferenceError::Seal(e.to_string());
-    let mut msg = bhttp::Message::request(
-        method.as_bytes().to_vec(),
-        b"https".to_vec(),
-        INNER_AUTHORITY.as_bytes().to_vec(),
-        path.as_bytes().to_vec(),
-    );
-    if !body.is_empty() {
-        msg.put_header("content-type", "application/json");
-        msg.write_content(body);
-    }
-    let mut plaintext = Vec::new();
-    msg.write_bhttp(bhttp::Mode::KnownLength, &mut plaintext).map_err(|e| seal_err(&e))?;
+    let plaintext = padded_request(method, path, body).map_err(|e| seal_err(&e))?;
 
     let sink = SharedSink::default();
     let mut writer = ohttp::ClientRequest::from_encoded_config(key_config)
@@ -62,6 +52,49 @@ pub async fn seal_request(key_config: &[u8], method: &str, path: &str, body: &[u
             .map_err(|e| InferenceError::Seal(e.to_string()))
     });
     Ok(SealedRequest { plaintext, ciphertext, opener })
+}
+
+/// The Binary HTTP request, padded with a `sotto-padding` header to its size bucket (a power of
+/// two of at least 1 KiB), so the relay cannot tell a short prompt from a longer one.
+fn padded_request(method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, bhttp::Error> {
+    let encode = |pad: Option<usize>| -> Result<Vec<u8>, bhttp::Error> {
+        let mut msg = bhttp::Message::request(
+            method.as_bytes().to_vec(),
+            b"https".to_vec(),
+            INNER_AUTHORITY.as_bytes().to_vec(),
+            path.as_bytes().to_vec(),
+        );
+        if !body.is_empty() {
+            msg.put_header("content-type", "application/json");
+        }
+        if let Some(n) = pad {
+            msg.put_header(padding::PADDING_FIELD, "0".repeat(n));
+        }
+        if !body.is_empty() {
+            msg.write_content(body);
+        }
+        let mut out = Vec::new();
+        msg.write_bhttp(bhttp::Mode::KnownLength, &mut out)?;
+        Ok(out)
+    };
+    let bare = encode(None)?;
+    let mut target = padding::request_bucket(bare.len() + 24);
+    loop {
+        // Start below the target (the field's own framing costs ~16 bytes) and close in; a
+        // length prefix that grows past the target sends it to the next bucket.
+        let mut n = target.saturating_sub(bare.len() + 24);
+        loop {
+            let out = encode(Some(n))?;
+            if out.len() == target {
+                return Ok(out);
+            }
+            if out.len() > target {
+                break;
+            }
+            n += target - out.len();
+        }
+        target *= 2;
+    }
 }
 
 /// A writer whose bytes can be taken out while the OHTTP sender (which owns it) lives on.
@@ -101,4 +134,22 @@ pub async fn open_whole_response_for_bench(sealed: &SealedRequest, response: Vec
     let mut out = Vec::new();
     reader.read_to_end(&mut out).await.map_err(|e| crate::error::classify_io(&e))?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requests_of_different_lengths_pad_to_the_same_bucket() {
+        let a = super::padded_request("POST", "/v1/chat/completions", br#"{"messages":[{"role":"user","content":"hello"}]}"#).unwrap();
+        let long = format!(r#"{{"messages":[{{"role":"user","content":"{}"}}]}}"#, "x".repeat(500));
+        let b = super::padded_request("POST", "/v1/chat/completions", long.as_bytes()).unwrap();
+        assert_eq!(a.len(), 1024);
+        assert_eq!(b.len(), 1024);
+        let c = super::padded_request("GET", "/v1/models", b"").unwrap();
+        assert_eq!(c.len(), 1024);
+        let big = super::padded_request("POST", "/v1/chat/completions", &vec![b' '; 3000]).unwrap();
+        assert_eq!(big.len(), 4096);
+        let msg = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&b)).unwrap();
+        assert_eq!(msg.content(), long.as_bytes());
+    }
 }

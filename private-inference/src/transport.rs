@@ -27,6 +27,10 @@ impl Transport {
             .local_address(local_address)
             // Nothing that could tie requests together or to the user.
             .user_agent("")
+            // A redirect would re-send the sealed request to wherever the relay (or anyone on
+            // an http:// path) names, e.g. straight to the gateway, which would then see the
+            // user's address: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
             .map_err(|e| InferenceError::Seal(e.to_string()))?;
@@ -34,7 +38,23 @@ impl Transport {
     }
 
     pub(crate) async fn get(&self, path_and_query: &str) -> Result<Answer, InferenceError> {
-        self.send(|client, base| client.get(join(base, path_and_query))).await
+        self.get_with(path_and_query, &[]).await
+    }
+
+    pub(crate) async fn get_with(&self, path_and_query: &str, headers: &[(&'static str, String)]) -> Result<Answer, InferenceError> {
+        self.send(|client, base| with_headers(client.get(join(base, path_and_query)), headers)).await
+    }
+
+    /// A POST with extra headers (OpenGradient's relay wants `Accept`, `X-TEE-ID`, a token).
+    pub(crate) async fn post_with(&self, path: &str, content_type: &'static str, headers: &[(&'static str, String)], body: Vec<u8>) -> Result<Answer, InferenceError> {
+        self.send(|client, base| {
+            let request = client
+                .post(join(base, path))
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(body.clone());
+            with_headers(request, headers)
+        })
+        .await
     }
 
     pub(crate) async fn post(&self, path: &str, content_type: &'static str, body: Vec<u8>) -> Result<Answer, InferenceError> {
@@ -76,6 +96,13 @@ impl Transport {
         }
         Err(InferenceError::RelayUnreachable { tried: tried.join(", ") })
     }
+}
+
+fn with_headers(mut request: reqwest::RequestBuilder, headers: &[(&'static str, String)]) -> reqwest::RequestBuilder {
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request
 }
 
 fn join(base: &reqwest::Url, path: &str) -> String {

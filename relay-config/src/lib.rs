@@ -12,7 +12,7 @@ mod profile;
 pub use error::ProfileError;
 pub use home::{expand_home, sotto_cache, sotto_home, stack_dir};
 pub use measurements::{parse_pcr_hex, Measurements, Pcr};
-pub use profile::{EnclaveKind, EnclaveSpec, LocalStack, OpenGradientSpec, Profile, Relay, Timeouts};
+pub use profile::{check_relay_url, EnclaveKind, EnclaveSpec, LocalStack, OpenGradientSpec, Profile, Relay, Timeouts};
 
 /// The AWS Nitro Enclaves root certificate (G1), shipped with the app.
 pub const AWS_NITRO_ROOT_G1_PEM: &str = include_str!("../aws-nitro-root-g1.pem");

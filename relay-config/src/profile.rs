@@ -83,6 +83,18 @@ pub struct OpenGradientSpec {
     pub tee_id: Option<String>,
     /// How long a registry listing is used before it is read again.
     pub refresh: Duration,
+    /// The model asked for when a request names none (`sotto ask` without `--model`).
+    pub model: Option<String>,
+    /// Roots a TEE's attestation document (fetched through the relay) must chain to; the AWS
+    /// Nitro root unless the profile names others (the offline stand-in names its own).
+    pub attestation_roots: Vec<PathBuf>,
+}
+
+impl OpenGradientSpec {
+    /// The attestation roots' PEM text.
+    pub fn attestation_roots_pem(&self) -> Result<Vec<String>, ProfileError> {
+        read_roots(&self.attestation_roots)
+    }
 }
 
 #[derive(Deserialize)]
@@ -135,6 +147,8 @@ struct RawOpenGradient {
     tee_id: Option<String>,
     #[serde(default = "default_registry_refresh")]
     refresh_s: u64,
+    attestation_roots: Option<Vec<String>>,
+    model: Option<String>,
 }
 
 fn default_registry_refresh() -> u64 {
@@ -207,16 +221,7 @@ impl Profile {
 
     /// Reads the trust roots' PEM text.
     pub fn trust_roots_pem(&self) -> Result<Vec<String>, ProfileError> {
-        self.enclave
-            .trust_root_files
-            .iter()
-            .map(|path| {
-                std::fs::read_to_string(path).map_err(|source| ProfileError::TrustRoot {
-                    path: path.clone(),
-                    source,
-                })
-            })
-            .collect()
+        read_roots(&self.enclave.trust_root_files)
     }
 }
 
@@ -284,6 +289,11 @@ impl Validator<'_> {
                 }
                 if url.host_str().is_none() {
                     return Err(self.invalid(&field, "has no host"));
+                }
+                // In the clear, anyone on the path could redirect the sealed request or see
+                // its size and timing next to the user's address; only loopback may skip TLS.
+                if url.scheme() == "http" && !is_loopback(&url) {
+                    return Err(self.invalid(&field, "must use https:// (http:// only for a relay on this machine)"));
                 }
                 let name = r
                     .name
@@ -368,7 +378,23 @@ impl Validator<'_> {
         if raw.refresh_s == 0 || raw.refresh_s > 86_400 {
             return Err(self.invalid("opengradient.refresh_s", "must be between 1 and 86400 seconds"));
         }
-        Ok(OpenGradientSpec { rpc_url, registry_address, tee_type: raw.tee_type, pcr_hash, tee_id, refresh: Duration::from_secs(raw.refresh_s) })
+        let base = self.base();
+        let attestation_roots = raw
+            .attestation_roots
+            .unwrap_or_else(|| vec!["aws-nitro-root-g1".into()])
+            .iter()
+            .map(|r| resolve_root(r, &base))
+            .collect();
+        Ok(OpenGradientSpec {
+            rpc_url,
+            registry_address,
+            tee_type: raw.tee_type,
+            pcr_hash,
+            tee_id,
+            refresh: Duration::from_secs(raw.refresh_s),
+            model: raw.model.filter(|m| !m.trim().is_empty()),
+            attestation_roots,
+        })
     }
 
     fn timeouts(&self, raw: RawTimeouts) -> Result<Timeouts, ProfileError> {
@@ -429,6 +455,25 @@ impl EnclaveSpec {
     }
 }
 
+/// Whether a relay URL may be used: https, or http to this machine only.
+pub fn check_relay_url(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err("must use https:// (http:// only for a relay on this machine)".into()),
+        _ => Err("must start with https:// (or http:// on this machine)".into()),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// `0x`-prefixed (or bare) hex of exactly N bytes.
 fn fixed_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let s = s.trim();
@@ -436,10 +481,23 @@ fn fixed_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     hex::decode(s).ok().and_then(|v| v.try_into().ok())
 }
 
+fn read_roots(files: &[PathBuf]) -> Result<Vec<String>, ProfileError> {
+    files
+        .iter()
+        .map(|path| {
+            if path.as_os_str() == "aws-nitro-root-g1" {
+                return Ok(crate::AWS_NITRO_ROOT_G1_PEM.to_string());
+            }
+            std::fs::read_to_string(path).map_err(|source| ProfileError::TrustRoot { path: path.clone(), source })
+        })
+        .collect()
+}
+
 /// `aws-nitro-root-g1` names the root shipped with the app; anything else is a path.
 fn resolve_root(raw: &str, base: &Path) -> PathBuf {
     if raw == "aws-nitro-root-g1" {
-        return PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/aws-nitro-root-g1.pem"));
+        // The root is embedded in the binary (an installed copy has no source tree).
+        return PathBuf::from("aws-nitro-root-g1");
     }
     expand_home(raw, base)
 }
@@ -486,11 +544,15 @@ mod tests {
         let e = parse(&bad_url).unwrap_err().to_string();
         assert!(e.contains("relays[0].url"), "{e}");
 
-        let bad_pcr = profile("[[relays]]\nurl = \"http://h\"", "expected_pcrs = { 0 = \"ab\" }");
+        let plain = profile("[[relays]]\nurl = \"http://relay.example\"", &format!("expected_pcrs = {{ 0 = \"{PCR}\" }}"));
+        let e = parse(&plain).unwrap_err().to_string();
+        assert!(e.contains("https://"), "{e}");
+
+        let bad_pcr = profile("[[relays]]\nurl = \"https://h\"", "expected_pcrs = { 0 = \"ab\" }");
         let e = parse(&bad_pcr).unwrap_err().to_string();
         assert!(e.contains("expected_pcrs.0") && e.contains("48 bytes"), "{e}");
 
-        let no_pcr = profile("[[relays]]\nurl = \"http://h\"", "");
+        let no_pcr = profile("[[relays]]\nurl = \"https://h\"", "");
         let e = parse(&no_pcr).unwrap_err().to_string();
         assert!(e.contains("no expected measurements"), "{e}");
 

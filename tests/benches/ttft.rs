@@ -91,7 +91,7 @@ async fn main() {
     std::fs::write(&profile, format!(
         "name = \"bench\"\n[[relays]]\nurl = \"http://127.0.0.1:{relay}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n",
         gateway, admin, d = dir.display())).unwrap();
-    let stack = match LocalStack::start(&StackOptions { profile: Some(profile.clone()), backend: "embedded".into(), dir }) {
+    let stack = match LocalStack::start(&StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend: "embedded".into(), dir }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("skipped: {e}");

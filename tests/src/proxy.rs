@@ -19,6 +19,15 @@ pub enum Attack {
     SwapKeyConfig,
     /// Answer attestation requests with an endless-looking 4 MiB body.
     HugeAttestation,
+    /// Forward the reply but drop its last N bytes (a stream cut before its final chunk).
+    TruncateResponse(usize),
+    /// Answer every request that is not an attestation with this status (a relay's refusal).
+    Status(u16),
+    /// Answer attestation requests with 404, as a relay that offers none.
+    NoAttestation,
+    /// Answer every request that is not an attestation with `307` to this URL (a relay, or
+    /// anyone on an http:// path, trying to send the sealed request straight to the gateway).
+    RedirectTo(String),
 }
 
 struct ProxyState {
@@ -26,19 +35,30 @@ struct ProxyState {
     attack: Attack,
     captured: Mutex<Option<Bytes>>,
     http: reqwest::Client,
+    seen: Arc<Mutex<Vec<Exchange>>>,
+}
+
+/// What the proxy saw of one sealed exchange (not attestations): what a relay sees.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
 }
 
 pub struct Proxy {
     pub url: String,
+    seen: Arc<Mutex<Vec<Exchange>>>,
 }
 
 impl Proxy {
     pub async fn start(upstream: &str, attack: Attack) -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(ProxyState {
             upstream: upstream.trim_end_matches('/').to_string(),
             attack,
             captured: Mutex::new(None),
             http: reqwest::Client::new(),
+            seen: seen.clone(),
         });
         let app = axum::Router::new().fallback(forward).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -46,17 +66,61 @@ impl Proxy {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url }
+        Self { url, seen }
+    }
+
+    /// The sealed exchanges forwarded so far (recorded when forwarding faithfully).
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The lengths of the plaintexts of a chunked OHTTP response's sealed chunks, as a relay can
+/// read them from the framing (`nonce ‖ (varint len ‖ sealed)* ‖ 0 ‖ sealed final`), for a
+/// response nonce of `nonce_len` bytes and a 16-byte AEAD tag.
+pub fn chunk_plaintext_lengths(body: &[u8], nonce_len: usize) -> Option<Vec<usize>> {
+    let mut at = nonce_len;
+    let mut out = Vec::new();
+    loop {
+        let first = *body.get(at)?;
+        let len = 1usize << (first >> 6);
+        let mut v = usize::from(first & 0x3f);
+        for b in body.get(at + 1..at + len)? {
+            v = (v << 8) | usize::from(*b);
+        }
+        at += len;
+        if v == 0 {
+            out.push(body.len().checked_sub(at)?.checked_sub(16)?);
+            return Some(out);
+        }
+        out.push(v.checked_sub(16)?);
+        at += v;
     }
 }
 
 async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     let method = req.method().clone();
-    let content_type = req.headers().get("content-type").cloned();
+    // Everything but the hop's own headers goes on, as a relay's client sent it.
+    let headers: Vec<(String, axum::http::HeaderValue)> = req
+        .headers()
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "host" | "content-length" | "connection" | "transfer-encoding"))
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap_or_default();
-    let is_attestation = path.starts_with("/attestation");
+    let is_attestation = path.starts_with("/attestation") || path.starts_with("/api/v1/tee/attestation");
 
+    if is_attestation && matches!(s.attack, Attack::NoAttestation) {
+        return Response::builder().status(404).body(Body::empty()).unwrap();
+    }
+    if let (false, Attack::RedirectTo(target)) = (is_attestation, &s.attack) {
+        return Response::builder().status(307).header("location", target.as_str()).body(Body::empty()).unwrap();
+    }
+    if let (false, Attack::Status(code)) = (is_attestation, &s.attack) {
+        let body = serde_json::json!({"detail": format!("refused with {code}")}).to_string();
+        return Response::builder().status(*code).header("content-type", "application/json").body(Body::from(body)).unwrap();
+    }
     if is_attestation && matches!(s.attack, Attack::HugeAttestation) {
         return Response::builder().header("content-type", "application/json").body(Body::from(vec![b'['; 4 << 20])).unwrap();
     }
@@ -66,9 +130,10 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
             return Response::builder().header("content-type", "application/json").body(Body::from(old)).unwrap();
         }
     }
+    let sent = body.clone();
     let mut out = s.http.request(method, format!("{}{}", s.upstream, path)).body(body);
-    if let Some(ct) = content_type {
-        out = out.header("content-type", ct);
+    for (k, v) in headers {
+        out = out.header(k, v);
     }
     let upstream = match out.send().await {
         Ok(r) => r,
@@ -96,6 +161,16 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
         Attack::FlipResponseByte(at) => Some(at),
         _ => None,
     };
+    if matches!(s.attack, Attack::None) {
+        let bytes = upstream.bytes().await.unwrap_or_default();
+        s.seen.lock().unwrap().push(Exchange { request: sent.to_vec(), response: bytes.to_vec() });
+        return builder.body(Body::from(bytes)).unwrap();
+    }
+    if let Attack::TruncateResponse(n) = s.attack {
+        let bytes = upstream.bytes().await.unwrap_or_default();
+        let keep = bytes.len().saturating_sub(n);
+        return builder.body(Body::from(bytes.slice(..keep))).unwrap();
+    }
     let mut seen = 0usize;
     let stream = upstream.bytes_stream().map(move |chunk| {
         chunk.map(|c| {

@@ -28,6 +28,8 @@ pub struct StackSpec {
     pub stall_s: u64,
     /// Another back-end instead of the script (e.g. `openai:URL`).
     pub backend: Option<String>,
+    /// `--flavor opengradient`: OpenGradient's wire, relay paths and a registry stand-in.
+    pub opengradient: bool,
 }
 
 impl Default for StackSpec {
@@ -36,6 +38,7 @@ impl Default for StackSpec {
             replies: serde_json::json!([{"chunks": [{"text": "Hello"}, {"text": ", private"}, {"text": " world."}]}]),
             stall_s: 30,
             backend: None,
+            opengradient: false,
         }
     }
 }
@@ -46,7 +49,11 @@ pub struct Stack {
     pub relay_url: String,
     pub admin_url: String,
     pub profile: PathBuf,
+    /// With the OpenGradient flavour: the profile `stack up` printed, and its registry.
+    pub og_profile: Option<PathBuf>,
+    pub registry_url: Option<String>,
     child: Option<Child>,
+    registry_port: u16,
     gateway_port: u16,
     admin_port: u16,
     relay_port: u16,
@@ -74,7 +81,11 @@ impl Stack {
         let script = home.path().join("script.json");
         std::fs::write(&script, serde_json::json!({"model": "scripted", "replies": spec.replies}).to_string()).unwrap();
         let (relay_port, gateway_port, admin_port) = free_ports();
+        let registry_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
         let mut stack = Self {
+            og_profile: None,
+            registry_url: None,
+            registry_port,
             relay_url: format!("http://127.0.0.1:{relay_port}"),
             admin_url: format!("http://127.0.0.1:{admin_port}"),
             profile: home.path().join("profile.toml"),
@@ -92,17 +103,31 @@ impl Stack {
             .arg(&stack.profile)
             .arg("--backend")
             .arg(spec.backend.clone().unwrap_or_else(|| format!("scripted:{}", script.display())))
+            .args(["--flavor", if spec.opengradient { "opengradient" } else { "sotto" }])
             .env("SOTTO_HOME", stack.home.path())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("sotto stack up");
         let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        reader.read_line(&mut line).unwrap();
         if !line.starts_with("relay: ") {
             let _ = child.wait();
             return Err(format!("printed {line:?}; log: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        }
+        if spec.opengradient {
+            for _ in 0..2 {
+                let mut more = String::new();
+                reader.read_line(&mut more).unwrap();
+                if let Some(url) = more.trim().strip_prefix("registry: ") {
+                    stack.registry_url = Some(url.to_string());
+                }
+                if let Some(file) = more.trim().strip_prefix("profile: ") {
+                    stack.og_profile = Some(PathBuf::from(file));
+                }
+            }
         }
         stack.child = Some(child);
         Ok(stack)
@@ -127,12 +152,13 @@ impl Stack {
         let root = trust_root.map(Path::to_path_buf).unwrap_or_else(|| stack_dir.join("dev-root.pem"));
         let relays: String = relays.iter().map(|r| format!("[[relays]]\nurl = \"{r}\"\n")).collect();
         let text = format!(
-            "name = \"test\"\n{relays}\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{}\"]\nmeasurements_file = \"{}\"\nmax_document_age_s = 120\n\n[timeouts]\nconnect_s = 2\nfirst_byte_s = 20\nstall_s = {}\n\n[local_stack]\ngateway_listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n",
+            "name = \"test\"\n{relays}\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{}\"]\nmeasurements_file = \"{}\"\nmax_document_age_s = 120\n\n[timeouts]\nconnect_s = 2\nfirst_byte_s = 20\nstall_s = {}\n\n[local_stack]\ngateway_listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\nregistry_listen = \"127.0.0.1:{}\"\n",
             root.display(),
             stack_dir.join("measurements.json").display(),
             self.stall_s,
             self.gateway_port,
             self.admin_port,
+            self.registry_port,
         );
         std::fs::write(path, text).unwrap();
     }
@@ -153,6 +179,12 @@ impl Stack {
 
     pub async fn chat_requests(&self) -> u64 {
         self.observations().await["chat_requests"].as_u64().unwrap()
+    }
+
+    /// Makes the registry stand-in stop listing the TEE.
+    pub async fn leave_registry(&self) {
+        let r = reqwest::Client::new().post(format!("{}/admin/registry/leave", self.admin_url)).send().await.unwrap();
+        assert!(r.status().is_success());
     }
 
     pub async fn rotate_keys(&self) {

@@ -433,3 +433,53 @@ async fn a_verified_key_is_reused_only_until_the_cache_expires() {
     c.chat(&ask()).await.unwrap().verified().await.unwrap();
     assert_eq!(stack.observations().await["attestations"], 2);
 }
+
+/// Audit finding 3: a redirect would re-send the sealed request to the address it names (here
+/// the gateway itself, which would then see the user's address). It is never followed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_from_the_relay_is_not_followed_and_nothing_reaches_its_target() {
+    let stack = Stack::start(StackSpec::default());
+    let (gateway_port, _) = stack.gateway_ports();
+    let proxy = Proxy::start(&stack.relay_url, Attack::RedirectTo(format!("http://127.0.0.1:{gateway_port}/gateway"))).await;
+    let profile = stack.home.path().join("redirect.toml");
+    stack.write_profile(&profile, &[proxy.url.clone()], None);
+    let out = stack.sotto(&["ask", "--profile", profile.to_str().unwrap(), "Say hello"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("307"), "{}", stderr(&out));
+    assert_eq!(stack.chat_requests().await, 0, "the sealed request reached the gateway directly");
+    let seen = stack.observations().await;
+    assert!(!seen.to_string().contains("\"/gateway\""), "the gateway saw the request: {seen}");
+}
+
+/// Audit finding 1: what the relay sees of sizes. Through a proxy that reads the chunked
+/// framing, every sealed chunk's plaintext is a multiple of 64 bytes (256 here), and prompts of
+/// 5 and 50 characters seal to requests of equal size.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_sees_only_padded_chunk_and_request_sizes() {
+    let replies = json!([{"chunks": [{"text": "a"}, {"text": "longer token"}, {"text": " and a much longer piece of text than a token"}]}]);
+    let stack = Stack::start(StackSpec { replies, ..Default::default() });
+    let proxy = Proxy::start(&stack.relay_url, Attack::None).await;
+    let profile = stack.home.path().join("watched.toml");
+    stack.write_profile(&profile, &[proxy.url.clone()], None);
+    let p = profile.to_str().unwrap();
+    for (prompt, stream) in [("short", true), (&"x".repeat(50)[..], true), ("short", false)] {
+        let mut args = vec!["ask", "--profile", p];
+        if !stream {
+            args.push("--no-stream");
+        }
+        args.push(prompt);
+        let out = stack.sotto(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let seen = proxy.exchanges();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].request.len(), seen[1].request.len(), "a 5- and a 50-character prompt seal to the same size");
+    for (i, e) in seen.iter().enumerate() {
+        // AES-128-GCM, the suite the client picks: a 16-byte response nonce.
+        let lengths = sotto_e2e::chunk_plaintext_lengths(&e.response, 16).expect("chunked framing");
+        assert!(lengths.len() >= 3, "{lengths:?}");
+        for len in &lengths {
+            assert_eq!(len % 64, 0, "exchange {i}: a sealed chunk of {len} bytes is not padded ({lengths:?})");
+        }
+    }
+}

@@ -6,7 +6,7 @@ import { invoke, Channel } from '@tauri-apps/api/core';
 export type Status = 'verified' | 'development' | 'failed' | 'unfinished' | 'streaming' | 'sent';
 
 export interface Receipt {
-  enclave: { kind: string; hardware_protected: boolean; module_id: string; root_sha256?: string; attested_at_ms?: number; ohttp_key_id?: string; receipt_key_id?: string };
+  enclave: { kind: string; hardware_protected: boolean; module_id: string; checked?: string; tee_class?: string; root_sha256?: string; attested_at_ms?: number; ohttp_key_id?: string; receipt_key_id?: string };
   measurements: Record<string, string>;
   request_hash: string;
   output_hash: string;
@@ -37,7 +37,7 @@ export interface ConversationView { id: string; title: string; messages: Message
 export interface SearchHit { conversation_id: string; conversation_title: string; message_uid: string; role: string; snippet: string; created_ms: number }
 
 export interface Settings {
-  profile: { kind: 'local' } | { kind: 'custom'; path: string };
+  profile: { kind: 'local' } | { kind: 'opengradient' } | { kind: 'custom'; path: string };
   expected_pcrs: Record<string, string>;
   relays: string[];
   sandbox: { deadline_s: number; memory_mb: number; output_mb: number; max_steps: number };

@@ -41,10 +41,16 @@ function prettyRequest(sent: string): string {
 /** The receipt panel's body for a verified reply. */
 export function receiptPanel(r: Receipt): HTMLElement {
   const dev = r.enclave.kind === 'development' || !r.enclave.hardware_protected;
+  const og = r.enclave.kind === 'opengradient-tee';
   const pcrs = Object.entries(r.measurements ?? {});
   return h(
     'section',
     { class: 'receipt', 'aria-label': 'Receipt' },
+    og
+      ? h('p', { class: 'receipt-note warn' },
+          'Verified OpenGradient TEE: every chunk authenticated and its RSA-PSS receipt covers this request and this output. ' +
+          'It is a proxy: it forwards your prompt to a third-party model provider, which sees it.')
+      : null,
     h('p', { class: dev ? 'receipt-note warn' : 'receipt-note ok' },
       dev
         ? 'Verified against a development enclave on this computer. Its attestation is real but it is not hardware-protected: use it to try Sotto, not for secrets.'
@@ -53,6 +59,8 @@ export function receiptPanel(r: Receipt): HTMLElement {
     h('dl', {},
       row('Kind', `${r.enclave.kind}${dev ? ' (not hardware-protected)' : ' (hardware-protected)'}`),
       row('Identity', h('code', {}, r.enclave.module_id || '—')),
+      r.enclave.checked ? row('Checked', r.enclave.checked) : null,
+      r.enclave.tee_class ? row('What runs there', r.enclave.tee_class) : null,
       r.enclave.root_sha256 ? row('Trust root', h('code', { class: 'hash' }, r.enclave.root_sha256)) : null,
       r.enclave.attested_at_ms ? row('Attested', formatTime(r.enclave.attested_at_ms)) : null,
       row('Model', r.model || '—')),

@@ -35,6 +35,15 @@ describe('receipt panel', () => {
     expect(t).toContain('http://127.0.0.1:8181');
   });
 
+  it('says what was checked about an OpenGradient TEE and that it forwards the prompt to a provider', () => {
+    const og: Receipt = { ...receipt, enclave: { kind: 'opengradient-tee', hardware_protected: false, module_id: 'http://tee', checked: 'keys from the registry (not checked here)', tee_class: 'CPU TEE proxy: forwards the prompt to a third-party model provider' } };
+    const t = text(receiptPanel(og));
+    expect(t).toContain('Verified OpenGradient TEE');
+    expect(t).toContain('keys from the registry');
+    expect(t).toContain('third-party model provider');
+    expect(text(receiptPanel(receipt))).not.toContain('OpenGradient');
+  });
+
   it('says what left this device: size, relay host and the exact request', () => {
     const p = receiptPanel(receipt);
     expect(text(p)).toContain('1.2 KB sealed');

@@ -127,7 +127,7 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
             "model": reply.model,
             "finish_reason": reply.finish_reason,
             "tool_calls": reply.tool_calls,
-            "development_enclave": reply.enclave.kind == "development",
+            "development_enclave": sotto_core::proof::is_development(reply),
             "relay": reply.relay,
             "request_bytes": reply.request_bytes,
             "receipt": receipt_json(reply),
@@ -138,7 +138,7 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
         eprintln!("{}", proof_line(reply));
     } else {
         println!("{}", reply.text);
-        if reply.enclave.kind == "development" {
+        if sotto_core::proof::is_development(reply) {
             eprintln!("note: development enclave — not hardware-protected");
         }
     }

@@ -3,6 +3,7 @@ pub mod ask;
 pub mod attest;
 pub mod history;
 pub mod models;
+pub mod og;
 pub mod pdf;
 pub mod sandbox;
 pub mod stack;
@@ -51,7 +52,18 @@ pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String]) -> Resu
         })
         .collect::<Result<Vec<_>, InferenceError>>()?;
     let p = sotto_core::settings::apply_overrides(base, relays, &pcrs)?;
-    PrivateClient::new(p, ClientOptions::default())
+    let mut options = ClientOptions::default();
+    if p.opengradient.is_some() {
+        // OpenGradient's relay wants the Chat session's token (refreshed here if it is about
+        // to expire); without one it answers 401 and the user is told to log in.
+        let relay = p.relays.first().map(|r| r.url.to_string()).unwrap_or_default();
+        let token = runtime().block_on(sotto_core::opengradient_login::relay_token()).map_err(|e| match e {
+            sotto_core::opengradient_login::LoginError::Expired => InferenceError::LoginNeeded { relay },
+            other => InferenceError::Seal(other.to_string()),
+        })?;
+        options.og_token = std::sync::Arc::new(move || token.clone());
+    }
+    PrivateClient::new(p, options)
 }
 
 fn invalid(field: &str, problem: String) -> InferenceError {

@@ -17,14 +17,18 @@ pub fn run(args: ModelsArgs) -> i32 {
     };
     match super::runtime().block_on(client.models()) {
         Ok((names, reply)) => {
+            let receipt = reply.as_ref().map(crate::output::receipt_json);
             if args.json {
-                let out = serde_json::json!({"models": names, "verified": true, "receipt": crate::output::receipt_json(&reply)});
+                let out = serde_json::json!({"models": names, "verified": reply.is_some(), "receipt": receipt});
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
                 for n in &names {
                     println!("{n}");
                 }
-                eprintln!("{}", crate::output::proof_line(&reply));
+                match &reply {
+                    Some(r) => eprintln!("{}", crate::output::proof_line(r)),
+                    None => eprintln!("note: OpenGradient's TEEs publish no model list; these are the models its SDK names (not signed by a TEE)"),
+                }
             }
             exit::OK
         }

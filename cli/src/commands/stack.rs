@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use sotto_core::stack::{LocalStack, StackOptions};
+use sotto_core::stack::{Flavor, LocalStack, StackOptions};
 
 use crate::exit;
 
@@ -15,19 +15,26 @@ pub enum StackCommand {
         /// embedded (default), scripted:FILE or openai:URL.
         #[arg(long, default_value = "embedded")]
         backend: String,
+        /// sotto (default): Sotto's development enclave; opengradient: OpenGradient's wire,
+        /// relay paths and a registry stand-in, all offline.
+        #[arg(long, value_parser = ["sotto", "opengradient"], default_value = "sotto")]
+        flavor: String,
     },
 }
 
 pub fn run(command: StackCommand) -> i32 {
     match command {
-        StackCommand::Up { profile, backend } => up(profile, backend),
+        StackCommand::Up { profile, backend, flavor } => {
+            let flavor = if flavor == "opengradient" { Flavor::OpenGradient } else { Flavor::Sotto };
+            up(profile, backend, flavor)
+        }
     }
 }
 
-fn up(profile: Option<PathBuf>, backend: String) -> i32 {
+fn up(profile: Option<PathBuf>, backend: String, flavor: Flavor) -> i32 {
     let dir = sotto_core::relay_config::stack_dir();
     eprintln!("starting the development enclave ({backend}) and the nginx relay; files in {}", dir.display());
-    let options = StackOptions { profile, backend, dir };
+    let options = StackOptions { flavor, profile, backend, dir };
     let mut stack = match LocalStack::start(&options) {
         Ok(s) => s,
         Err(e) => {
@@ -36,6 +43,13 @@ fn up(profile: Option<PathBuf>, backend: String) -> i32 {
         }
     };
     println!("relay: {}", stack.relay_url);
+    if let (Some(registry), Some(profile)) = (&stack.registry_url, &stack.profile_file) {
+        println!("registry: {registry}");
+        println!("profile: {}", profile.display());
+        eprintln!("the registry is a stand-in (JSON-RPC answering getActiveTEEs), not OpenGradient's chain");
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
     eprintln!("gateway: http://{} (admin http://{})", stack.gateway_addr, stack.admin_addr);
     eprintln!("development enclave — not hardware-protected. Press Ctrl-C to stop.");
     let rt = super::runtime();

@@ -34,8 +34,20 @@ pub enum StackError {
     PortInUse { addr: String },
 }
 
+/// Which network the stack imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// Sotto's development enclave behind its relay.
+    #[default]
+    Sotto,
+    /// OpenGradient's network offline: the gateway in its wire format, its relay's paths, and a
+    /// stand-in for its on-chain registry.
+    OpenGradient,
+}
+
 /// What to start.
 pub struct StackOptions {
+    pub flavor: Flavor,
     pub profile: Option<PathBuf>,
     /// `embedded`, `scripted:FILE` or `openai:URL`.
     pub backend: String,
@@ -50,6 +62,10 @@ pub struct LocalStack {
     pub gateway_addr: String,
     pub admin_addr: String,
     pub dir: PathBuf,
+    /// The registry stand-in's JSON-RPC URL (OpenGradient flavour).
+    pub registry_url: Option<String>,
+    /// A profile for this stack, written at start (OpenGradient flavour).
+    pub profile_file: Option<PathBuf>,
     gateway: Child,
     relay: Child,
     /// Dropped after `stop` (fields drop after `Drop::drop`).
@@ -63,20 +79,24 @@ impl LocalStack {
         // A validated profile has at least one relay.
         let relay_url = profile.relays.first().map(|r| r.url.to_string()).unwrap_or_default();
         let relay_listen = host_port(&relay_url)?;
-        for addr in [&relay_listen, &settings.gateway_listen, &settings.admin_listen] {
+        let mut ports = vec![&relay_listen, &settings.gateway_listen, &settings.admin_listen];
+        if options.flavor == Flavor::OpenGradient {
+            ports.push(&settings.registry_listen);
+        }
+        for addr in ports {
             ensure_free(addr)?;
         }
         std::fs::create_dir_all(&options.dir).map_err(|source| StackError::Files { dir: options.dir.clone(), source })?;
 
         let keeper = Keeper::new().map_err(|source| StackError::Spawn { what: "the stack's keeper thread", source })?;
-        let mut gateway = gateway::spawn(&keeper, &options.dir, &settings, &options.backend)?;
+        let mut gateway = gateway::spawn(&keeper, &options.dir, &settings, &options.backend, options.flavor)?;
         // The embedded model loads in a few seconds; a cold disk may take longer.
         if let Err(e) = wait_for_port("the enclave gateway", &settings.admin_listen, &mut gateway, &options.dir.join("gateway.log"), Duration::from_secs(120)) {
             let _ = gateway.kill();
             return Err(e);
         }
         let relay_dir = options.dir.join("relay");
-        let mut relay = match relay::spawn(&keeper, &relay_dir, &relay_listen, &settings.gateway_listen) {
+        let mut relay = match relay::spawn(&keeper, &relay_dir, &relay_listen, &settings.gateway_listen, options.flavor) {
             Ok(r) => r,
             Err(e) => {
                 let _ = gateway.kill();
@@ -88,8 +108,25 @@ impl LocalStack {
             let _ = relay.kill();
             return Err(e);
         }
+        let relay_url = relay_url.trim_end_matches('/').to_string();
+        let (registry_url, profile_file) = match options.flavor {
+            Flavor::Sotto => (None, None),
+            Flavor::OpenGradient => {
+                let registry = format!("http://{}", settings.registry_listen);
+                match write_opengradient_profile(&options.dir, &relay_url, &registry) {
+                    Ok(file) => (Some(registry), Some(file)),
+                    Err(source) => {
+                        let _ = gateway.kill();
+                        relay::stop(&mut relay);
+                        return Err(StackError::Files { dir: options.dir.clone(), source });
+                    }
+                }
+            }
+        };
         Ok(Self {
-            relay_url: relay_url.trim_end_matches('/').to_string(),
+            registry_url,
+            profile_file,
+            relay_url,
             gateway_addr: settings.gateway_listen,
             admin_addr: settings.admin_listen,
             dir: options.dir.clone(),
@@ -111,6 +148,33 @@ impl Drop for LocalStack {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The profile of the offline OpenGradient network, in the schema of `relay-config/opengradient.toml`.
+fn write_opengradient_profile(dir: &Path, relay: &str, registry: &str) -> std::io::Result<PathBuf> {
+    let file = dir.join("opengradient-local.toml");
+    // The model the gateway serves, as it published it.
+    let served: Vec<String> = std::fs::read(dir.join("models.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let model = served.first().map(|m| format!("model = {}\n", serde_json::Value::String(m.clone()))).unwrap_or_default();
+    let text = format!(
+        "# OpenGradient's network offline (`sotto stack up --flavor opengradient`): Sotto's gateway in\n\
+         # OpenGradient's wire format, nginx as its relay, and a STAND-IN for the on-chain registry.\n\
+         name = \"opengradient-local\"\n\
+         description = \"OpenGradient wire, offline stand-in network (development root, not hardware-protected)\"\n\n\
+         [[relays]]\nurl = \"{relay}\"\n\n\
+         [opengradient]\nrpc_url = \"{registry}\"\n\
+         registry_address = \"0x00000000000000000000000000000000005107d1\"\n\
+         tee_type = 0\n\
+         attestation_roots = [\"{}\"]\n{model}",
+        dir.join("dev-root.pem").display()
+    );
+    let tmp = dir.join(".opengradient-local.toml.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, &file)?;
+    Ok(file)
 }
 
 /// Something already answering on a port would be mistaken for the new process.

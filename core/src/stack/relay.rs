@@ -3,8 +3,10 @@ use std::process::{Child, Command, Stdio};
 
 use sotto_relay_config::NGINX_RELAY_TEMPLATE;
 
+use sotto_enclave_protocol::opengradient::{RELAY_ATTESTATION_PATH, RELAY_CHAT_PATH};
+
 use super::keeper::Keeper;
-use super::StackError;
+use super::{Flavor, StackError};
 
 /// Debian's nginx, or one on the PATH.
 pub fn nginx_binary() -> Result<PathBuf, StackError> {
@@ -23,20 +25,32 @@ pub fn nginx_binary() -> Result<PathBuf, StackError> {
 
 /// Fills in the relay template (kept in `relay-config/nginx/relay.conf.template`).
 pub fn render_relay_config(prefix: &Path, listen: &str, gateway: &str) -> String {
+    render_for(Flavor::Sotto, prefix, listen, gateway)
+}
+
+/// The relay for a flavour: Sotto's paths, or OpenGradient's relay paths mapped to its
+/// gateway's.
+pub fn render_for(flavor: Flavor, prefix: &Path, listen: &str, gateway: &str) -> String {
+    let (public, upstream, public_att, upstream_att) = match flavor {
+        Flavor::Sotto => ("/gateway", "/gateway", "/attestation", "/attestation"),
+        Flavor::OpenGradient => (RELAY_CHAT_PATH, "/v1/ohttp", RELAY_ATTESTATION_PATH, "/enclave/attestation"),
+    };
     NGINX_RELAY_TEMPLATE
         .replace("@PREFIX@", &prefix.to_string_lossy())
         .replace("@LISTEN@", listen)
         .replace("@GATEWAY@", gateway)
-        .replace("@GATEWAY_PATH@", "/gateway")
-        .replace("@ATTESTATION_PATH@", "/attestation")
+        .replace("@UPSTREAM_GATEWAY_PATH@", upstream)
+        .replace("@UPSTREAM_ATTESTATION_PATH@", upstream_att)
+        .replace("@GATEWAY_PATH@", public)
+        .replace("@ATTESTATION_PATH@", public_att)
         .replace("@BIND@", "127.0.0.1")
 }
 
-pub(super) fn spawn(keeper: &Keeper, prefix: &Path, listen: &str, gateway: &str) -> Result<Child, StackError> {
+pub(super) fn spawn(keeper: &Keeper, prefix: &Path, listen: &str, gateway: &str, flavor: Flavor) -> Result<Child, StackError> {
     let files = |source| StackError::Files { dir: prefix.to_owned(), source };
     std::fs::create_dir_all(prefix).map_err(files)?;
     let conf = prefix.join("relay.conf");
-    std::fs::write(&conf, render_relay_config(prefix, listen, gateway)).map_err(files)?;
+    std::fs::write(&conf, render_for(flavor, prefix, listen, gateway)).map_err(files)?;
     let nginx = nginx_binary()?;
     let mut command = Command::new(nginx);
     command

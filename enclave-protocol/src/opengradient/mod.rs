@@ -24,3 +24,14 @@ pub const TEE_ID_HEADER: &str = "x-tee-id";
 pub const STREAM_HEADER: &str = "x-ohttp-stream";
 /// `tee_type` of LLM proxies in the registry.
 pub const TEE_TYPE_LLM_PROXY: u8 = 0;
+
+/// What an OpenGradient TEE's attestation document binds in `user_data`: multihash SHA-256
+/// (0x12 0x20 ‖ digest) of its TLS certificate, then of its signing key's DER (nitriding's layout).
+pub fn attestation_binding(tls_certificate: &[u8], signing_key_der: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(68);
+    for part in [tls_certificate, signing_key_der] {
+        out.extend_from_slice(&[0x12, 0x20]);
+        out.extend_from_slice(&crate::sha256(part));
+    }
+    out
+}

@@ -110,7 +110,7 @@ fn answered(base: AgentResult, reply: &VerifiedReply) -> AgentResult {
     AgentResult {
         status: "answered",
         reply: reply.text.clone(),
-        development: reply.enclave.kind == "development",
+        development: sotto_core::proof::is_development(reply),
         receipt: Some(receipt_json(reply)),
         ..base
     }
@@ -135,7 +135,7 @@ impl AgentObserver for Forwarder {
         self.send(AgentEvent::ModelText { piece: piece.into() });
     }
     fn model_verified(&mut self, reply: &VerifiedReply) {
-        self.send(AgentEvent::ModelVerified { development: reply.enclave.kind == "development" });
+        self.send(AgentEvent::ModelVerified { development: sotto_core::proof::is_development(reply) });
     }
     fn step_started(&mut self, n: usize, tool: &str, input: &Value) {
         self.send(AgentEvent::StepStarted { n, tool: tool.into(), input: input.clone() });

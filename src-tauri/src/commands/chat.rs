@@ -84,7 +84,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
     }
     let (status, reason, text, receipt) = match outcome.end {
         ChatEnd::Verified(reply) => {
-            let status = if reply.enclave.kind == "development" { "development" } else { "verified" };
+            let status = if sotto_core::proof::is_development(&reply) { "development" } else { "verified" };
             (status, None, reply.text.clone(), Some(receipt_json(&reply)))
         }
         ChatEnd::Failed(e) => ("failed", Some(e.to_string()), String::new(), None),
@@ -111,7 +111,7 @@ pub struct Models {
 pub async fn list_models(state: State<'_, AppState>) -> CommandResult<Models> {
     let client = state.client()?;
     let (models, reply) = client.models().await?;
-    Ok(Models { models, receipt: receipt_json(&reply) })
+    Ok(Models { models, receipt: reply.as_ref().map(receipt_json).unwrap_or(Value::Null) })
 }
 
 /// A stored reply's whole receipt, including the exact request that left the device.

@@ -42,9 +42,15 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
         Ok(p) => (
             Some(ProfileFacts {
                 name: p.name.clone(),
-                enclave_kind: format!("{:?}", p.enclave.kind).to_lowercase(),
+                enclave_kind: match &p.opengradient {
+                    Some(_) => "opengradient (TEEs from its registry)".into(),
+                    None => format!("{:?}", p.enclave.kind).to_lowercase(),
+                },
                 relays: p.relays.iter().map(|r| r.url.to_string()).collect(),
-                trust_roots: p.enclave.trust_root_files.iter().map(|f| f.display().to_string()).collect(),
+                trust_roots: match &p.opengradient {
+                    Some(og) => og.attestation_roots.iter().map(|f| f.display().to_string()).collect(),
+                    None => p.enclave.trust_root_files.iter().map(|f| f.display().to_string()).collect(),
+                },
                 expected_pcrs: p.enclave.expected_pcrs.0.iter().map(|(i, v)| (*i, hex_of(v))).collect(),
             }),
             None,

@@ -78,6 +78,7 @@ fn report(app: &AppHandle, history: HistoryState, stack: Option<String>, stack_e
     let profile = settings.profile().map(|p| p.name).unwrap_or_else(|_| match &settings.profile {
         ProfileChoice::Local => "local".into(),
         ProfileChoice::Custom { path } => path.display().to_string(),
+        ProfileChoice::OpenGradient => "opengradient".into(),
     });
     let sandbox = match &*lock(&state.sandbox) {
         SandboxState::NotStarted => "not_started",
@@ -147,7 +148,7 @@ pub async fn ensure_local_stack(app: &AppHandle, progress: &Channel<StartupEvent
     }
     let _ = progress.send(StartupEvent::Step { text: "Starting the local relay and the development enclave…".into() });
     let backend = std::env::var("SOTTO_LOCAL_BACKEND").unwrap_or_else(|_| "embedded".into());
-    let options = StackOptions { profile: None, backend, dir: sotto_core::relay_config::stack_dir() };
+    let options = StackOptions { flavor: Default::default(), profile: None, backend, dir: sotto_core::relay_config::stack_dir() };
     let stack = blocking(move || LocalStack::start(&options)).await??;
     *lock(&state.stack) = Some(stack);
     *lock(&state.client) = None;

@@ -49,7 +49,7 @@ export class SettingsPage {
 
   private render(view: View, about: Awaited<ReturnType<typeof api.about>>): void {
     const s = view.settings;
-    const profileKind = select([['local', 'Local stack (this computer, development enclave)'], ['custom', 'Custom profile file']], s.profile.kind);
+    const profileKind = select([['local', 'Local stack (this computer, development enclave)'], ['opengradient', 'OpenGradient network (TEE proxies to model providers)'], ['custom', 'Custom profile file']], s.profile.kind);
     const profilePath = h('input', { type: 'text', placeholder: '/path/to/profile.toml', value: s.profile.kind === 'custom' ? s.profile.path : '' });
     const relays = h('textarea', { rows: 2, placeholder: view.profile?.relays.join('\n') ?? '' }, s.relays.join('\n'));
     const pcrs = h('textarea', { rows: 3, class: 'mono', placeholder: 'N=HEX, one per line' }, Object.entries(s.expected_pcrs).map(([i, v]) => `${i}=${v}`).join('\n'));
@@ -70,7 +70,7 @@ export class SettingsPage {
     const save = async () => {
       const next: Settings = {
         ...s,
-        profile: profileKind.value === 'custom' ? { kind: 'custom', path: profilePath.value.trim() } : { kind: 'local' },
+        profile: profileKind.value === 'custom' ? { kind: 'custom', path: profilePath.value.trim() } : profileKind.value === 'opengradient' ? { kind: 'opengradient' } : { kind: 'local' },
         relays: relays.value.split('\n').map((l) => l.trim()).filter(Boolean),
         expected_pcrs: {},
         sandbox: { deadline_s: +deadline.value, memory_mb: +memory.value, output_mb: +output.value, max_steps: +steps.value },

@@ -1,0 +1,138 @@
+//! Padding, so the relay learns nothing from sizes: it sees the user's address next to every
+//! sealed chunk, and unpadded chunk lengths give away token lengths (the token-length attack
+//! on AI assistants, Weiss et al., USENIX Security 2024) and request sizes the prompt's length.
+//!
+//! - Every sealed chunk of a reply carries a plaintext that is a multiple of [`CHUNK_BUCKET`]
+//!   bytes: 256, larger than almost any single streamed event's variable part (a token and its
+//!   JSON escaping), so events of different tokens seal to the same size. The padding is an SSE
+//!   comment line (`:` …, which every SSE parser ignores), trailing JSON whitespace, or a
+//!   `sotto-padding` field in a Binary HTTP header or trailer section; it is part of what the
+//!   enclave hashes, so the receipt still covers exactly what arrived.
+//! - Requests are padded to a power of two of at least [`REQUEST_MIN_BUCKET`] bytes, so prompts
+//!   of 5 and 500 characters seal to the same size and the turns of a conversation grow only
+//!   in steps.
+
+use crate::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
+
+pub const CHUNK_BUCKET: usize = 256;
+pub const REQUEST_MIN_BUCKET: usize = 1024;
+/// The header or trailer field that carries padding (ignored by both sides).
+pub const PADDING_FIELD: &str = "sotto-padding";
+
+/// The smallest padding `n` (built by `build(n)`) whose output is a multiple of `bucket`.
+pub fn pad_to(bucket: usize, build: impl Fn(usize) -> Vec<u8>) -> Vec<u8> {
+    let base = build(0);
+    if base.len() % bucket == 0 {
+        return base;
+    }
+    let mut n = bucket - base.len() % bucket;
+    // A length prefix may grow by a byte as the padding grows, so step until it fits.
+    loop {
+        let out = build(n);
+        if out.len() % bucket == 0 {
+            return out;
+        }
+        n += 1;
+    }
+}
+
+/// The bucket a request of `len` bytes is padded to.
+pub fn request_bucket(len: usize) -> usize {
+    len.max(REQUEST_MIN_BUCKET).next_power_of_two()
+}
+
+/// How reply content is padded without changing what it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Server-sent events: a comment line.
+    EventStream,
+    /// JSON (or anything whitespace-tolerant): trailing spaces.
+    Whitespace,
+}
+
+/// `data` with padding appended in `style`, `n` bytes of filler.
+pub fn padded(data: &[u8], style: Style, n: usize) -> Vec<u8> {
+    let mut out = data.to_vec();
+    match style {
+        Style::EventStream => {
+            out.push(b':');
+            out.extend(std::iter::repeat_n(b' ', n));
+            out.push(b'\n');
+        }
+        Style::Whitespace => out.extend(std::iter::repeat_n(b' ', n)),
+    }
+    out
+}
+
+/// A Binary HTTP content chunk whose framing and content fill whole buckets; returns the chunk
+/// and the content as padded (what the receipt hashes).
+pub fn content(data: &[u8], style: Style) -> (Vec<u8>, Vec<u8>) {
+    let chunk = pad_to(CHUNK_BUCKET, |n| content_chunk(&padded(data, style, n)));
+    let (len, at) = varint(&chunk);
+    (chunk.clone(), chunk[at..at + len].to_vec())
+}
+
+/// The response head, padded with a `sotto-padding` header.
+pub fn head(status: u16, headers: &[(&str, &[u8])]) -> Vec<u8> {
+    pad_to(CHUNK_BUCKET, |n| {
+        let filler = vec![b'0'; n];
+        let mut all = headers.to_vec();
+        all.push((PADDING_FIELD, &filler));
+        response_head(status, &all)
+    })
+}
+
+/// The end of the content and the trailer, padded with a `sotto-padding` trailer field.
+pub fn end_and_trailer(trailer: &[(&str, &[u8])]) -> Vec<u8> {
+    pad_to(CHUNK_BUCKET, |n| {
+        let filler = vec![b'0'; n];
+        let mut all = trailer.to_vec();
+        all.push((PADDING_FIELD, &filler));
+        content_end_and_trailer(&all)
+    })
+}
+
+fn varint(b: &[u8]) -> (usize, usize) {
+    let Some(first) = b.first() else { return (0, 0) };
+    let len = 1usize << (first >> 6);
+    let mut v = u64::from(first & 0x3f);
+    for x in b.iter().take(len).skip(1) {
+        v = (v << 8) | u64::from(*x);
+    }
+    (v as usize, len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_piece_fills_whole_buckets_and_keeps_its_meaning() {
+        for size in [0usize, 1, 63, 64, 200, 254, 255, 256, 1000, 20_000] {
+            let data = vec![b'x'; size];
+            for style in [Style::EventStream, Style::Whitespace] {
+                let (chunk, content) = content(&data, style);
+                assert_eq!(chunk.len() % CHUNK_BUCKET, 0, "{size} {style:?}");
+                assert!(content.starts_with(&data));
+                let pad = &content[data.len()..];
+                match style {
+                    Style::EventStream => assert!(pad.starts_with(b":") && pad.ends_with(b"\n")),
+                    Style::Whitespace => assert!(pad.iter().all(|b| *b == b' ')),
+                }
+            }
+        }
+        let h = head(200, &[("content-type", b"text/event-stream")]);
+        assert_eq!(h.len() % CHUNK_BUCKET, 0);
+        let msg = [h.clone(), content(b"data: {}\n\n", Style::EventStream).0, end_and_trailer(&[("sotto-receipt", b"{}")])].concat();
+        let parsed = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&msg)).unwrap();
+        assert_eq!(parsed.trailer().get(b"sotto-receipt"), Some(&b"{}"[..]));
+        assert!(parsed.content().starts_with(b"data: {}\n\n:"));
+    }
+
+    #[test]
+    fn requests_grow_in_powers_of_two() {
+        assert_eq!(request_bucket(5), 1024);
+        assert_eq!(request_bucket(1024), 1024);
+        assert_eq!(request_bucket(1025), 2048);
+    }
+}
