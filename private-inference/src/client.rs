@@ -110,6 +110,13 @@ impl PrivateClient {
         self.send("POST", "/v1/chat/completions", body).await
     }
 
+    /// Reads OpenGradient's registry now (not from the cache) and returns how many usable TEEs
+    /// it lists; `None` for a profile of another network.
+    pub async fn discover(&self) -> Option<Result<usize, InferenceError>> {
+        let og = self.opengradient.as_ref()?;
+        Some(og.discover().await)
+    }
+
     /// Whether this client speaks OpenGradient's network.
     pub fn is_opengradient(&self) -> bool {
         self.opengradient.is_some()

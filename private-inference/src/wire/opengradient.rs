@@ -200,6 +200,10 @@ impl OpenGradientWire {
         Ok(identity)
     }
 
+    pub(crate) async fn discover(&self) -> Result<usize, InferenceError> {
+        Ok(self.registry.tees(true).await?.len())
+    }
+
     pub(crate) fn spec(&self) -> &OpenGradientSpec {
         &self.spec
     }
