@@ -1,7 +1,8 @@
 //! Logging in to OpenGradient Chat for its relay, as its own CLI does: a loopback listener,
 //! the Chat app's `/cli-auth` page opened in the browser, and the session bundle the page
 //! posts back to the listener (never to any other host). The session is kept in the system
-//! keyring, never in a plain file, and its access token is refreshed before it expires.
+//! keyring or, where there is none, in the encrypted store (unlocked by its passphrase), never
+//! in a plain file; its access token is refreshed before it expires.
 //! `SOTTO_OG_TOKEN` overrides it for scripts.
 
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::Value;
 use sotto_store::{OsKeyring, SecretVault};
+
+use crate::history::{open_store, PassphrasePrompt};
 use tokio::sync::{mpsc, Mutex};
 
 /// The Chat app that hosts the authorisation page.
@@ -81,22 +84,42 @@ impl Session {
         self.expires_at().is_some_and(|at| now + EARLY >= at)
     }
 
-    /// Stores the session in the system keyring.
+    /// Stores the session in the system keyring, else in the encrypted store (`ask` is asked
+    /// for its passphrase when the environment gives none).
+    pub fn save_with(&self, ask: &mut dyn FnMut(PassphrasePrompt) -> Option<String>) -> Result<(), LoginError> {
+        if let Ok(keyring) = OsKeyring::available() {
+            if keyring.put(ACCOUNT, self.raw.to_string().as_bytes()).is_ok() {
+                return Ok(());
+            }
+        }
+        let store = open_store(true, ask).map_err(|e| LoginError::Keyring(e.to_string()))?;
+        store.set_setting(ACCOUNT, &self.raw).map_err(|e| LoginError::Keyring(e.to_string()))
+    }
+
+    /// [`Session::save_with`] without anyone to ask (the refresh, the app).
     pub fn save(&self) -> Result<(), LoginError> {
-        let keyring = OsKeyring::available().map_err(|e| LoginError::Keyring(e.to_string()))?;
-        keyring.put(ACCOUNT, self.raw.to_string().as_bytes()).map_err(|e| LoginError::Keyring(e.to_string()))
+        self.save_with(&mut |_| None)
     }
 
-    /// The stored session, if any.
+    /// The stored session, if any (from the keyring, else from a store the environment unlocks).
     pub fn load() -> Option<Self> {
-        let keyring = OsKeyring::available().ok()?;
-        let bytes = keyring.get(ACCOUNT).ok()??;
-        Self::from_bundle(serde_json::from_slice(&bytes).ok()?).ok()
+        let from_keyring = OsKeyring::available().ok().and_then(|k| k.get(ACCOUNT).ok().flatten());
+        let raw: Value = match from_keyring {
+            Some(bytes) => serde_json::from_slice(&bytes).ok()?,
+            None => open_store(false, &mut |_| None).ok()?.setting(ACCOUNT).ok()??,
+        };
+        Self::from_bundle(raw).ok()
     }
 
+    /// Removes the session from the keyring and the store.
     pub fn forget() -> Result<(), LoginError> {
-        let keyring = OsKeyring::available().map_err(|e| LoginError::Keyring(e.to_string()))?;
-        keyring.delete(ACCOUNT).map_err(|e| LoginError::Keyring(e.to_string()))
+        if let Ok(keyring) = OsKeyring::available() {
+            keyring.delete(ACCOUNT).map_err(|e| LoginError::Keyring(e.to_string()))?;
+        }
+        if let Ok(store) = open_store(false, &mut |_| None) {
+            store.set_setting(ACCOUNT, &Value::Null).map_err(|e| LoginError::Keyring(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Refreshes the access token with the Chat app's auth server (Supabase) if it expires
@@ -112,7 +135,14 @@ impl Session {
         ) else {
             return Err(LoginError::Expired);
         };
-        let answer = reqwest::Client::new()
+        if !base.starts_with("https://") {
+            return Err(LoginError::Refresh(format!("the session names an auth server that is not https ({base})")));
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| LoginError::Refresh(e.to_string()))?;
+        let answer = http
             .post(format!("{}/auth/v1/token?grant_type=refresh_token", base.trim_end_matches('/')))
             .header("apikey", key)
             .json(&serde_json::json!({"refresh_token": refresh}))
@@ -173,8 +203,15 @@ impl Listener {
         let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("redirect_uri", &redirect).append_pair("app_name", "Sotto").finish();
         let auth_url = format!("{}/cli-auth?{query}", app_url.trim_end_matches('/'));
         let (tx, received) = mpsc::channel(1);
-        let tx = Arc::new(Mutex::new(Some(tx)));
-        let app = axum::Router::new().route("/", any(move |method: Method, body: axum::body::Bytes| receive(method, body, tx.clone())));
+        let expect = Arc::new(Expect {
+            tx: Mutex::new(Some(tx)),
+            host: format!("127.0.0.1:{port}"),
+            origin: origin_of(app_url),
+        });
+        let app = axum::Router::new().route(
+            "/",
+            any(move |method: Method, headers: axum::http::HeaderMap, body: axum::body::Bytes| receive(method, headers, body, expect.clone())),
+        );
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -192,33 +229,61 @@ impl Listener {
     }
 }
 
-/// CORS for the page's origin: its POST is preceded by a preflight.
-fn cors(mut r: Response) -> Response {
+/// `scheme://host[:port]` of the Chat app, the only origin allowed to post the session.
+fn origin_of(app_url: &str) -> String {
+    match url::Url::parse(app_url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => app_url.trim_end_matches('/').to_string(),
+    }
+}
+
+/// What the listener accepts: one session, posted as JSON by the app's page to this address.
+struct Expect {
+    tx: Mutex<Option<mpsc::Sender<Result<Session, LoginError>>>>,
+    host: String,
+    origin: String,
+}
+
+/// CORS for the app's origin only: its POST is preceded by a preflight, which pages of other
+/// origins do not pass.
+fn cors(mut r: Response, origin: &str) -> Response {
     let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
     h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
     h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
     r
 }
 
-type Sender = Arc<Mutex<Option<mpsc::Sender<Result<Session, LoginError>>>>>;
-
-async fn receive(method: Method, body: axum::body::Bytes, tx: Sender) -> Response {
+async fn receive(method: Method, headers: axum::http::HeaderMap, body: axum::body::Bytes, expect: Arc<Expect>) -> Response {
+    let origin = expect.origin.as_str();
+    // A name that resolves here (DNS rebinding) is not this listener's address.
+    if headers.get(header::HOST).and_then(|h| h.to_str().ok()) != Some(expect.host.as_str()) {
+        return StatusCode::MISDIRECTED_REQUEST.into_response();
+    }
     if method == Method::OPTIONS {
-        return cors(StatusCode::NO_CONTENT.into_response());
+        return cors(StatusCode::NO_CONTENT.into_response(), origin);
     }
     if method != Method::POST {
-        return cors(StatusCode::METHOD_NOT_ALLOWED.into_response());
+        return cors(StatusCode::METHOD_NOT_ALLOWED.into_response(), origin);
     }
+    // JSON only: a cross-site form or text/plain post skips the preflight.
+    let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return cors(StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response(), origin);
+    }
+    let Some(sender) = expect.tx.lock().await.take() else {
+        // One session per login: a second post is refused, not silently dropped.
+        return cors(StatusCode::CONFLICT.into_response(), origin);
+    };
     let parsed = serde_json::from_slice::<Value>(&body)
         .map_err(|e| LoginError::BadBundle(format!("not JSON ({e})")))
         .and_then(Session::from_bundle);
     let ok = parsed.is_ok();
-    if let Some(sender) = tx.lock().await.take() {
-        let _ = sender.send(parsed).await;
-    }
+    let _ = sender.send(parsed).await;
     let status = if ok { StatusCode::OK } else { StatusCode::BAD_REQUEST };
-    cors((status, [(header::CONTENT_TYPE, "application/json")], format!("{{\"ok\": {ok}}}")).into_response())
+    cors((status, [(header::CONTENT_TYPE, "application/json")], format!("{{\"ok\": {ok}}}")).into_response(), origin)
 }
 
 #[cfg(test)]
@@ -234,11 +299,16 @@ mod tests {
         let http = reqwest::Client::new();
         let pre = http.request(reqwest::Method::OPTIONS, &redirect).send().await.unwrap();
         assert_eq!(pre.status(), 204);
-        assert_eq!(pre.headers()["access-control-allow-origin"], "*");
+        assert_eq!(pre.headers()["access-control-allow-origin"], "https://chat.example");
+        // A simple cross-site post (no preflight) is refused.
+        let plain = http.post(&redirect).header("content-type", "text/plain").body("{\"access_token\": \"evil\"}").send().await.unwrap();
+        assert_eq!(plain.status(), 415);
         let bundle = serde_json::json!({"type": "opengradient-cli-auth", "access_token": "tok", "refresh_token": "r", "expires_at": 4_000_000_000u64,
             "user": {"email": "a@b.c"}, "config": {"chat_api_base_url": "https://relay.example"}});
         let post = http.post(&redirect).json(&bundle).send().await.unwrap();
         assert_eq!(post.status(), 200);
+        let second = http.post(&redirect).json(&bundle).send().await.unwrap();
+        assert_eq!(second.status(), 409, "a second session is refused");
         let session = listener.wait(Duration::from_secs(5)).await.unwrap();
         assert_eq!(session.access_token(), "tok");
         assert_eq!(session.email(), Some("a@b.c"));

@@ -56,6 +56,13 @@ pub struct RunningGateway {
 /// Loads the back-end, measures, writes the development root and measurements to the state
 /// folder, then starts listening.
 pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
+    // The admin listener rotates keys and reports who connected; the registry stand-in is a
+    // test fixture: neither may be reachable from another machine.
+    for addr in [config.admin_listen, config.registry_listen].into_iter().flatten() {
+        if !addr.ip().is_loopback() {
+            anyhow::bail!("{addr} is not a loopback address: the admin and registry listeners only listen on this machine");
+        }
+    }
     let spec = config.backend.clone();
     let backend = tokio::task::spawn_blocking(move || backend::build(&spec)).await??;
     let models = backend.models().await.unwrap_or_default();
@@ -244,4 +251,25 @@ async fn rotate(State(state): State<Arc<AppState>>) -> Response {
 
 async fn observations(State(state): State<Arc<AppState>>) -> Response {
     Json(state.observations.report()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_admin_and_registry_listeners_refuse_addresses_off_this_machine() {
+        for (admin, registry) in [(Some("0.0.0.0:0"), None), (None, Some("192.0.2.1:0"))] {
+            let config = GatewayConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                admin_listen: admin.map(|a| a.parse().unwrap()),
+                state_dir: std::env::temp_dir(),
+                backend: crate::BackendSpec::Scripted { script: "/nonexistent.json".into() },
+                wire: crate::Wire::Opengradient,
+                registry_listen: registry.map(|a| a.parse().unwrap()),
+            };
+            let e = start(config).await.err().expect("refused").to_string();
+            assert!(e.contains("not a loopback address"), "{e}");
+        }
+    }
 }

@@ -6,7 +6,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::sha256;
@@ -151,7 +151,8 @@ impl Receipt {
             .ok()
             .and_then(|s| Signature::from_slice(&s).ok())
             .ok_or_else(|| ReceiptError::Malformed("`signature` is not a base64 Ed25519 signature".into()))?;
-        key.verify(&self.signed_message()?, &signature)
+        // Strict: no malleable or small-order-key signatures.
+        key.verify_strict(&self.signed_message()?, &signature)
             .map_err(|_| ReceiptError::BadSignature)?;
         if hash32(&self.request_hash, "request_hash")? != sha256(request) {
             return Err(ReceiptError::RequestMismatch);

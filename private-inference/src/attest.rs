@@ -36,11 +36,13 @@ pub struct EnclaveIdentity {
     pub tee_class: String,
 }
 
-/// `trust` of an enclave whose attestation document this device verified.
+/// `trust` of an enclave whose attestation document this device verified. (For an OpenGradient
+/// TEE the document binds its code and signing key; its OHTTP key comes from the registry, as
+/// OpenGradient's attestation does not cover it: the reply's receipt still proves the TEE.)
 pub const ATTESTED_HERE: &str = "attested on this device";
 /// `trust` of an OpenGradient TEE whose document chained to a root other than AWS's (the
 /// offline stand-in's development root).
-pub const ATTESTED_DEVELOPMENT: &str = "attested on this device against a development root — not hardware-protected";
+pub const ATTESTED_DEVELOPMENT: &str = "attested on this device against a development root — not hardware-protected (code and signing key; its OHTTP key is the registry's)";
 /// `trust` of an OpenGradient TEE known only from the registry.
 pub const KEYS_FROM_REGISTRY: &str = "keys from the registry (its attestation could not be fetched through the relay, so it was not checked here)";
 /// `tee_class` of Sotto's enclaves.

@@ -85,6 +85,9 @@ pub struct OpenGradientSpec {
     pub refresh: Duration,
     /// The model asked for when a request names none (`sotto ask` without `--model`).
     pub model: Option<String>,
+    /// Refuse a TEE whose attestation cannot be fetched through the relay (default: use the
+    /// registry's keys and say so on every reply).
+    pub require_attestation: bool,
     /// Roots a TEE's attestation document (fetched through the relay) must chain to; the AWS
     /// Nitro root unless the profile names others (the offline stand-in names its own).
     pub attestation_roots: Vec<PathBuf>,
@@ -149,6 +152,8 @@ struct RawOpenGradient {
     refresh_s: u64,
     attestation_roots: Option<Vec<String>>,
     model: Option<String>,
+    #[serde(default)]
+    require_attestation: bool,
 }
 
 fn default_registry_refresh() -> u64 {
@@ -321,6 +326,10 @@ impl Validator<'_> {
                 "must be between 1 and 3600 seconds",
             ));
         }
+        // `now + key_cache` must not overflow the clock; a day is already a long time to trust a key.
+        if raw.key_cache_s > 86_400 {
+            return Err(self.invalid("enclave.key_cache_s", "must be at most 86400 seconds (a day)"));
+        }
         let base = self.base();
         let trust_root_files = raw
             .trust_roots
@@ -359,8 +368,10 @@ impl Validator<'_> {
     fn opengradient(&self, raw: RawOpenGradient) -> Result<OpenGradientSpec, ProfileError> {
         let rpc_url = Url::parse(&raw.rpc_url)
             .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-            .ok_or_else(|| self.invalid("opengradient.rpc_url", format!("`{}` is not an http(s) URL", raw.rpc_url)))?;
+            .filter(|u| u.host_str().is_some())
+            .ok_or_else(|| self.invalid("opengradient.rpc_url", format!("`{}` is not a URL", raw.rpc_url)))?;
+        // The registry's answer decides which key a prompt is sealed to: no plain http off this machine.
+        check_relay_url(&rpc_url).map_err(|why| self.invalid("opengradient.rpc_url", why))?;
         let registry_address = fixed_hex::<20>(&raw.registry_address)
             .ok_or_else(|| self.invalid("opengradient.registry_address", "must be 0x and 40 hex digits"))?;
         let pcr_hash = raw
@@ -393,6 +404,7 @@ impl Validator<'_> {
             tee_id,
             refresh: Duration::from_secs(raw.refresh_s),
             model: raw.model.filter(|m| !m.trim().is_empty()),
+            require_attestation: raw.require_attestation,
             attestation_roots,
         })
     }
@@ -562,6 +574,10 @@ mod tests {
         );
         let e = parse(&clash).unwrap_err().to_string();
         assert!(e.contains("port 8788 is also used"), "{e}");
+
+        let huge = profile("[[relays]]\nurl = \"https://h\"", &format!("expected_pcrs = {{ 0 = \"{PCR}\" }}\nkey_cache_s = 9223372036854775807"));
+        let e = parse(&huge).unwrap_err().to_string();
+        assert!(e.contains("key_cache_s"), "{e}");
 
         let unknown = "name = \"t\"\nrelay = 1\n";
         let e = parse(unknown).unwrap_err().to_string();

@@ -43,6 +43,8 @@ struct ProxyState {
 pub struct Exchange {
     pub request: Vec<u8>,
     pub response: Vec<u8>,
+    /// The client's `Authorization` header, if it sent one.
+    pub authorization: Option<String>,
 }
 
 pub struct Proxy {
@@ -131,6 +133,7 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
         }
     }
     let sent = body.clone();
+    let authorization = headers.iter().find(|(k, _)| k == "authorization").and_then(|(_, v)| v.to_str().ok()).map(String::from);
     let mut out = s.http.request(method, format!("{}{}", s.upstream, path)).body(body);
     for (k, v) in headers {
         out = out.header(k, v);
@@ -163,7 +166,7 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
     };
     if matches!(s.attack, Attack::None) {
         let bytes = upstream.bytes().await.unwrap_or_default();
-        s.seen.lock().unwrap().push(Exchange { request: sent.to_vec(), response: bytes.to_vec() });
+        s.seen.lock().unwrap().push(Exchange { request: sent.to_vec(), response: bytes.to_vec(), authorization });
         return builder.body(Body::from(bytes)).unwrap();
     }
     if let Attack::TruncateResponse(n) = s.attack {

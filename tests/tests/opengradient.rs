@@ -197,6 +197,12 @@ async fn without_an_attestation_through_the_relay_the_reply_says_keys_from_the_r
     let out = stack.sotto(&["ask", "--profile", &profile.display().to_string(), "--json", "Say hello"]);
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(json["receipt"]["enclave"]["hardware_protected"], false);
+    // A profile that requires the attestation refuses before anything is sent.
+    let before = stack.chat_requests().await;
+    let strict = variant(&stack, Some(&proxy.url), "require_attestation = true");
+    let e = client(&strict).chat(&ask(true)).await.err().expect("refused");
+    assert!(e.before_sending() && e.to_string().contains("require_attestation"), "{e}");
+    assert_eq!(stack.chat_requests().await, before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,4 +222,69 @@ async fn a_registry_that_lists_nothing_or_garbage_is_refused_clearly() {
         let e = client(&path).chat(&ask(false)).await.err().expect("refused");
         assert!(e.before_sending() && e.to_string().contains(words), "{e}");
     }
+}
+
+/// `sotto og login` as a person runs it without a system keyring: the page posts the session
+/// to the loopback listener, it is kept in the encrypted store (not in a plain file), and the
+/// relay then gets its token as a bearer token.
+#[tokio::test(flavor = "multi_thread")]
+async fn og_login_keeps_the_session_encrypted_and_the_relay_gets_its_token() {
+    use std::io::{BufRead, BufReader};
+    let stack = og_stack(None);
+    let env = [("SOTTO_PASSPHRASE", "correct horse battery staple")];
+    let mut login = sotto_e2e::spawn_cli(stack.home.path(), &["og", "login", "--no-browser", "--app-url", "https://chat.example", "--timeout-s", "30"], &env);
+    let stderr = login.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines.next().expect("login printed its address").unwrap();
+        if let Some(u) = line.trim().strip_prefix("https://chat.example/cli-auth?") {
+            break u.to_string();
+        }
+    };
+    let redirect = url.split('&').find_map(|kv| kv.strip_prefix("redirect_uri=")).unwrap().replace("%3A", ":").replace("%2F", "/");
+    let token = "og-access-token-7f3a9c";
+    let bundle = json!({"type": "opengradient-cli-auth", "access_token": token, "refresh_token": "r", "expires_at": 4_000_000_000u64, "user": {"email": "ada@example.org"}});
+    let answer = reqwest::Client::new().post(&redirect).json(&bundle).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let out = login.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("logged in as ada@example.org"));
+    // Not in any plain file under SOTTO_HOME.
+    for entry in walk(stack.home.path()) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in plain text in {}", entry.display());
+    }
+    let status = sotto_e2e::cli_with(stack.home.path(), &["og", "status"], &env);
+    assert!(stdout(&status).contains("logged in as ada@example.org"), "{}", stdout(&status));
+    let proxy = Proxy::start(&stack.relay_url, Attack::None).await;
+    let profile = variant(&stack, Some(&proxy.url), "");
+    let out = sotto_e2e::cli_with(stack.home.path(), &["ask", "--profile", &profile.display().to_string(), "Say hello"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(proxy.exchanges()[0].authorization.as_deref(), Some(format!("Bearer {token}").as_str()));
+    // SOTTO_OG_TOKEN wins for scripts; logout forgets the stored one.
+    let env2 = [("SOTTO_PASSPHRASE", env[0].1), ("SOTTO_OG_TOKEN", "script-token")];
+    let out = sotto_e2e::cli_with(stack.home.path(), &["ask", "--profile", &profile.display().to_string(), "Say hello"], &env2);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(proxy.exchanges()[1].authorization.as_deref(), Some("Bearer script-token"));
+    let out = sotto_e2e::cli_with(stack.home.path(), &["og", "logout"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let status = sotto_e2e::cli_with(stack.home.path(), &["og", "status"], &env);
+    assert!(stdout(&status).contains("not logged in"), "{}", stdout(&status));
+}
+
+fn stderr_of(o: &std::process::Output) -> String {
+    stderr(o)
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

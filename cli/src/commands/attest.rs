@@ -81,8 +81,9 @@ fn policy(args: &VerifyArgs) -> Result<Policy, String> {
         expected.insert(i, v);
     }
     let at = match args.at {
-        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
-        Some(_) => return Err("--at must be a non-negative number of seconds".into()),
+        // Anything past the year 9999 is a typo, and far past it would overflow the clock.
+        Some(s) if s.is_finite() && (0.0..=253_402_300_799.0).contains(&s) => Duration::from_secs_f64(s),
+        Some(_) => return Err("--at must be seconds since 1970, up to the year 9999".into()),
         None => SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
     };
     let nonce = args

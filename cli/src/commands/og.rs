@@ -10,7 +10,7 @@ use crate::exit;
 #[derive(Subcommand)]
 pub enum OgCommand {
     /// Authorise this device in the browser (OpenGradient Chat's CLI authorisation); the
-    /// session is kept in the system keyring.
+    /// session is kept in the system keyring, or in the encrypted history where there is none.
     Login {
         /// The Chat app that hosts the authorisation page.
         #[arg(long, default_value = DEFAULT_APP_URL)]
@@ -55,7 +55,7 @@ fn login(app_url: &str, no_browser: bool, timeout_s: u64) -> i32 {
         }
         eprintln!("waiting up to {timeout_s} s …");
         let session = listener.wait(Duration::from_secs(timeout_s)).await?;
-        session.save()?;
+        session.save_with(&mut super::history::ask_passphrase)?;
         Ok::<_, sotto_core::opengradient_login::LoginError>(session)
     });
     match result {

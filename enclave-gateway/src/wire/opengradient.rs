@@ -249,7 +249,9 @@ fn indexed(calls: Value) -> Value {
                 .into_iter()
                 .enumerate()
                 .map(|(i, mut c)| {
-                    c["index"] = json!(i);
+                    if let Value::Object(o) = &mut c {
+                        o.insert("index".into(), json!(i));
+                    }
                     c
                 })
                 .collect(),

@@ -230,6 +230,11 @@ impl ChunkedReader {
             let ct: Vec<u8> = self.buffer.drain(..at + len).skip(at).collect();
             out.push(self.open(&ct, false)?);
         }
+        // Nothing waiting to authenticate may exceed one chunk and its framing: otherwise a
+        // relay could make the reader hold endless unauthenticated bytes.
+        if self.buffer.len() > MAX_CHUNK + TAG + 8 {
+            return Err(OhttpError::Malformed("a chunk is larger than any reply sends".into()));
+        }
         if done && !self.finished {
             return Err(OhttpError::Truncated);
         }
@@ -400,6 +405,26 @@ mod tests {
         let mut bad = stream.clone();
         bad[NK + 1 + 19 + 3] ^= 0x80;
         assert_eq!(sealed.chunked_reader().push(&bad, true), Err(OhttpError::Tampered));
+    }
+
+    #[test]
+    fn endless_unauthenticated_bytes_are_refused_not_buffered() {
+        let (_, sealed, _) = round_trip();
+        let mut r = sealed.chunked_reader();
+        // A nonce, then the final chunk's marker, then more and more bytes.
+        let mut start = vec![7u8; NK];
+        start.push(0);
+        r.push(&start, false).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        let mut refused = false;
+        for _ in 0..(MAX_CHUNK / block.len() + 2) {
+            if let Err(e) = r.push(&block, false) {
+                assert!(matches!(e, OhttpError::Malformed(_)));
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "the reader kept buffering");
     }
 
     #[test]

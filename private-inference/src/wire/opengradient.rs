@@ -88,7 +88,7 @@ impl OpenGradientWire {
                 let ctx = Context { sealed, inner, tee: chosen.tee, identity: chosen.identity, relay: answer.relay, stall: self.stall };
                 return Ok(spawn(ctx, answer.response, stream));
             }
-            let detail = read_limited(answer.response, 4096).await.map(|b| error_detail(&b)).unwrap_or_default();
+            let detail = within(self.stall, read_limited(answer.response, 4096), |e| e).await.map(|b| error_detail(&b)).unwrap_or_default();
             if status == 401 {
                 return Err(InferenceError::LoginNeeded { relay: answer.relay });
             }
@@ -122,15 +122,13 @@ impl OpenGradientWire {
 
     /// The pinned TEE, or one of the usable ones, checked.
     async fn choose(&self, transport: &Transport, clock: &dyn Clock, force: bool) -> Result<ChosenTee, InferenceError> {
-        let tees = self.registry.tees(force).await?;
-        let tee = tees[rand::random::<usize>() % tees.len()].clone();
+        let tee = pick(self.registry.tees(force).await?)?;
         match self.check(transport, clock, &tee).await {
             Ok(identity) => Ok(ChosenTee { tee, identity }),
             // The TEE may have rotated its keys since the listing was read: its attestation
             // then binds a key the cached listing does not have. Read the registry again, once.
             Err(InferenceError::Attestation(_)) if !force => {
-                let fresh = self.registry.tees(true).await?;
-                let tee = fresh[rand::random::<usize>() % fresh.len()].clone();
+                let tee = pick(self.registry.tees(true).await?)?;
                 let identity = self.check(transport, clock, &tee).await?;
                 Ok(ChosenTee { tee, identity })
             }
@@ -159,9 +157,15 @@ impl OpenGradientWire {
             tee_class: PROVIDER_PROXY.into(),
         };
         if matches!(status, 404 | 405 | 501) {
+            if self.spec.require_attestation {
+                return Err(InferenceError::Bundle(format!(
+                    "relay {} offers no attestation for this TEE, and the profile requires one (require_attestation)",
+                    answer.relay
+                )));
+            }
             return Ok(identity);
         }
-        let body = read_limited(answer.response, 256 * 1024).await?;
+        let body = within(self.stall, read_limited(answer.response, 256 * 1024), |e| e).await?;
         if status != 200 {
             return Err(InferenceError::RelayRefused { relay: answer.relay, status, detail: error_detail(&body) });
         }
@@ -207,6 +211,12 @@ impl OpenGradientWire {
     pub(crate) fn spec(&self) -> &OpenGradientSpec {
         &self.spec
     }
+}
+
+/// One of the usable TEEs, at random (as OpenGradient's clients choose).
+fn pick(tees: Vec<RegisteredTee>) -> Result<RegisteredTee, InferenceError> {
+    let n = tees.len().max(1);
+    tees.into_iter().nth(rand::random::<usize>() % n).ok_or_else(|| InferenceError::Registry("the registry lists no usable TEE".into()))
 }
 
 /// The attestation endpoint answers base64 text (or, from some relays, raw CBOR).
@@ -262,10 +272,22 @@ struct Context {
 
 type Tx = mpsc::Sender<Result<ReplyEvent, InferenceError>>;
 
+/// However it trickles, a reply ends within this time.
+const REPLY_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
 fn spawn(ctx: Context, response: reqwest::Response, stream: bool) -> ReplyStream {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
-        let result = if stream { read_stream(&ctx, response, &tx).await } else { read_single(&ctx, response).await };
+        let read = async {
+            if stream {
+                read_stream(&ctx, response, &tx).await
+            } else {
+                read_single(&ctx, response).await
+            }
+        };
+        let result = tokio::time::timeout(REPLY_DEADLINE, read)
+            .await
+            .unwrap_or(Err(InferenceError::Stalled { secs: REPLY_DEADLINE.as_secs() }));
         let _ = tx.send(result.map(|r| ReplyEvent::Verified(Box::new(r)))).await;
     });
     ReplyStream { rx }
@@ -275,7 +297,7 @@ fn spawn(ctx: Context, response: reqwest::Response, stream: bool) -> ReplyStream
 fn unwrap_envelope(decoded: Value) -> Result<Value, InferenceError> {
     match decoded {
         Value::Object(ref o) if o.get("status").is_some_and(Value::is_u64) && o.get("body").is_some_and(Value::is_object) => {
-            let status = o["status"].as_u64().unwrap_or(0) as u16;
+            let status = u16::try_from(o["status"].as_u64().unwrap_or(0)).unwrap_or(u16::MAX);
             let body = o["body"].clone();
             if status >= 400 {
                 return Err(InferenceError::EnclaveStatus { status, message: error_detail(body.to_string().as_bytes()) });
@@ -299,7 +321,12 @@ async fn read_single(ctx: &Context, response: reqwest::Response) -> Result<Verif
     let message = body.pointer("/choices/0/message");
     let reply = Finished {
         text: message.map(|m| sotto_enclave_protocol::opengradient::canonical::content_text(m.get("content"))).unwrap_or_default(),
-        tool_calls: message.and_then(|m| m.get("tool_calls")).filter(|c| c.is_array()).cloned(),
+        // Tool calls are signed only when the reply finished with them (as the SDK checks).
+        tool_calls: message
+            .and_then(|m| m.get("tool_calls"))
+            .filter(|c| c.is_array())
+            .filter(|_| body.pointer("/choices/0/finish_reason").and_then(Value::as_str) == Some("tool_calls"))
+            .cloned(),
         final_frame: body.clone(),
         output,
         pieces: 1,
@@ -349,10 +376,12 @@ async fn read_stream(ctx: &Context, response: reqwest::Response, tx: &Tx) -> Res
     }
     let final_frame = final_frame.ok_or(InferenceError::Receipt(sotto_enclave_protocol::ReceiptError::Missing))?;
     let finish_reason = final_frame.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(String::from);
+    let by_tools = finish_reason.as_deref() == Some("tool_calls") && assembled.tool_calls().is_some();
     let reply = Finished {
         output: assembled.signed_output(finish_reason.as_deref()),
-        tool_calls: assembled.tool_calls().filter(|_| finish_reason.as_deref() == Some("tool_calls")),
-        text: assembled.text,
+        tool_calls: assembled.tool_calls().filter(|_| by_tools),
+        // When the receipt covers the tool calls, text beside them is not signed: drop it.
+        text: if by_tools { String::new() } else { assembled.text },
         final_frame,
         pieces,
         body: kept,
