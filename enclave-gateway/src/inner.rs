@@ -173,8 +173,8 @@ async fn stream_reply<W: AsyncWrite + Unpin>(mut events: Events, w: &mut ReplyWr
     Ok(Outcome::Failed { message: "the model stopped without finishing its reply".into() })
 }
 
-/// Streamed tool calls carry their position in the array.
-fn indexed(calls: Value) -> Value {
+/// Streamed tool calls carry their position in the array (both wires).
+pub(crate) fn indexed(calls: Value) -> Value {
     match calls {
         Value::Array(items) => Value::Array(
             items

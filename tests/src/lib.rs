@@ -7,4 +7,4 @@ pub mod proxy;
 pub mod stack;
 
 pub use proxy::{chunk_plaintext_lengths, Attack, Exchange, Proxy};
-pub use stack::{cli, cli_with, free_ports, spawn_cli, tool_calls, Stack, StackSpec};
+pub use stack::{cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};

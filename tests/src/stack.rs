@@ -181,6 +181,19 @@ impl Stack {
         self.observations().await["chat_requests"].as_u64().unwrap()
     }
 
+    /// The registry stand-in's record of the TEE, read as any client reads it (`eth_call`).
+    pub async fn registered_tee(&self) -> sotto_enclave_protocol::opengradient::registry::RegisteredTee {
+        use sotto_enclave_protocol::opengradient::registry::{decode_active_tees, get_active_tees_calldata};
+        let data = format!("0x{}", hex(&get_active_tees_calldata(0)));
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+            "params": [{"to": "0x00000000000000000000000000000000005107d1", "data": data}, "latest"]});
+        let url = self.registry_url.clone().expect("an OpenGradient stack");
+        let answer: Value = reqwest::Client::new().post(url).json(&call).send().await.unwrap().json().await.unwrap();
+        let result = answer["result"].as_str().unwrap().trim_start_matches("0x").to_string();
+        let bytes: Vec<u8> = (0..result.len()).step_by(2).map(|i| u8::from_str_radix(&result[i..i + 2], 16).unwrap()).collect();
+        decode_active_tees(&bytes).unwrap().remove(0)
+    }
+
     /// Makes the registry stand-in stop listing the TEE.
     pub async fn leave_registry(&self) {
         let r = reqwest::Client::new().post(format!("{}/admin/registry/leave", self.admin_url)).send().await.unwrap();
@@ -250,4 +263,9 @@ pub fn tool_calls(list: &[(&str, Value)]) -> Value {
         .map(|(i, (name, args))| serde_json::json!({"index": i, "id": format!("call_{name}_{i}"), "type": "function", "function": {"name": name, "arguments": args.to_string()}}))
         .collect();
     serde_json::json!({"tool_calls": calls, "finish_reason": "tool_calls"})
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use sotto_e2e::{Attack, Proxy, Stack, StackSpec};
+use sotto_e2e::{hex, Attack, Proxy, Stack, StackSpec};
 use sotto_private_inference::{ClientOptions, InferenceError, PrivateClient, ReplyEvent};
 
 fn stdout(o: &std::process::Output) -> String {
@@ -135,25 +135,10 @@ async fn a_wrong_pcr_hash_pin_is_refused_before_anything_is_sent() {
     assert!(stderr(&out).contains("pcrHash") && stderr(&out).contains("nothing was sent"), "{}", stderr(&out));
     assert_eq!(stack.chat_requests().await, 0);
     // The right pin passes.
-    let listed = sotto_private_inference_registry(&stack).await;
+    let listed = stack.registered_tee().await;
     let right = variant(&stack, None, &format!("pcr_hash = \"0x{}\"\ntee_id = \"{}\"", hex(&listed.pcr_hash), listed.tee_id));
     let out = stack.sotto(&["ask", "--profile", &right.display().to_string(), "Say hello"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The registry stand-in's record, read as any client reads it.
-async fn sotto_private_inference_registry(stack: &Stack) -> sotto_enclave_protocol::opengradient::registry::RegisteredTee {
-    use sotto_enclave_protocol::opengradient::registry::{decode_active_tees, get_active_tees_calldata};
-    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
-        "params": [{"to": "0x00000000000000000000000000000000005107d1", "data": format!("0x{}", hex(&get_active_tees_calldata(0)))}, "latest"]});
-    let answer: Value = reqwest::Client::new().post(stack.registry_url.clone().unwrap()).json(&call).send().await.unwrap().json().await.unwrap();
-    let data = answer["result"].as_str().unwrap().trim_start_matches("0x").to_string();
-    let bytes: Vec<u8> = (0..data.len()).step_by(2).map(|i| u8::from_str_radix(&data[i..i + 2], 16).unwrap()).collect();
-    decode_active_tees(&bytes).unwrap().remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,10 +8,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
-use sotto_e2e::{Stack, StackSpec};
+use sotto_e2e::{hex, Stack, StackSpec};
 use sotto_enclave_protocol::opengradient::canonical::build_inner_request;
 use sotto_enclave_protocol::opengradient::receipt::{TeeReceipt, TeeReceiptError};
-use sotto_enclave_protocol::opengradient::registry::{decode_active_tees, get_active_tees_calldata, RegisteredTee};
 
 /// Runs the SDK peer with `input` on stdin.
 fn peer(command: &str, input: &Value) -> Value {
@@ -35,10 +34,6 @@ fn peer(command: &str, input: &Value) -> Value {
 /// keccak256 as hex (a TEE id is `0x` + keccak256 of its key, so the same function).
 fn keccak_hex(b: &[u8]) -> String {
     sotto_enclave_protocol::opengradient::receipt::tee_id(b).trim_start_matches("0x").to_string()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn corpus() -> Vec<Value> {
@@ -118,15 +113,6 @@ fn receipts_signed_as_the_gateway_signs_verify_here_and_one_changed_byte_fails()
     assert!(matches!(forged.verify(&key, tee_id, &inner.canonical_bytes(), output.as_bytes()), Err(TeeReceiptError::BadSignature | TeeReceiptError::Malformed(_))));
 }
 
-async fn listed(stack: &Stack) -> RegisteredTee {
-    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "eth_call",
-        "params": [{"to": "0x00000000000000000000000000000000005107d1", "data": format!("0x{}", hex(&get_active_tees_calldata(0)))}, "latest"]});
-    let answer: Value = reqwest::Client::new().post(stack.registry_url.clone().unwrap()).json(&call).send().await.unwrap().json().await.unwrap();
-    let data = answer["result"].as_str().unwrap().trim_start_matches("0x").to_string();
-    let bytes: Vec<u8> = (0..data.len()).step_by(2).map(|i| u8::from_str_radix(&data[i..i + 2], 16).unwrap()).collect();
-    decode_active_tees(&bytes).unwrap().remove(0)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_sdks_requests_are_answered_by_sottos_gateway_and_accepted_by_the_sdk() {
     let replies = json!([
@@ -134,7 +120,7 @@ async fn the_sdks_requests_are_answered_by_sottos_gateway_and_accepted_by_the_sd
         sotto_e2e::tool_calls(&[("get_weather", json!({"city": "Zürich"}))]),
     ]);
     let stack = Stack::start(StackSpec { replies, opengradient: true, ..StackSpec::default() });
-    let tee = listed(&stack).await;
+    let tee = stack.registered_tee().await;
     let key = tee.ohttp.clone().unwrap();
     // The SDK's registry path sends X-TEE-ID without 0x; the browser with it.
     for (i, (stream, tee_id)) in [(false, tee.tee_id.clone()), (true, tee.tee_id.trim_start_matches("0x").to_string())].into_iter().enumerate() {

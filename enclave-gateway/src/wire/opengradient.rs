@@ -23,6 +23,7 @@ use sotto_enclave_protocol::padding::{self, Style};
 use tokio::sync::mpsc;
 
 use crate::backend::{BackendEvent, ChatRequest};
+use crate::inner::indexed;
 use crate::server::AppState;
 
 /// One generation of the TEE's keys: OHTTP (X25519) and receipt signing (RSA-2048).
@@ -239,25 +240,6 @@ fn stream_reply(keys: Arc<TeeKeys>, opened: OpenedRequest, inner: InnerRequest, 
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<Result<Vec<u8>, std::io::Error>>) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-/// Streamed tool calls carry their position in the array.
-fn indexed(calls: Value) -> Value {
-    match calls {
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, mut c)| {
-                    if let Value::Object(o) = &mut c {
-                        o.insert("index".into(), json!(i));
-                    }
-                    c
-                })
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 #[derive(Deserialize)]
