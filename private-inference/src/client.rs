@@ -126,8 +126,11 @@ impl PrivateClient {
     /// list); OpenGradient's network has no such request, so its known list comes unsigned.
     pub async fn models(&self) -> Result<(Vec<String>, Option<VerifiedReply>), InferenceError> {
         if let Some(og) = &self.opengradient {
-            let _ = og.spec();
-            return Ok((OPENGRADIENT_MODELS.iter().map(|m| m.to_string()).collect(), None));
+            // The profile's default model first: it is what a request naming none gets.
+            let default = og.spec().model.clone();
+            let mut names: Vec<String> = default.iter().cloned().collect();
+            names.extend(OPENGRADIENT_MODELS.iter().map(|m| m.to_string()).filter(|m| Some(m) != default.as_ref()));
+            return Ok((names, None));
         }
         let reply = self.send("GET", "/v1/models", &[]).await?.verified().await?;
         let json: Value = serde_json::from_slice(&reply.body)

@@ -247,3 +247,24 @@ async fn on_first_run_with_the_local_profile_the_app_starts_the_stack_itself_and
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// A reply from OpenGradient's network (its wire, offline): the receipt panel says what was
+/// checked about the TEE and that it forwards the prompt to a third-party provider.
+#[tokio::test]
+async fn an_opengradient_reply_says_what_was_checked_and_that_the_tee_forwards_the_prompt() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::start(StackSpec { opengradient: true, ..StackSpec::default() });
+    let profile = stack.og_profile.clone().expect("the OpenGradient stack's profile");
+    let app = App::launch(stack.home.path(), &[("SOTTO_PROFILE", profile.to_str().expect("utf-8 path")), ("SOTTO_PASSPHRASE", PASSPHRASE)]).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    send(&app, "Say hello").await;
+    app.wait_present(".message.assistant[data-uid] button.badge", 30).await;
+    app.wait_for_text(".message.assistant .text", "Hello, private world.", 10).await;
+    app.click(".message.assistant button.badge").await;
+    let panel = app.wait_for_text(".panel-body", "What left this device", 10).await;
+    for needle in ["Verified OpenGradient TEE", "third-party model provider", "attested on this device against a development root", "PCR0"] {
+        assert!(panel.contains(needle), "{needle} missing from the receipt panel:\n{panel}");
+    }
+    app.screenshot("opengradient-receipt-panel").await;
+    app.close().await;
+}
