@@ -266,5 +266,12 @@ async fn an_opengradient_reply_says_what_was_checked_and_that_the_tee_forwards_t
         assert!(panel.contains(needle), "{needle} missing from the receipt panel:\n{panel}");
     }
     app.screenshot("opengradient-receipt-panel").await;
+    // Settings offers OpenGradient's network beside the local stack and a profile file.
+    app.click("button.nav-button[data-view=settings]").await;
+    let settings = app.wait_for_text(".settings-view", "Profile", 10).await;
+    assert!(settings.contains("OpenGradient TEE (from its registry)"), "{settings}");
+    let choices = app.texts(".settings-view select option").await;
+    assert!(choices.iter().any(|c| c.contains("OpenGradient network")), "{choices:?}");
+    app.screenshot("opengradient-settings").await;
     app.close().await;
 }

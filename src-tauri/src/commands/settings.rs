@@ -43,7 +43,7 @@ pub fn get_settings(state: State<'_, AppState>) -> SettingsView {
             Some(ProfileFacts {
                 name: p.name.clone(),
                 enclave_kind: match &p.opengradient {
-                    Some(_) => "opengradient (TEEs from its registry)".into(),
+                    Some(_) => "OpenGradient TEE (from its registry)".into(),
                     None => format!("{:?}", p.enclave.kind).to_lowercase(),
                 },
                 relays: p.relays.iter().map(|r| r.url.to_string()).collect(),
