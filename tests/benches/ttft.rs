@@ -139,8 +139,10 @@ async fn main() {
 async fn opengradient_wire(home: &std::path::Path, local_first: Duration, local_whole: Duration) {
     let dir = home.join("og-stack");
     let profile = home.join("og-bench.toml");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let (relay, gateway, admin) = sotto_e2e::free_ports();
-    let registry = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let registry = held.local_addr().unwrap().port();
+    drop(held);
     std::fs::write(&profile, format!(
         "name = \"bench-og\"\n[[relays]]\nurl = \"http://127.0.0.1:{relay}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{gateway}\"\nadmin_listen = \"127.0.0.1:{admin}\"\nregistry_listen = \"127.0.0.1:{registry}\"\n",
         d = dir.display())).unwrap();

@@ -80,8 +80,11 @@ impl Stack {
         let home = tempfile::tempdir().expect("temp dir");
         let script = home.path().join("script.json");
         std::fs::write(&script, serde_json::json!({"model": "scripted", "replies": spec.replies}).to_string()).unwrap();
+        // The fourth port is held while the other three are chosen, so none repeats.
+        let registry = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         let (relay_port, gateway_port, admin_port) = free_ports();
-        let registry_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0);
+        let registry_port = registry.local_addr().expect("bound address").port();
+        drop(registry);
         let mut stack = Self {
             og_profile: None,
             registry_url: None,
