@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "change_passphrase",
     "about",
+    "opengradient_login",
 ];
 
 fn main() {

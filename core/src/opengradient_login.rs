@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, Mutex};
 
 /// The Chat app that hosts the authorisation page.
 pub const DEFAULT_APP_URL: &str = "https://chat.opengradient.ai";
-/// The keyring entry that holds the session (JSON).
-const ACCOUNT: &str = "opengradient-session";
+/// The keyring entry (and, without a keyring, the store setting) that holds the session (JSON).
+pub const ACCOUNT: &str = "opengradient-session";
 /// Refresh this long before the token expires.
 const EARLY: u64 = 60;
 
@@ -56,6 +56,11 @@ impl Session {
             return Err(LoginError::BadBundle("it has no access_token".into()));
         }
         Ok(Self { raw })
+    }
+
+    /// The session as stored.
+    pub fn to_json(&self) -> &Value {
+        &self.raw
     }
 
     pub fn access_token(&self) -> &str {

@@ -133,15 +133,20 @@ impl AppSettings {
     }
 
     pub fn client(&self) -> Result<PrivateClient, InferenceError> {
+        self.client_with_session(crate::opengradient_login::Session::load())
+    }
+
+    /// The client, with the OpenGradient session the caller found (the app reads it from its
+    /// open store). The token is used as it is, not refreshed (the CLI refreshes it; an expired
+    /// one makes the relay answer 401 and the user is told to log in).
+    pub fn client_with_session(&self, session: Option<crate::opengradient_login::Session>) -> Result<PrivateClient, InferenceError> {
         let profile = self.profile()?;
         let mut options = ClientOptions::default();
         if profile.opengradient.is_some() {
-            // The app's calls are already async: the token is read here without a refresh (the
-            // CLI refreshes it; an expired one makes the relay answer 401 and the user is told).
             let token = std::env::var("SOTTO_OG_TOKEN")
                 .ok()
                 .filter(|t| !t.trim().is_empty())
-                .or_else(|| crate::opengradient_login::Session::load().map(|s| s.access_token().to_string()));
+                .or_else(|| session.map(|s| s.access_token().to_string()));
             options.og_token = std::sync::Arc::new(move || token.clone());
         }
         PrivateClient::new(profile, options)

@@ -48,6 +48,7 @@ fn main() {
             commands::settings::save_settings,
             commands::settings::change_passphrase,
             commands::settings::about,
+            commands::settings::opengradient_login,
         ])
         .build(tauri::generate_context!());
     match app {

@@ -67,9 +67,21 @@ impl AppState {
         if let Some(c) = cached.as_ref() {
             return Ok(c.clone());
         }
-        let client = Arc::new(lock(&self.settings).client()?);
+        // The OpenGradient session: from the keyring, else from the open store.
+        let session = sotto_core::opengradient_login::Session::load().or_else(|| {
+            self.with_store(|s| s.setting(sotto_core::opengradient_login::ACCOUNT))
+                .ok()
+                .flatten()
+                .and_then(|raw| sotto_core::opengradient_login::Session::from_bundle(raw).ok())
+        });
+        let client = Arc::new(lock(&self.settings).client_with_session(session)?);
         *cached = Some(client.clone());
         Ok(client)
+    }
+
+    /// Drops the cached client (after a login or a settings change).
+    pub fn forget_client(&self) {
+        *lock(&self.client) = None;
     }
 
     pub fn settings(&self) -> AppSettings {

@@ -273,5 +273,13 @@ async fn an_opengradient_reply_says_what_was_checked_and_that_the_tee_forwards_t
     let choices = app.texts(".settings-view select option").await;
     assert!(choices.iter().any(|c| c.contains("OpenGradient network")), "{choices:?}");
     app.screenshot("opengradient-settings").await;
+    // Its login is in Settings too (the browser flow itself is tested from the CLI).
+    let buttons = app.texts(".settings-view button").await;
+    assert!(buttons.iter().any(|b| b == "Log in to OpenGradient"), "{buttons:?}");
+    app.client
+        .execute("[...document.querySelectorAll('.settings-view h2')].find((e) => e.textContent === 'OpenGradient').scrollIntoView()", vec![])
+        .await
+        .expect("scroll");
+    app.screenshot("opengradient-settings-login").await;
     app.close().await;
 }

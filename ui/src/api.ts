@@ -130,6 +130,7 @@ export const api = {
   saveSettings: (settings: Settings, writes: string) => invoke<void>('save_settings', { change: { settings, writes } }),
   changePassphrase: (old: string, next: string) => invoke<void>('change_passphrase', { old, new: next }),
   about: () => invoke<About>('about'),
+  opengradientLogin: () => invoke<string>('opengradient_login'),
 };
 
 export function errorText(e: unknown): string {

@@ -121,3 +121,25 @@ pub fn about() -> About {
         home: sotto_core::relay_config::sotto_home().display().to_string(),
     }
 }
+
+/// Settings → "Log in to OpenGradient": the Chat app's authorisation in the browser; the session
+/// is kept in the keyring, else in the encrypted history. Answers who logged in.
+#[tauri::command]
+pub async fn opengradient_login(state: State<'_, AppState>) -> CommandResult<String> {
+    use sotto_core::opengradient_login::{Listener, DEFAULT_APP_URL};
+    let other = |e: sotto_core::opengradient_login::LoginError| CommandError::Other(e.to_string());
+    let listener = Listener::start(DEFAULT_APP_URL).await.map_err(other)?;
+    if std::process::Command::new("xdg-open").arg(&listener.auth_url).spawn().is_err() {
+        return Err(CommandError::Other(format!("no browser could be opened; run `sotto og login`, or open {}", listener.auth_url)));
+    }
+    let session = listener.wait(std::time::Duration::from_secs(300)).await.map_err(other)?;
+    let in_keyring = sotto_core::store::OsKeyring::available()
+        .ok()
+        .is_some_and(|k| sotto_core::store::SecretVault::put(&k, sotto_core::opengradient_login::ACCOUNT, session.to_json().to_string().as_bytes()).is_ok());
+    if !in_keyring {
+        state.with_store(|s| s.set_setting(sotto_core::opengradient_login::ACCOUNT, session.to_json()))?;
+    }
+    // The next request builds its client with the new token.
+    state.forget_client();
+    Ok(session.email().map(|e| format!("Logged in as {e}")).unwrap_or_else(|| "Logged in".into()))
+}

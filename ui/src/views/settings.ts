@@ -104,6 +104,7 @@ export class SettingsPage {
         profileFacts,
         field('Relays', relays, 'One URL per line, tried in order. Empty: the profile’s relays.'),
         field('Expected measurements', pcrs, 'Replace the profile’s expected PCR values (N=HEX, one per line). A reply from an enclave that does not match is refused.')),
+      this.opengradientCard(),
       h('section', { class: 'card' }, h('h2', {}, 'Local agent'),
         field('Writes to the workspace', writes),
         h('div', { class: 'grid' },
@@ -116,6 +117,25 @@ export class SettingsPage {
         h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Component'), h('th', {}, 'Version'), h('th', {}, 'Licence'))),
           h('tbody', {}, ...about.components.map(([n, v, l]) => h('tr', {}, h('td', {}, n), h('td', {}, v), h('td', {}, l)))))),
     );
+  }
+
+  /** OpenGradient's relay wants an OpenGradient Chat session: log in through the browser. */
+  private opengradientCard(): HTMLElement {
+    const status = h('p', { class: 'save-status', role: 'status' }, 'Needed only for the OpenGradient network: its relay asks for your OpenGradient Chat account.');
+    const login = async () => {
+      status.textContent = 'Waiting for the authorisation in your browser…';
+      status.className = 'save-status';
+      try {
+        status.textContent = await api.opengradientLogin();
+        status.className = 'save-status ok';
+      } catch (e) {
+        status.textContent = `Not logged in: ${errorText(e)}`;
+        status.className = 'save-status bad';
+      }
+    };
+    return h('section', { class: 'card' }, h('h2', {}, 'OpenGradient'),
+      status,
+      h('div', { class: 'row end' }, h('button', { type: 'button', onclick: () => void login() }, 'Log in to OpenGradient')));
   }
 
   private historyCard(view: View): HTMLElement {
