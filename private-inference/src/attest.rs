@@ -159,11 +159,17 @@ pub(crate) fn verify_bundle(
         .first()
         .ok_or_else(|| InferenceError::Bundle("the OHTTP key configuration is empty".into()))?;
     let doc = verified.document;
+    // The label comes from the root the chain actually ended at, never from the profile's word:
+    // only AWS's root (pinned by fingerprint) makes a reply "hardware-protected".
+    let aws = verified.root_sha256.eq_ignore_ascii_case(sotto_relay_config::AWS_NITRO_ROOT_G1_SHA256);
+    if trust.kind == EnclaveKind::AwsNitro && !aws {
+        return Err(InferenceError::Bundle(format!(
+            "the profile expects AWS Nitro hardware, but the document chains to another root ({})",
+            verified.root_sha256
+        )));
+    }
     let identity = EnclaveIdentity {
-        kind: match trust.kind {
-            EnclaveKind::AwsNitro => "aws-nitro".into(),
-            EnclaveKind::Development => "development".into(),
-        },
+        kind: if aws { "aws-nitro".into() } else { "development".into() },
         module_id: doc.module_id,
         pcrs: doc.pcrs.iter().map(|(i, v)| (*i, hex::encode(v))).collect(),
         checked_pcrs: trust.expected_pcrs.keys().copied().collect(),
@@ -181,4 +187,50 @@ pub(crate) fn verify_bundle(
         identity,
         valid_until: now + trust.key_cache,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_attestation::issuer::DevelopmentIssuer;
+    use sotto_attestation::AttestationDocument;
+
+    /// A bundle from a development issuer, verified under `kind`.
+    fn verify_as(kind: EnclaveKind) -> Result<AttestedEnclave, InferenceError> {
+        let now = SystemTime::now();
+        let issuer = DevelopmentIssuer::generate(now).unwrap();
+        let (key_config, receipt_key) = (vec![1u8, 0, 32], vec![2u8; 32]);
+        let nonce = [9u8; 32];
+        let pcrs: BTreeMap<u16, Vec<u8>> = (0..3).map(|i| (i, vec![i as u8 + 1; 48])).collect();
+        let doc = AttestationDocument {
+            module_id: "m".into(),
+            digest: "SHA384".into(),
+            timestamp_ms: now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64,
+            pcrs: pcrs.clone(),
+            certificate: Vec::new(),
+            cabundle: Vec::new(),
+            public_key: None,
+            user_data: Some(binding_user_data(&key_config, &receipt_key)),
+            nonce: Some(nonce.to_vec()),
+        };
+        let cose = issuer.issue(doc, now).unwrap();
+        let bundle = serde_json::to_vec(&AttestationBundle::new("development", &cose, &key_config, &receipt_key)).unwrap();
+        let trust = TrustPolicy {
+            roots: vec![issuer.root_der().to_vec()],
+            expected_pcrs: pcrs,
+            kind,
+            attestation_path: "/attestation".into(),
+            max_age: std::time::Duration::from_secs(60),
+            key_cache: std::time::Duration::from_secs(60),
+        };
+        verify_bundle(&bundle, &nonce, &trust, now, "relay".into())
+    }
+
+    #[test]
+    fn the_label_comes_from_the_root_not_from_the_profiles_word() {
+        assert_eq!(verify_as(EnclaveKind::Development).unwrap().identity.kind, "development");
+        // A profile claiming AWS Nitro with a root that is not AWS's is refused, not relabelled.
+        let e = verify_as(EnclaveKind::AwsNitro).unwrap_err();
+        assert!(e.to_string().contains("another root"), "{e}");
+    }
 }

@@ -348,6 +348,22 @@ impl Validator<'_> {
             let pcr = parse_pcr_hex(value).map_err(|e| self.invalid(&field, e))?;
             expected.0.insert(index, pcr);
         }
+        if raw.kind == EnclaveKind::AwsNitro {
+            // Hardware is only proven by AWS's root; another root would make a software
+            // enclave look hardware-protected.
+            if raw.trust_roots.iter().any(|r| r != "aws-nitro-root-g1") {
+                return Err(self.invalid("enclave.trust_roots", "an aws-nitro profile trusts only the AWS Nitro root (\"aws-nitro-root-g1\")"));
+            }
+            // PCR0–2 say which code runs; all zeros is what a debug-mode enclave reports.
+            for i in 0..=2u16 {
+                match expected.0.get(&i) {
+                    Some(v) if v.iter().any(|b| *b != 0) => {}
+                    Some(_) => return Err(self.invalid(&format!("enclave.expected_pcrs.{i}"), "is all zeros, the value of a debug-mode enclave")),
+                    None if !self.measurements && raw.measurements_file.is_some() => {}
+                    None => return Err(self.invalid("enclave.expected_pcrs", format!("an aws-nitro profile must expect PCR{i} (PCR0–2 identify the code)"))),
+                }
+            }
+        }
         if expected.0.is_empty() && (self.measurements || raw.measurements_file.is_none()) {
             return Err(self.invalid(
                 "enclave",
@@ -574,6 +590,17 @@ mod tests {
         );
         let e = parse(&clash).unwrap_err().to_string();
         assert!(e.contains("port 8788 is also used"), "{e}");
+
+        let nitro = |roots: &str, pcrs: &str| format!("name = \"t\"\n[[relays]]\nurl = \"https://h\"\n[enclave]\nkind = \"aws-nitro\"\ntrust_roots = [{roots}]\nexpected_pcrs = {{ {pcrs} }}\n");
+        let all = format!("0 = \"{PCR}\", 1 = \"{PCR}\", 2 = \"{PCR}\"");
+        assert!(parse(&nitro("\"aws-nitro-root-g1\"", &all)).is_ok());
+        let e = parse(&nitro("\"aws-nitro-root-g1\", \"mine.pem\"", &all)).unwrap_err().to_string();
+        assert!(e.contains("trusts only the AWS Nitro root"), "{e}");
+        let e = parse(&nitro("\"aws-nitro-root-g1\"", &format!("0 = \"{PCR}\""))).unwrap_err().to_string();
+        assert!(e.contains("must expect PCR1"), "{e}");
+        let zeros = format!("0 = \"{PCR}\", 1 = \"{}\", 2 = \"{PCR}\"", "00".repeat(48));
+        let e = parse(&nitro("\"aws-nitro-root-g1\"", &zeros)).unwrap_err().to_string();
+        assert!(e.contains("expected_pcrs.1") && e.contains("debug-mode"), "{e}");
 
         let huge = profile("[[relays]]\nurl = \"https://h\"", &format!("expected_pcrs = {{ 0 = \"{PCR}\" }}\nkey_cache_s = 9223372036854775807"));
         let e = parse(&huge).unwrap_err().to_string();
