@@ -7,7 +7,7 @@
 const INDETERMINATE_RESPONSE: u64 = 3;
 
 /// Appends a QUIC variable-length integer (RFC 9000 §16).
-fn put_varint(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
     match v {
         0..=0x3f => out.push(v as u8),
         0x40..=0x3fff => out.extend_from_slice(&((v as u16) | 0x4000).to_be_bytes()),

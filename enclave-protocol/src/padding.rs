@@ -13,6 +13,7 @@
 //!   in steps.
 
 use crate::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
+use crate::opengradient::ohttp::read_varint;
 
 pub const CHUNK_BUCKET: usize = 256;
 pub const REQUEST_MIN_BUCKET: usize = 1024;
@@ -68,8 +69,10 @@ pub fn padded(data: &[u8], style: Style, n: usize) -> Vec<u8> {
 /// and the content as padded (what the receipt hashes).
 pub fn content(data: &[u8], style: Style) -> (Vec<u8>, Vec<u8>) {
     let chunk = pad_to(CHUNK_BUCKET, |n| content_chunk(&padded(data, style, n)));
-    let (len, at) = varint(&chunk);
-    (chunk.clone(), chunk[at..at + len].to_vec())
+    // The chunk is `varint(len) ‖ content`: the content is what follows the length.
+    let at = read_varint(&chunk).map_or(0, |(_, n)| n);
+    let content = chunk[at..].to_vec();
+    (chunk, content)
 }
 
 /// The response head, padded with a `sotto-padding` header.
@@ -90,16 +93,6 @@ pub fn end_and_trailer(trailer: &[(&str, &[u8])]) -> Vec<u8> {
         all.push((PADDING_FIELD, &filler));
         content_end_and_trailer(&all)
     })
-}
-
-fn varint(b: &[u8]) -> (usize, usize) {
-    let Some(first) = b.first() else { return (0, 0) };
-    let len = 1usize << (first >> 6);
-    let mut v = u64::from(first & 0x3f);
-    for x in b.iter().take(len).skip(1) {
-        v = (v << 8) | u64::from(*x);
-    }
-    (v as usize, len)
 }
 
 #[cfg(test)]

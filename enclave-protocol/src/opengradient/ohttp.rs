@@ -17,6 +17,8 @@ use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use sha2::Sha256;
 
+use crate::bhttp_stream::put_varint;
+
 pub const KEM_X25519: u16 = 0x0020;
 pub const KDF_HKDF_SHA256: u16 = 0x0001;
 pub const AEAD_CHACHA20_POLY1305: u16 = 0x0003;
@@ -162,17 +164,8 @@ fn chunk_nonce(base: &[u8; NN], counter: u64) -> [u8; NN] {
     n
 }
 
-/// QUIC variable-length integer (RFC 9000 §16).
-pub fn write_varint(out: &mut Vec<u8>, v: u64) {
-    match v {
-        0..=63 => out.push(v as u8),
-        64..=16383 => out.extend_from_slice(&(v as u16 | 0x4000).to_be_bytes()),
-        16384..=1_073_741_823 => out.extend_from_slice(&(v as u32 | 0x8000_0000).to_be_bytes()),
-        _ => out.extend_from_slice(&(v | 0xc000_0000_0000_0000).to_be_bytes()),
-    }
-}
-
-fn read_varint(buf: &[u8]) -> Option<(u64, usize)> {
+/// Reads a QUIC variable-length integer: (value, its length), or None if incomplete.
+pub(crate) fn read_varint(buf: &[u8]) -> Option<(u64, usize)> {
     let first = *buf.first()?;
     let len = 1usize << (first >> 6);
     let bytes = buf.get(..len)?;
@@ -346,7 +339,7 @@ impl ChunkedWriter {
     pub fn chunk(&mut self, data: &[u8]) -> Vec<u8> {
         let sealed = self.seal(data, false);
         let mut out = Vec::with_capacity(sealed.len() + 4);
-        write_varint(&mut out, sealed.len() as u64);
+        put_varint(&mut out, sealed.len() as u64);
         out.extend(sealed);
         out
     }
@@ -444,7 +437,7 @@ mod tests {
     fn varints_round_trip() {
         for v in [0u64, 63, 64, 16383, 16384, 1 << 29, 1 << 40] {
             let mut b = Vec::new();
-            write_varint(&mut b, v);
+            put_varint(&mut b, v);
             assert_eq!(read_varint(&b), Some((v, b.len())));
         }
     }
