@@ -32,13 +32,6 @@ impl Default for ClientOptions {
     }
 }
 
-/// Models OpenGradient's TEEs proxy to, as its SDK lists them (the network publishes no list
-/// through its TEEs, so this list is not signed by one).
-const OPENGRADIENT_MODELS: &[&str] = &[
-    "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o4-mini", "claude-sonnet-4-5", "claude-haiku-4-5",
-    "claude-opus-4-5", "gemini-2.5-flash", "gemini-2.5-pro", "grok-4",
-];
-
 pub struct PrivateClient {
     profile: Profile,
     transport: Transport,
@@ -126,11 +119,7 @@ impl PrivateClient {
     /// list); OpenGradient's network has no such request, so its known list comes unsigned.
     pub async fn models(&self) -> Result<(Vec<String>, Option<VerifiedReply>), InferenceError> {
         if let Some(og) = &self.opengradient {
-            // The profile's default model first: it is what a request naming none gets.
-            let default = og.spec().model.clone();
-            let mut names: Vec<String> = default.iter().cloned().collect();
-            names.extend(OPENGRADIENT_MODELS.iter().map(|m| m.to_string()).filter(|m| Some(m) != default.as_ref()));
-            return Ok((names, None));
+            return Ok((og.models(), None));
         }
         let reply = self.send("GET", "/v1/models", &[]).await?.verified().await?;
         let json: Value = serde_json::from_slice(&reply.body)

@@ -31,6 +31,12 @@ use crate::{Clock, EnclaveIdentity, InferenceError, ReplyEvent, ReplyStream, Ver
 /// `sotto og login` stored).
 pub type TokenSource = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
+/// Models OpenGradient's TEEs proxy to, as its SDK names them.
+const SDK_MODELS: &[&str] = &[
+    "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini", "o4-mini", "claude-sonnet-4-5", "claude-haiku-4-5",
+    "claude-opus-4-5", "gemini-2.5-flash", "gemini-2.5-pro", "grok-4",
+];
+
 pub(crate) struct OpenGradientWire {
     spec: OpenGradientSpec,
     registry: Registry,
@@ -208,8 +214,14 @@ impl OpenGradientWire {
         Ok(self.registry.tees(true).await?.len())
     }
 
-    pub(crate) fn spec(&self) -> &OpenGradientSpec {
-        &self.spec
+    /// The models to offer: the profile's default first (what a request naming none gets),
+    /// then those OpenGradient's SDK names. The network publishes no list through its TEEs,
+    /// so this one is not signed by a TEE.
+    pub(crate) fn models(&self) -> Vec<String> {
+        let default = self.spec.model.clone();
+        let mut names: Vec<String> = default.iter().cloned().collect();
+        names.extend(SDK_MODELS.iter().map(|m| m.to_string()).filter(|m| Some(m) != default.as_ref()));
+        names
     }
 }
 
