@@ -82,6 +82,9 @@ pub struct AppSettings {
     pub theme: Theme,
     /// The model picked last (empty: the enclave's first).
     pub model: Option<String>,
+    /// Token coalescing: the enclave holds streamed text this many milliseconds and sends it
+    /// as one burst, hiding the model's token timing from the relay (0: off; at most 1000).
+    pub coalesce_ms: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +115,9 @@ impl AppSettings {
         for url in &self.relays {
             parse_relay(url).map_err(|problem| SettingsError::Invalid { field: "relay".into(), problem })?;
         }
+        if self.coalesce_ms > sotto_enclave_protocol::padding::MAX_COALESCE_MS {
+            return Err(SettingsError::Invalid { field: "token coalescing".into(), problem: "at most 1000 ms".into() });
+        }
         if let ProfileChoice::Custom { path } = &self.profile {
             Profile::load(path).map_err(|e| SettingsError::Invalid { field: "profile".into(), problem: e.to_string() })?;
         }
@@ -141,7 +147,7 @@ impl AppSettings {
     /// one makes the relay answer 401 and the user is told to log in).
     pub fn client_with_session(&self, session: Option<crate::opengradient_login::Session>) -> Result<PrivateClient, InferenceError> {
         let profile = self.profile()?;
-        let mut options = ClientOptions::default();
+        let mut options = ClientOptions { coalesce: Duration::from_millis(self.coalesce_ms), ..ClientOptions::default() };
         if profile.opengradient.is_some() {
             let token = std::env::var("SOTTO_OG_TOKEN")
                 .ok()

@@ -1,9 +1,12 @@
 //! The inner (Binary HTTP) requests an enclave serves: `GET /v1/models` and
 //! `POST /v1/chat/completions`, OpenAI-compatible, streamed as server-sent events or whole.
 
+use std::time::Duration;
+
 use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
 use sha2::{Digest, Sha256};
 use serde_json::{json, Value};
+use sotto_enclave_protocol::bhttp_stream;
 use sotto_enclave_protocol::padding::{self, Style};
 
 use crate::backend::{BackendEvent, ChatRequest};
@@ -17,11 +20,27 @@ pub(crate) struct ReplyWriter<W> {
     pub(crate) pieces: u64,
     /// How content is padded (set by the head's content type).
     style: Style,
+    /// The reply's HTTP status, once its head was sent (the receipt signs it).
+    pub(crate) status: u16,
+    padded: bool,
+}
+
+/// Padding is always on, except in a benchmark that measures what it costs: the development
+/// gateway then sends bare chunks when `SOTTO_BENCH_UNPADDED_REPLIES=1` (and says so loudly).
+fn padding_on() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        let off = std::env::var("SOTTO_BENCH_UNPADDED_REPLIES").is_ok_and(|v| v == "1");
+        if off {
+            tracing::warn!("SOTTO_BENCH_UNPADDED_REPLIES=1: replies are NOT padded (for measuring padding's cost only)");
+        }
+        !off
+    })
 }
 
 impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
     pub(crate) fn new(out: W) -> Self {
-        Self { out, content_hash: Sha256::new(), pieces: 0, style: Style::Whitespace }
+        Self { out, content_hash: Sha256::new(), pieces: 0, style: Style::Whitespace, status: 0, padded: padding_on() }
     }
 
     /// SHA-256 of all content written so far.
@@ -37,14 +56,17 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
     /// Each write below is one sealed chunk, padded to whole buckets (see `padding`).
     pub(crate) async fn head(&mut self, status: u16, content_type: &str) -> std::io::Result<()> {
         self.style = if content_type == "text/event-stream" { Style::EventStream } else { Style::Whitespace };
-        self.send(&padding::head(status, &[("content-type", content_type.as_bytes())])).await
+        self.status = status;
+        let headers = [("content-type", content_type.as_bytes())];
+        let head = if self.padded { padding::head(status, &headers) } else { bhttp_stream::response_head(status, &headers) };
+        self.send(&head).await
     }
 
     pub(crate) async fn content(&mut self, data: &[u8]) -> std::io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
-        let (chunk, padded) = padding::content(data, self.style);
+        let (chunk, padded) = if self.padded { padding::content(data, self.style) } else { (bhttp_stream::content_chunk(data), data.to_vec()) };
         // The receipt covers exactly what is sent, padding included.
         self.content_hash.update(&padded);
         self.pieces += 1;
@@ -53,7 +75,8 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
 
     /// Ends the content, writes the trailer and the final (authenticated) OHTTP chunk.
     pub(crate) async fn finish(mut self, trailer: &[(&str, &[u8])]) -> std::io::Result<()> {
-        self.send(&padding::end_and_trailer(trailer)).await?;
+        let end = if self.padded { padding::end_and_trailer(trailer) } else { bhttp_stream::content_end_and_trailer(trailer) };
+        self.send(&end).await?;
         self.out.close().await
     }
 }
@@ -77,7 +100,10 @@ pub(crate) async fn serve<W: AsyncWrite + Unpin>(
     let path = request.control().path().unwrap_or_default();
     match (method, path) {
         (b"GET", b"/v1/models") => models(state, w).await,
-        (b"POST", b"/v1/chat/completions") => chat(state, request.content(), w).await,
+        (b"POST", b"/v1/chat/completions") => {
+            let coalesce = coalesce_window(request.header().get(padding::COALESCE_FIELD.as_bytes()));
+            chat(state, request.content(), coalesce, w).await
+        }
         _ => {
             let path = String::from_utf8_lossy(path).into_owned();
             json_reply(w, 404, &error_body(&format!("no such endpoint: {path}"))).await
@@ -108,7 +134,17 @@ async fn models<W: AsyncWrite + Unpin>(state: &AppState, w: &mut ReplyWriter<W>)
     }
 }
 
-async fn chat<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
+/// The coalescing window the client asked for (in its sealed request, so the relay never sees
+/// it), capped at [`padding::MAX_COALESCE_MS`]; none when absent or unreadable.
+fn coalesce_window(value: Option<&[u8]>) -> Duration {
+    let ms = value
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_millis(ms.min(padding::MAX_COALESCE_MS))
+}
+
+async fn chat<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], coalesce: Duration, w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
     state.observations.chat_request();
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return json_reply(w, 400, &error_body("the request body is not JSON")).await;
@@ -128,7 +164,7 @@ async fn chat<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], w: &mut Repl
     };
     let stream = request.stream();
     let events = state.backend.chat(request);
-    let outcome = if stream { stream_reply(events, w, &meta).await? } else { whole_reply(events, w, &meta).await? };
+    let outcome = if stream { stream_reply(events, w, &meta, coalesce).await? } else { whole_reply(events, w, &meta).await? };
     Ok(match outcome {
         Outcome::Complete { .. } => Outcome::Complete { model },
         other => other,
@@ -148,29 +184,63 @@ fn sse(data: &Value) -> Vec<u8> {
 
 type Events = futures::stream::BoxStream<'static, BackendEvent>;
 
-async fn stream_reply<W: AsyncWrite + Unpin>(mut events: Events, w: &mut ReplyWriter<W>, meta: &ReplyMeta) -> std::io::Result<Outcome> {
+async fn stream_reply<W: AsyncWrite + Unpin>(
+    mut events: Events,
+    w: &mut ReplyWriter<W>,
+    meta: &ReplyMeta,
+    coalesce: Duration,
+) -> std::io::Result<Outcome> {
     w.head(200, "text/event-stream").await?;
     let chunk = |delta: Value, finish: Value| {
         json!({"id": meta.id, "object": "chat.completion.chunk", "created": meta.created, "model": meta.model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    while let Some(event) = events.next().await {
+    // Coalescing: text that arrives within `coalesce` of the first unsent token leaves as one
+    // event, so the relay sees chunks on a timer instead of the model's token rhythm.
+    let mut pending = String::new();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let event = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, events.next()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    w.content(&sse(&chunk(json!({"content": std::mem::take(&mut pending)}), Value::Null))).await?;
+                    deadline = None;
+                    continue;
+                }
+            },
+            None => events.next().await,
+        };
+        if let Some(BackendEvent::Text(t)) = &event {
+            if !coalesce.is_zero() {
+                if pending.is_empty() {
+                    deadline = Some(tokio::time::Instant::now() + coalesce);
+                }
+                pending.push_str(t);
+                continue;
+            }
+        }
+        // Anything else first sends what was held back, in order.
+        if !pending.is_empty() {
+            w.content(&sse(&chunk(json!({"content": std::mem::take(&mut pending)}), Value::Null))).await?;
+            deadline = None;
+        }
         match event {
-            BackendEvent::Text(t) => w.content(&sse(&chunk(json!({"content": t}), Value::Null))).await?,
-            BackendEvent::ToolCalls(calls) => {
+            Some(BackendEvent::Text(t)) => w.content(&sse(&chunk(json!({"content": t}), Value::Null))).await?,
+            Some(BackendEvent::ToolCalls(calls)) => {
                 let calls = indexed(calls);
                 w.content(&sse(&chunk(json!({"tool_calls": calls}), Value::Null))).await?
             }
-            BackendEvent::Done { finish_reason } => {
+            Some(BackendEvent::Done { finish_reason }) => {
                 w.content(&sse(&chunk(json!({}), json!(finish_reason)))).await?;
                 w.content(b"data: [DONE]\n\n").await?;
                 return Ok(Outcome::Complete { model: meta.model.clone() });
             }
-            BackendEvent::Error(message) => return Ok(Outcome::Failed { message }),
-            BackendEvent::Abort => return Ok(Outcome::Aborted),
+            Some(BackendEvent::Error(message)) => return Ok(Outcome::Failed { message }),
+            Some(BackendEvent::Abort) => return Ok(Outcome::Aborted),
+            None => return Ok(Outcome::Failed { message: "the model stopped without finishing its reply".into() }),
         }
     }
-    Ok(Outcome::Failed { message: "the model stopped without finishing its reply".into() })
 }
 
 /// Streamed tool calls carry their position in the array (both wires).

@@ -76,11 +76,10 @@ async fn close<W: futures::AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     match outcome? {
         Outcome::Complete { model } => {
-            let receipt = keys
-                .receipts
-                .sign(&model, sha256(request), writer.output_hash(), writer.pieces, crate::now_ms());
-            let json = receipt.to_json();
-            writer.finish(&[(RECEIPT_TRAILER, json.as_bytes())]).await
+            match keys.receipts.sign(&model, writer.status, sha256(request), writer.output_hash(), writer.pieces, crate::now_ms()) {
+                Ok(receipt) => writer.finish(&[(RECEIPT_TRAILER, receipt.to_json().as_bytes())]).await,
+                Err(e) => writer.finish(&[(ERROR_TRAILER, format!("the enclave could not sign its reply: {e}").as_bytes())]).await,
+            }
         }
         Outcome::Failed { message } => {
             tracing::warn!(%message, "back-end failed mid-reply");

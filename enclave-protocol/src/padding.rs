@@ -11,12 +11,21 @@
 //! - Requests are padded to a power of two of at least [`REQUEST_MIN_BUCKET`] bytes, so prompts
 //!   of 5 and 500 characters seal to the same size and the turns of a conversation grow only
 //!   in steps.
+//! - Timing is hidden by coalescing, which the client asks for in its sealed request
+//!   ([`COALESCE_FIELD`]): the enclave holds streamed text for a short window and seals it as
+//!   one event, so chunks leave on a timer rather than in the model's rhythm. It costs up to the
+//!   window in latency per event, so it is a setting.
 
 use crate::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
 use crate::opengradient::ohttp::read_varint;
 
 pub const CHUNK_BUCKET: usize = 256;
 pub const REQUEST_MIN_BUCKET: usize = 1024;
+/// The sealed request header by which a client asks the enclave to coalesce streamed text
+/// for up to this many milliseconds before sealing a chunk (hides the model's token timing).
+pub const COALESCE_FIELD: &str = "sotto-coalesce-ms";
+/// The longest coalescing window an enclave grants.
+pub const MAX_COALESCE_MS: u64 = 1000;
 /// The header or trailer field that carries padding (ignored by both sides).
 pub const PADDING_FIELD: &str = "sotto-padding";
 

@@ -1,8 +1,10 @@
 //! Receipts: the enclave's signed statement that *this* output answered *this* request.
 //!
 //! The signed message is a fixed binary layout (no JSON canonicalisation questions):
-//! `"sotto-receipt-v1\0" ‖ request_hash[32] ‖ output_hash[32] ‖ timestamp_ms u64 ‖ chunks u64 ‖
-//! key_id[8] ‖ len(model) u16 ‖ model`, integers big-endian.
+//! `"sotto-receipt-v2\0" ‖ status u16 ‖ request_hash[32] ‖ output_hash[32] ‖ timestamp_ms u64 ‖
+//! chunks u64 ‖ key_id[8] ‖ len(model) u16 ‖ model`, integers big-endian. `status` is the HTTP
+//! status of the reply the enclave sent, so a stored error reply can never pass for an answer.
+//! Version 1 (without the status) is no longer accepted.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -11,13 +13,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::sha256;
 
-const DOMAIN: &[u8] = b"sotto-receipt-v1\0";
+const DOMAIN: &[u8] = b"sotto-receipt-v2\0";
+/// The receipt version this code signs and checks.
+pub const RECEIPT_VERSION: u32 = 2;
 
 /// A receipt as it travels in the `sotto-receipt` trailer (JSON).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Receipt {
     pub version: u32,
     pub model: String,
+    /// The HTTP status of the reply (signed from version 2 on).
+    #[serde(default)]
+    pub status: u16,
     /// SHA-256 of the Binary HTTP request the enclave decrypted, hex.
     pub request_hash: String,
     /// SHA-256 of the response content the enclave sent, hex.
@@ -53,6 +60,10 @@ pub enum ReceiptError {
     RequestMismatch,
     #[error("the receipt covers a different reply than the one received")]
     OutputMismatch,
+    #[error("the receipt is for a reply with HTTP status {signed}, but the reply received has status {received}")]
+    StatusMismatch { signed: u16, received: u16 },
+    #[error("the receipt is of version {0}, which this version of Sotto does not accept (it expects {RECEIPT_VERSION})")]
+    Version(u32),
 }
 
 /// The key id of a receipt-signing public key.
@@ -77,11 +88,12 @@ impl ReceiptSigner {
     }
 
     /// Signs for a request and an output given by their SHA-256 (the enclave hashes a reply as
-    /// it streams, so it never holds the whole of it).
-    pub fn sign(&self, model: &str, request_hash: [u8; 32], output_hash: [u8; 32], chunks: u64, timestamp_ms: u64) -> Receipt {
+    /// it streams, so it never holds the whole of it), and the reply's HTTP status.
+    pub fn sign(&self, model: &str, status: u16, request_hash: [u8; 32], output_hash: [u8; 32], chunks: u64, timestamp_ms: u64) -> Result<Receipt, ReceiptError> {
         let mut receipt = Receipt {
-            version: 1,
+            version: RECEIPT_VERSION,
             model: model.to_string(),
+            status,
             request_hash: hex::encode(request_hash),
             output_hash: hex::encode(output_hash),
             timestamp_ms,
@@ -90,10 +102,9 @@ impl ReceiptSigner {
             signature: String::new(),
             scheme: String::new(),
         };
-        if let Ok(message) = receipt.signed_message() {
-            receipt.signature = B64.encode(self.key.sign(&message).to_bytes());
-        }
-        receipt
+        let message = receipt.signed_message()?;
+        receipt.signature = B64.encode(self.key.sign(&message).to_bytes());
+        Ok(receipt)
     }
 }
 
@@ -122,6 +133,7 @@ impl Receipt {
             .map_err(|_| ReceiptError::Malformed("`model` is too long".into()))?;
         let mut m = Vec::with_capacity(128 + self.model.len());
         m.extend_from_slice(DOMAIN);
+        m.extend_from_slice(&self.status.to_be_bytes());
         m.extend_from_slice(&hash32(&self.request_hash, "request_hash")?);
         m.extend_from_slice(&hash32(&self.output_hash, "output_hash")?);
         m.extend_from_slice(&self.timestamp_ms.to_be_bytes());
@@ -133,8 +145,11 @@ impl Receipt {
     }
 
     /// Checks the signature with the attested key and that the receipt covers exactly the
-    /// request sent and the output received.
-    pub fn verify(&self, public_key: &[u8], request: &[u8], output: &[u8]) -> Result<(), ReceiptError> {
+    /// request sent and the reply received (its status and its content).
+    pub fn verify(&self, public_key: &[u8], request: &[u8], status: u16, output: &[u8]) -> Result<(), ReceiptError> {
+        if self.version != RECEIPT_VERSION {
+            return Err(ReceiptError::Version(self.version));
+        }
         let expected = key_id(public_key);
         if self.key_id != expected {
             return Err(ReceiptError::WrongKey {
@@ -154,6 +169,9 @@ impl Receipt {
         // Strict: no malleable or small-order-key signatures.
         key.verify_strict(&self.signed_message()?, &signature)
             .map_err(|_| ReceiptError::BadSignature)?;
+        if self.status != status {
+            return Err(ReceiptError::StatusMismatch { signed: self.status, received: status });
+        }
         if hash32(&self.request_hash, "request_hash")? != sha256(request) {
             return Err(ReceiptError::RequestMismatch);
         }
@@ -170,7 +188,7 @@ mod tests {
 
     fn signed() -> (ReceiptSigner, Receipt) {
         let s = ReceiptSigner::generate();
-        let r = s.sign("m", sha256(b"request"), sha256(b"output"), 3, 1_700_000_000_000);
+        let r = s.sign("m", 200, sha256(b"request"), sha256(b"output"), 3, 1_700_000_000_000).unwrap();
         (s, r)
     }
 
@@ -178,29 +196,73 @@ mod tests {
     fn a_receipt_verifies_for_its_request_and_output() {
         let (s, r) = signed();
         let back = Receipt::from_json(r.to_json().as_bytes()).unwrap();
-        back.verify(&s.public_key(), b"request", b"output").unwrap();
+        back.verify(&s.public_key(), b"request", 200, b"output").unwrap();
     }
 
     #[test]
     fn any_change_is_detected() {
         let (s, r) = signed();
         let pk = s.public_key();
-        assert_eq!(r.verify(&pk, b"request", b"outpuT"), Err(ReceiptError::OutputMismatch));
-        assert_eq!(r.verify(&pk, b"requesT", b"output"), Err(ReceiptError::RequestMismatch));
+        assert_eq!(r.verify(&pk, b"request", 200, b"outpuT"), Err(ReceiptError::OutputMismatch));
+        assert_eq!(r.verify(&pk, b"requesT", 200, b"output"), Err(ReceiptError::RequestMismatch));
         let mut t = r.clone();
         t.timestamp_ms += 1;
-        assert_eq!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::BadSignature));
+        assert_eq!(t.verify(&pk, b"request", 200, b"output"), Err(ReceiptError::BadSignature));
         let mut t = r.clone();
         t.chunks = 2;
-        assert_eq!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::BadSignature));
+        assert_eq!(t.verify(&pk, b"request", 200, b"output"), Err(ReceiptError::BadSignature));
         let mut t = r.clone();
         t.model = "other".into();
-        assert_eq!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::BadSignature));
+        assert_eq!(t.verify(&pk, b"request", 200, b"output"), Err(ReceiptError::BadSignature));
         let other = ReceiptSigner::generate();
-        assert!(matches!(r.verify(&other.public_key(), b"request", b"output"), Err(ReceiptError::WrongKey { .. })));
+        assert!(matches!(r.verify(&other.public_key(), b"request", 200, b"output"), Err(ReceiptError::WrongKey { .. })));
         let mut t = r.clone();
         t.signature = "!!".into();
-        assert!(matches!(t.verify(&pk, b"request", b"output"), Err(ReceiptError::Malformed(_))));
+        assert!(matches!(t.verify(&pk, b"request", 200, b"output"), Err(ReceiptError::Malformed(_))));
         assert!(Receipt::from_json(b"{}").is_err());
+    }
+
+    #[test]
+    fn the_reply_status_is_signed() {
+        let (s, r) = signed();
+        let pk = s.public_key();
+        // An error reply cannot be passed off under an answer's receipt, nor the other way round.
+        assert_eq!(r.verify(&pk, b"request", 502, b"output"), Err(ReceiptError::StatusMismatch { signed: 200, received: 502 }));
+        let mut t = r.clone();
+        t.status = 502;
+        assert_eq!(t.verify(&pk, b"request", 502, b"output"), Err(ReceiptError::BadSignature));
+        let mut t = r.clone();
+        t.version = 1;
+        assert_eq!(t.verify(&pk, b"request", 200, b"output"), Err(ReceiptError::Version(1)));
+    }
+
+    #[test]
+    fn the_signed_layout_is_pinned() {
+        // A fixed key and receipt, so an independent verifier can check its encoding against this.
+        let s = ReceiptSigner { key: SigningKey::from_bytes(&[7; 32]) };
+        let r = s.sign("m", 200, [1; 32], [2; 32], 3, 4).unwrap();
+        let message = r.signed_message().unwrap();
+        let expected = [
+            b"sotto-receipt-v2\0".as_slice(),
+            &200u16.to_be_bytes(),
+            &[1; 32],
+            &[2; 32],
+            &4u64.to_be_bytes(),
+            &3u64.to_be_bytes(),
+            &hex::decode(&r.key_id).unwrap(),
+            &1u16.to_be_bytes(),
+            b"m",
+        ]
+        .concat();
+        assert_eq!(message, expected);
+        assert_eq!(r.key_id, key_id(&s.public_key()));
+        r.verify(&s.public_key(), &[], 200, &[]).unwrap_err();
+    }
+
+    #[test]
+    fn a_model_name_too_long_to_sign_is_an_error_not_an_unsigned_receipt() {
+        let s = ReceiptSigner::generate();
+        let long = "m".repeat(70_000);
+        assert!(matches!(s.sign(&long, 200, [0; 32], [0; 32], 1, 1), Err(ReceiptError::Malformed(_))));
     }
 }

@@ -20,7 +20,7 @@ fn server() -> (ohttp::Server, Vec<u8>) {
 /// One round trip in memory: client seals, enclave opens and answers in 8 streamed pieces
 /// (about 1 KiB), client opens and authenticates every chunk.
 async fn round_trip(server: &ohttp::Server, key_config: &[u8], body: &[u8]) -> usize {
-    let sealed = seal_request(key_config, "POST", "/v1/chat/completions", body).await.unwrap();
+    let sealed = seal_request(key_config, "POST", "/v1/chat/completions", &[], body).await.unwrap();
     let mut request = server.clone().decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
     let mut plaintext = Vec::new();
     request.read_to_end(&mut plaintext).await.unwrap();

@@ -8,7 +8,7 @@ use sotto_attestation::{verify, Policy};
 use sotto_enclave_protocol::{binding_user_data, AttestationBundle};
 use sotto_relay_config::{EnclaveKind, Profile};
 
-use crate::transport::Transport;
+use crate::transport::{read_limited, Transport};
 use crate::{Clock, InferenceError};
 
 /// Who answered, as proven by its attestation: shown with every reply.
@@ -105,7 +105,10 @@ pub(crate) async fn attest(transport: &Transport, trust: &TrustPolicy, clock: &d
         .get(&format!("{}?nonce={}", trust.attestation_path, hex::encode(nonce)))
         .await?;
     let status = answer.response.status();
-    let body = read_limited(answer.response, MAX_BUNDLE).await?;
+    let body = read_limited(answer.response, MAX_BUNDLE, transport.stall()).await.map_err(|e| match e {
+        InferenceError::Malformed(why) => InferenceError::Bundle(why),
+        other => other,
+    })?;
     if !status.is_success() {
         return Err(InferenceError::RelayRefused {
             relay: answer.relay,
@@ -118,21 +121,6 @@ pub(crate) async fn attest(transport: &Transport, trust: &TrustPolicy, clock: &d
 
 /// A real bundle is about 7 KiB; anything far larger is refused before it fills memory.
 const MAX_BUNDLE: usize = 256 * 1024;
-
-pub(crate) async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, InferenceError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| InferenceError::Bundle(format!("the attestation could not be read: {e}")))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(InferenceError::Bundle(format!("the attestation is larger than {} KiB", limit / 1024)));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
 
 /// Verifies a bundle's document and that it binds the keys the bundle offers.
 pub(crate) fn verify_bundle(

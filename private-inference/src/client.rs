@@ -2,16 +2,21 @@
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use sotto_enclave_protocol::media::{CHUNKED_REQUEST, PROBLEM_OHTTP_KEY};
+use sotto_enclave_protocol::padding;
 use sotto_relay_config::Profile;
 
 use crate::attest::{attest, TrustPolicy};
 use crate::reply::{self, ReplyContext};
-use crate::transport::Transport;
+use crate::transport::{read_limited, Transport};
 use crate::wire::opengradient::{OpenGradientWire, TokenSource};
 use crate::{seal_request, AttestedEnclave, Clock, InferenceError, ReplyStream, SystemClock, VerifiedReply};
+
+/// An error answer is a sentence or two; more is cut off unread.
+const MAX_ERROR_BODY: usize = 16 * 1024;
 
 /// How a client reaches the network and tells the time.
 pub struct ClientOptions {
@@ -20,6 +25,9 @@ pub struct ClientOptions {
     pub clock: Arc<dyn Clock>,
     /// The bearer token for OpenGradient's relay (default: `SOTTO_OG_TOKEN`).
     pub og_token: TokenSource,
+    /// Ask the enclave to hold streamed text this long and seal it as one event, so the relay
+    /// cannot see the model's token timing (zero: every token as it comes). Sotto's wire only.
+    pub coalesce: Duration,
 }
 
 impl Default for ClientOptions {
@@ -28,6 +36,7 @@ impl Default for ClientOptions {
             local_address: None,
             clock: Arc::new(SystemClock),
             og_token: Arc::new(|| std::env::var("SOTTO_OG_TOKEN").ok().filter(|t| !t.trim().is_empty())),
+            coalesce: Duration::ZERO,
         }
     }
 }
@@ -40,6 +49,7 @@ pub struct PrivateClient {
     cache: Mutex<Option<Arc<AttestedEnclave>>>,
     /// Set for a profile of OpenGradient's network.
     opengradient: Option<OpenGradientWire>,
+    coalesce: Duration,
 }
 
 impl PrivateClient {
@@ -59,6 +69,7 @@ impl PrivateClient {
             opengradient,
             clock: options.clock,
             cache: Mutex::new(None),
+            coalesce: options.coalesce,
             profile,
         })
     }
@@ -132,10 +143,21 @@ impl PrivateClient {
     }
 
     async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<ReplyStream, InferenceError> {
-        // One retry: when the gateway rotated its key, re-attest and seal to the new one.
-        for attempt in 0..2 {
+        let mut headers = Vec::new();
+        if method == "POST" && !self.coalesce.is_zero() {
+            headers.push((padding::COALESCE_FIELD, self.coalesce.as_millis().to_string()));
+        }
+        let mut refused_key: Option<Vec<u8>> = None;
+        loop {
             let enclave = self.attested().await?;
-            let sealed = seal_request(&enclave.key_config, method, path, body).await?;
+            if refused_key.as_deref() == Some(enclave.key_config.as_slice()) {
+                // Only the relay says the key changed; the enclave attests the same one. Sending
+                // again would hand the relay a second sealed copy of the request.
+                return Err(InferenceError::Seal(
+                    "the relay says the enclave's key changed, but the enclave still attests the same key; the request was not sent again".into(),
+                ));
+            }
+            let sealed = seal_request(&enclave.key_config, method, path, &headers, body).await?;
             let answer = self
                 .transport
                 .post(&self.profile.enclave.gateway_path, CHUNKED_REQUEST, sealed.ciphertext.clone())
@@ -145,18 +167,19 @@ impl PrivateClient {
                 let ctx = ReplyContext { sealed, enclave, relay: answer.relay, stall: self.profile.timeouts.stall };
                 return Ok(reply::spawn(ctx, answer.response));
             }
-            let detail = answer.response.text().await.unwrap_or_default();
-            if attempt == 0 && status.as_u16() == 422 && detail.contains(PROBLEM_OHTTP_KEY) {
+            let relay = answer.relay;
+            let detail = read_limited(answer.response, MAX_ERROR_BODY, self.profile.timeouts.stall)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            // One retry, and only to a key the enclave really rotated to.
+            if refused_key.is_none() && status.as_u16() == 422 && detail.contains(PROBLEM_OHTTP_KEY) {
                 tracing::info!("the enclave rotated its key; attesting again");
+                refused_key = Some(enclave.key_config.clone());
                 self.forget_attestation();
                 continue;
             }
-            return Err(InferenceError::RelayRefused {
-                relay: answer.relay,
-                status: status.as_u16(),
-                detail: detail.chars().take(200).collect(),
-            });
+            return Err(InferenceError::RelayRefused { relay, status: status.as_u16(), detail: detail.chars().take(200).collect() });
         }
-        Err(InferenceError::Seal("the enclave kept refusing its own attested key".into()))
     }
 }

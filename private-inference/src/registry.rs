@@ -76,7 +76,8 @@ impl Registry {
             .await
             .map_err(|e| registry_err(format!("the chain's RPC endpoint {url} could not be reached ({e})")))?;
         let status = response.status();
-        let body = crate::attest::read_limited(response, MAX_ANSWER)
+        // The client's own timeout bounds the read; the cap keeps the answer small.
+        let body = crate::transport::read_limited(response, MAX_ANSWER, Duration::from_secs(3600))
             .await
             .map_err(|_| registry_err(format!("the answer of {url} could not be read")))?;
         if !status.is_success() {

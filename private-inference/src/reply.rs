@@ -145,7 +145,7 @@ async fn read<R: AsyncRead + Send + 'static>(
         .get(RECEIPT_TRAILER.as_bytes())
         .ok_or(sotto_enclave_protocol::ReceiptError::Missing)?;
     let receipt = Receipt::from_json(receipt_json)?;
-    receipt.verify(&ctx.enclave.receipt_public_key, &ctx.sealed.plaintext, &content)?;
+    receipt.verify(&ctx.enclave.receipt_public_key, &ctx.sealed.plaintext, status, &content)?;
     if status != 200 {
         return Err(InferenceError::EnclaveStatus { status, message: error_message(&content) });
     }
@@ -332,7 +332,7 @@ mod receipt_tests {
         let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
         let key_config = config.encode().unwrap();
         let server = ohttp::Server::new(config).unwrap();
-        let sealed = crate::seal_request(&key_config, "POST", "/v1/chat/completions", b"{}").await.unwrap();
+        let sealed = crate::seal_request(&key_config, "POST", "/v1/chat/completions", &[], b"{}").await.unwrap();
         let mut request = server.decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
         let mut plaintext = Vec::new();
         futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext).await.unwrap();
@@ -343,7 +343,7 @@ mod receipt_tests {
             w.write_all(&response_head(200, &[("content-type", b"text/event-stream")])).await.unwrap();
             w.write_all(&content_chunk(&event)).await.unwrap();
             let hash = sotto_enclave_protocol::sha256;
-            let receipt = signer.sign("m", hash(&plaintext), hash(&event), 1, 0).to_json();
+            let receipt = signer.sign("m", 200, hash(&plaintext), hash(&event), 1, 0).unwrap().to_json();
             w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
             if !trailing.is_empty() {
                 w.write_all(trailing).await.unwrap();

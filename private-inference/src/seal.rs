@@ -33,9 +33,16 @@ impl SealedRequest {
 }
 
 /// Builds the inner Binary HTTP request and seals it to `key_config`.
-pub async fn seal_request(key_config: &[u8], method: &str, path: &str, body: &[u8]) -> Result<SealedRequest, InferenceError> {
+/// `headers` go inside the seal (the relay never sees them).
+pub async fn seal_request(
+    key_config: &[u8],
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<SealedRequest, InferenceError> {
     let seal_err = |e: &dyn std::fmt::Display| InferenceError::Seal(e.to_string());
-    let plaintext = padded_request(method, path, body).map_err(|e| seal_err(&e))?;
+    let plaintext = padded_request(method, path, headers, body).map_err(|e| seal_err(&e))?;
 
     let sink = SharedSink::default();
     let mut writer = ohttp::ClientRequest::from_encoded_config(key_config)
@@ -56,7 +63,7 @@ pub async fn seal_request(key_config: &[u8], method: &str, path: &str, body: &[u
 
 /// The Binary HTTP request, padded with a `sotto-padding` header to its size bucket (a power of
 /// two of at least 1 KiB), so the relay cannot tell a short prompt from a longer one.
-fn padded_request(method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, bhttp::Error> {
+fn padded_request(method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Result<Vec<u8>, bhttp::Error> {
     let encode = |pad: Option<usize>| -> Result<Vec<u8>, bhttp::Error> {
         let mut msg = bhttp::Message::request(
             method.as_bytes().to_vec(),
@@ -66,6 +73,9 @@ fn padded_request(method: &str, path: &str, body: &[u8]) -> Result<Vec<u8>, bhtt
         );
         if !body.is_empty() {
             msg.put_header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            msg.put_header(*name, value.as_bytes());
         }
         if let Some(n) = pad {
             msg.put_header(padding::PADDING_FIELD, "0".repeat(n));
@@ -140,14 +150,14 @@ pub async fn open_whole_response_for_bench(sealed: &SealedRequest, response: Vec
 mod tests {
     #[test]
     fn requests_of_different_lengths_pad_to_the_same_bucket() {
-        let a = super::padded_request("POST", "/v1/chat/completions", br#"{"messages":[{"role":"user","content":"hello"}]}"#).unwrap();
+        let a = super::padded_request("POST", "/v1/chat/completions", &[], br#"{"messages":[{"role":"user","content":"hello"}]}"#).unwrap();
         let long = format!(r#"{{"messages":[{{"role":"user","content":"{}"}}]}}"#, "x".repeat(500));
-        let b = super::padded_request("POST", "/v1/chat/completions", long.as_bytes()).unwrap();
+        let b = super::padded_request("POST", "/v1/chat/completions", &[], long.as_bytes()).unwrap();
         assert_eq!(a.len(), 1024);
         assert_eq!(b.len(), 1024);
-        let c = super::padded_request("GET", "/v1/models", b"").unwrap();
+        let c = super::padded_request("GET", "/v1/models", &[], b"").unwrap();
         assert_eq!(c.len(), 1024);
-        let big = super::padded_request("POST", "/v1/chat/completions", &vec![b' '; 3000]).unwrap();
+        let big = super::padded_request("POST", "/v1/chat/completions", &[], &vec![b' '; 3000]).unwrap();
         assert_eq!(big.len(), 4096);
         let msg = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&b)).unwrap();
         assert_eq!(msg.content(), long.as_bytes());

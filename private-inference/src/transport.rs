@@ -13,6 +13,7 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     relays: Vec<Relay>,
     first_byte: Duration,
+    stall: Duration,
 }
 
 pub(crate) struct Answer {
@@ -34,7 +35,12 @@ impl Transport {
             .no_proxy()
             .build()
             .map_err(|e| InferenceError::Seal(e.to_string()))?;
-        Ok(Self { http, relays: profile.relays.clone(), first_byte: profile.timeouts.first_byte })
+        Ok(Self { http, relays: profile.relays.clone(), first_byte: profile.timeouts.first_byte, stall: profile.timeouts.stall })
+    }
+
+    /// How long a small answer (an attestation, an error) may take to arrive whole.
+    pub(crate) fn stall(&self) -> Duration {
+        self.stall
     }
 
     pub(crate) async fn get(&self, path_and_query: &str) -> Result<Answer, InferenceError> {
@@ -107,4 +113,24 @@ fn with_headers(mut request: reqwest::RequestBuilder, headers: &[(&'static str, 
 
 fn join(base: &reqwest::Url, path: &str) -> String {
     format!("{}{}", base.as_str().trim_end_matches('/'), path)
+}
+
+/// Reads a small answer whole (an attestation, an error body, a registry reply): more than
+/// `limit` bytes, or longer than `time`, is refused before it can fill memory or hang the app.
+pub(crate) async fn read_limited(mut response: reqwest::Response, limit: usize, time: Duration) -> Result<Vec<u8>, InferenceError> {
+    let read = async {
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| InferenceError::Malformed(format!("the answer could not be read: {e}")))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(InferenceError::Malformed(format!("the answer is larger than {} KiB", limit.div_ceil(1024))));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    crate::reply::within(time, read, |e| e).await
 }

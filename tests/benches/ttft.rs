@@ -3,6 +3,10 @@
 //! same model behind OpenGradient's wire (`stack up --flavor opengradient`): its time to first
 //! shown token and to the verified reply against Sotto's wire, and registry discovery time.
 //!
+//! Last, what hiding sizes and timing from the relay costs: bytes on the wire and time to first
+//! token with replies unpadded (a development-gateway switch for this measurement only), padded,
+//! and padded with token coalescing at 50 and 250 ms, counted by a TCP proxy in front of the relay.
+//!
 //! `cargo build --workspace --bins && cargo bench -p sotto-e2e --bench ttft --profile dev`
 //! (the dev profile builds dependencies, the model included, at opt-level 3.)
 
@@ -133,6 +137,102 @@ async fn main() {
     println!("whole verified reply (8 tokens, receipt checked):   median {:.1} ms", ms(local_whole));
     drop(stack);
     opengradient_wire(home.path(), q, local_whole).await;
+    padding_cost(home.path()).await;
+}
+
+fn write_profile(path: &std::path::Path, dir: &std::path::Path, relay_url: &str, gateway: u16, admin: u16) {
+    std::fs::write(path, format!(
+        "name = \"bench\"\n[[relays]]\nurl = \"{relay_url}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{gateway}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n",
+        d = dir.display())).unwrap();
+}
+
+/// Bytes each way through it, as the relay's side of the network sees them.
+#[derive(Clone, Default)]
+struct Counted {
+    up: Arc<std::sync::atomic::AtomicU64>,
+    down: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A TCP forwarder in front of the relay that counts what passes.
+async fn counting_proxy(upstream: String) -> (String, Counted) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn pump(mut from: tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf, n: Arc<std::sync::atomic::AtomicU64>) {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(k) = from.read(&mut buf).await {
+            if k == 0 || to.write_all(&buf[..k]).await.is_err() {
+                break;
+            }
+            n.fetch_add(k as u64, Ordering::Relaxed);
+        }
+        let _ = to.shutdown().await;
+    }
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let counted = Counted::default();
+    let c = counted.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = l.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { continue };
+            // As nginx does (tcp_nodelay on): small sealed chunks go out at once.
+            let _ = (client.set_nodelay(true), server.set_nodelay(true));
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            tokio::spawn(pump(cr, sw, c.up.clone()));
+            tokio::spawn(pump(sr, cw, c.down.clone()));
+        }
+    });
+    (url, counted)
+}
+
+/// The same exchange with replies unpadded, padded, and padded with coalescing.
+async fn padding_cost(home: &std::path::Path) {
+    use std::sync::atomic::Ordering;
+    println!("what the relay sees per exchange (8-token streamed reply, median of {RUNS}; bytes are HTTP on the wire, both ways):");
+    for (label, unpadded, windows) in [("unpadded replies", true, &[0u64][..]), ("padded", false, &[0, 50, 250][..])] {
+        if unpadded {
+            std::env::set_var("SOTTO_BENCH_UNPADDED_REPLIES", "1");
+        } else {
+            std::env::remove_var("SOTTO_BENCH_UNPADDED_REPLIES");
+        }
+        let dir = home.join(format!("pad-stack-{unpadded}"));
+        let (relay, gateway, admin) = sotto_e2e::free_ports();
+        let stack_profile = home.join(format!("pad-stack-{unpadded}.toml"));
+        write_profile(&stack_profile, &dir, &format!("http://127.0.0.1:{relay}"), gateway, admin);
+        let stack = match LocalStack::start(&StackOptions { flavor: Default::default(), profile: Some(stack_profile), backend: "embedded".into(), dir: dir.clone() }) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("padding cost skipped: {e}");
+                return;
+            }
+        };
+        let (proxy, counted) = counting_proxy(format!("127.0.0.1:{relay}")).await;
+        let client_profile = home.join(format!("pad-client-{unpadded}.toml"));
+        write_profile(&client_profile, &dir, &proxy, gateway, admin);
+        for &window in windows {
+            let options = ClientOptions { coalesce: Duration::from_millis(window), ..ClientOptions::default() };
+            let client = PrivateClient::new(sotto_relay_config::Profile::load(&client_profile).unwrap(), options).unwrap();
+            private_ttft(&client).await; // attests; the runs below reuse the key
+            let (mut first, mut whole, mut up, mut down) = (vec![], vec![], vec![], vec![]);
+            for _ in 0..RUNS {
+                let (u0, d0) = (counted.up.load(Ordering::Relaxed), counted.down.load(Ordering::Relaxed));
+                let (f, w) = private_ttft(&client).await;
+                first.push(f);
+                whole.push(w);
+                up.push(counted.up.load(Ordering::Relaxed) - u0);
+                down.push(counted.down.load(Ordering::Relaxed) - d0);
+            }
+            up.sort();
+            down.sort();
+            let name = if window == 0 { label.to_string() } else { format!("{label}, coalescing {window} ms") };
+            println!(
+                "  {name:<32} request {:>5} B, reply {:>5} B; first token {:>6.1} ms, verified reply {:>6.1} ms",
+                up[RUNS / 2], down[RUNS / 2], ms(median(first)), ms(median(whole))
+            );
+        }
+        drop(stack);
+    }
+    std::env::remove_var("SOTTO_BENCH_UNPADDED_REPLIES");
 }
 
 /// The same embedded model behind OpenGradient's wire, relay paths and registry stand-in.

@@ -28,6 +28,22 @@ pub enum Attack {
     /// Answer every request that is not an attestation with `307` to this URL (a relay, or
     /// anyone on an http:// path, trying to send the sealed request straight to the gateway).
     RedirectTo(String),
+    /// Answer every sealed request with the gateway's "unknown key" problem, although the
+    /// enclave's key did not change (a relay trying to obtain a second sealed copy).
+    ForgeKeyProblem,
+    /// Answer sealed requests with a 500 whose body trickles a byte a second, forever.
+    TrickleErrorBody,
+    /// Answer attestation requests with a body that trickles a byte a second, forever.
+    TrickleAttestation,
+}
+
+/// A body that never ends: one byte a second.
+fn trickle() -> Body {
+    let ticks = futures::stream::unfold((), |()| async {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), ()))
+    });
+    Body::from_stream(ticks)
 }
 
 struct ProxyState {
@@ -115,6 +131,17 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
 
     if is_attestation && matches!(s.attack, Attack::NoAttestation) {
         return Response::builder().status(404).body(Body::empty()).unwrap();
+    }
+    if is_attestation && matches!(s.attack, Attack::TrickleAttestation) {
+        return Response::builder().header("content-type", "application/json").body(trickle()).unwrap();
+    }
+    if !is_attestation && matches!(s.attack, Attack::TrickleErrorBody) {
+        return Response::builder().status(500).header("content-type", "text/plain").body(trickle()).unwrap();
+    }
+    if !is_attestation && matches!(s.attack, Attack::ForgeKeyProblem) {
+        s.seen.lock().unwrap().push(Exchange { request: body.to_vec(), response: Vec::new(), authorization: None });
+        let problem = serde_json::json!({"type": sotto_enclave_protocol::media::PROBLEM_OHTTP_KEY, "title": "key identifier unknown"});
+        return Response::builder().status(422).header("content-type", "application/problem+json").body(Body::from(problem.to_string())).unwrap();
     }
     if let (false, Attack::RedirectTo(target)) = (is_attestation, &s.attack) {
         return Response::builder().status(307).header("location", target.as_str()).body(Body::empty()).unwrap();

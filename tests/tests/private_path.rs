@@ -483,3 +483,62 @@ async fn the_relay_sees_only_padded_chunk_and_request_sizes() {
         }
     }
 }
+
+/// Audit finding 1 (timing): with coalescing on, the enclave holds streamed text and seals it in
+/// bursts, so the relay sees fewer chunks than tokens, and the reply is still whole and verified.
+#[tokio::test(flavor = "multi_thread")]
+async fn coalescing_sends_tokens_in_bursts_the_relay_cannot_time() {
+    let tokens = ["One", " two", " three", " four", " five", " six", " seven", " eight"];
+    let chunks: Vec<_> = tokens.iter().map(|t| json!({"text": t, "delay_ms": 40})).collect();
+    let replies = json!([{"chunks": chunks}, {"chunks": chunks}]);
+    let stack = Stack::start(StackSpec { replies, ..Default::default() });
+    let proxy = Proxy::start(&stack.relay_url, Attack::None).await;
+    let profile = stack.home.path().join("watched.toml");
+    stack.write_profile(&profile, &[proxy.url.clone()], None);
+    let p = profile.to_str().unwrap();
+    for coalesce in ["0", "1000"] {
+        let out = stack.sotto(&["ask", "--profile", p, "--coalesce-ms", coalesce, "count"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&tokens.concat()), "the whole reply arrives");
+    }
+    let seen = proxy.exchanges();
+    let count = |i: usize| sotto_e2e::chunk_plaintext_lengths(&seen[i].response, 16).expect("chunked framing").len();
+    let (each, bursts) = (count(0), count(1));
+    assert!(each >= tokens.len() + 2, "one chunk per token without coalescing ({each})");
+    assert!(bursts + tokens.len() - 2 <= each, "coalesced into bursts: {bursts} chunks against {each}");
+    let too_long = stack.sotto(&["ask", "--profile", p, "--coalesce-ms", "5000", "count"]);
+    assert_eq!(too_long.status.code(), Some(2), "a window over 1000 ms is refused by the command line");
+}
+
+/// Audit finding 7: a relay that forges the "unknown key" problem gets no second sealed copy of
+/// the request: the client re-attests, sees the enclave's key did not change, and stops.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_key_problem_does_not_buy_a_second_sealed_copy() {
+    let stack = Stack::start(StackSpec::default());
+    let proxy = Proxy::start(&stack.relay_url, Attack::ForgeKeyProblem).await;
+    let profile = stack.home.path().join("forging.toml");
+    stack.write_profile(&profile, &[proxy.url.clone()], None);
+    let out = stack.sotto(&["ask", "--profile", profile.to_str().unwrap(), "hello"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("still attests the same key"), "{}", stderr(&out));
+    assert_eq!(proxy.exchanges().len(), 1, "the sealed request left the device once");
+    assert_eq!(stack.observations().await["attestations"], 2, "it did check the key again");
+}
+
+/// Audit finding 7: error bodies and attestation answers are read with a time limit, so a relay
+/// that trickles bytes forever cannot hang the app.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_that_trickle_forever_end_with_a_plain_error() {
+    let stack = Stack::start(StackSpec { stall_s: 2, ..Default::default() });
+    for (attack, said) in [(Attack::TrickleErrorBody, "answered HTTP 500"), (Attack::TrickleAttestation, "stopped sending for 2 s")] {
+        let proxy = Proxy::start(&stack.relay_url, attack).await;
+        let profile = stack.home.path().join("trickle.toml");
+        stack.write_profile(&profile, &[proxy.url.clone()], None);
+        let started = std::time::Instant::now();
+        let out = stack.sotto(&["ask", "--profile", profile.to_str().unwrap(), "hello"]);
+        // The harness kills a command after a minute: without the limit it never ends.
+        assert!(out.status.code().is_some_and(|c| c != 0), "{}", stderr(&out));
+        assert!(stderr(&out).contains(said), "{}", stderr(&out));
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    }
+}

@@ -32,16 +32,20 @@ pub struct ConnectArgs {
     /// Expected measurement N=HEX, replacing the profile's value for PCR N (repeatable).
     #[arg(long = "expect-pcr")]
     pub pcrs: Vec<String>,
+    /// Ask the enclave to send streamed text in bursts every MS milliseconds (at most 1000),
+    /// so the relay cannot see the model's token timing; costs up to MS of latency per burst.
+    #[arg(long = "coalesce-ms", value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub coalesce_ms: u64,
 }
 
 impl ConnectArgs {
     pub fn client(&self) -> Result<PrivateClient, InferenceError> {
-        client(&self.profile, &self.relays, &self.pcrs)
+        client(&self.profile, &self.relays, &self.pcrs, std::time::Duration::from_millis(self.coalesce_ms))
     }
 }
 
 /// Loads the profile, applies `--relay` and `--expect-pcr` overrides, builds the client.
-pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String]) -> Result<PrivateClient, InferenceError> {
+pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String], coalesce: std::time::Duration) -> Result<PrivateClient, InferenceError> {
     let base: Profile = sotto_core::profiles::load(profile.profile.as_deref())?;
     let pcrs = pcrs
         .iter()
@@ -52,7 +56,7 @@ pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String]) -> Resu
         })
         .collect::<Result<Vec<_>, InferenceError>>()?;
     let p = sotto_core::settings::apply_overrides(base, relays, &pcrs)?;
-    let mut options = ClientOptions::default();
+    let mut options = ClientOptions { coalesce, ..ClientOptions::default() };
     if p.opengradient.is_some() {
         // OpenGradient's relay wants the Chat session's token (refreshed here if it is about
         // to expire); without one it answers 401 and the user is told to log in.

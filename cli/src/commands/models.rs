@@ -11,7 +11,7 @@ pub struct ModelsArgs {
 }
 
 pub fn run(args: ModelsArgs) -> i32 {
-    let client = match super::client(&args.profile, &[], &[]) {
+    let client = match super::client(&args.profile, &[], &[], std::time::Duration::ZERO) {
         Ok(c) => c,
         Err(e) => return exit::report(&e),
     };

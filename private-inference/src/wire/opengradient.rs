@@ -21,9 +21,10 @@ use sotto_enclave_protocol::{Receipt, OPENGRADIENT_SCHEME};
 use sotto_relay_config::{OpenGradientSpec, Profile};
 use tokio::sync::mpsc;
 
-use crate::attest::{read_limited, ATTESTED_DEVELOPMENT, ATTESTED_HERE, KEYS_FROM_REGISTRY, PROVIDER_PROXY};
+use crate::transport::read_limited;
+use crate::attest::{ATTESTED_DEVELOPMENT, ATTESTED_HERE, KEYS_FROM_REGISTRY, PROVIDER_PROXY};
 use crate::registry::Registry;
-use crate::reply::{within, MAX_REPLY};
+use crate::reply::MAX_REPLY;
 use crate::transport::Transport;
 use crate::{Clock, EnclaveIdentity, InferenceError, ReplyEvent, ReplyStream, VerifiedReply};
 
@@ -94,7 +95,7 @@ impl OpenGradientWire {
                 let ctx = Context { sealed, inner, tee: chosen.tee, identity: chosen.identity, relay: answer.relay, stall: self.stall };
                 return Ok(spawn(ctx, answer.response, stream));
             }
-            let detail = within(self.stall, read_limited(answer.response, 4096), |e| e).await.map(|b| error_detail(&b)).unwrap_or_default();
+            let detail = read_limited(answer.response, 4096, self.stall).await.map(|b| error_detail(&b)).unwrap_or_default();
             if status == 401 {
                 return Err(InferenceError::LoginNeeded { relay: answer.relay });
             }
@@ -171,7 +172,7 @@ impl OpenGradientWire {
             }
             return Ok(identity);
         }
-        let body = within(self.stall, read_limited(answer.response, 256 * 1024), |e| e).await?;
+        let body = read_limited(answer.response, 256 * 1024, self.stall).await?;
         if status != 200 {
             return Err(InferenceError::RelayRefused { relay: answer.relay, status, detail: error_detail(&body) });
         }
@@ -325,7 +326,7 @@ fn unwrap_envelope(decoded: Value) -> Result<Value, InferenceError> {
 }
 
 async fn read_single(ctx: &Context, response: reqwest::Response) -> Result<VerifiedReply, InferenceError> {
-    let sealed = within(ctx.stall, read_limited(response, MAX_REPLY), |e| e).await?;
+    let sealed = read_limited(response, MAX_REPLY, ctx.stall).await?;
     let plaintext = ctx.sealed.open_single(&sealed)?;
     let decoded: Value = serde_json::from_slice(&plaintext).map_err(|_| InferenceError::Malformed("the TEE's reply is not JSON".into()))?;
     let body = unwrap_envelope(decoded)?;
@@ -418,6 +419,8 @@ fn finish(ctx: &Context, f: Finished) -> Result<VerifiedReply, InferenceError> {
     let receipt = Receipt {
         version: 1,
         model: model.clone(),
+        // OpenGradient's TEEs sign no status.
+        status: 0,
         request_hash: tee_receipt.request_hash,
         output_hash: tee_receipt.output_hash,
         timestamp_ms: tee_receipt.timestamp.saturating_mul(1000),
