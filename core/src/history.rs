@@ -43,7 +43,7 @@ pub fn open_store(create: bool, ask: &mut dyn FnMut(PassphrasePrompt) -> Option<
         None if !create => Err(StoreError::NoStore(dir)),
         None => {
             if let Some(pass) = env_pass {
-                return Store::open_or_create(&dir, &Unlock::Passphrase(&pass), KdfParams::default());
+                return create_with_passphrase(&dir, &pass);
             }
             if let Ok(keyring) = OsKeyring::available() {
                 match Store::open_or_create(&dir, &Unlock::Keyring(&keyring), KdfParams::default()) {
@@ -52,9 +52,17 @@ pub fn open_store(create: bool, ask: &mut dyn FnMut(PassphrasePrompt) -> Option<
                 }
             }
             let pass = ask(PassphrasePrompt::New).ok_or(StoreError::NoKeyAvailable)?;
-            Store::open_or_create(&dir, &Unlock::Passphrase(&pass), KdfParams::default())
+            create_with_passphrase(&dir, &pass)
         }
     }
+}
+
+/// A new store under `passphrase`, if it is strong enough to protect one.
+pub fn create_with_passphrase(dir: &std::path::Path, passphrase: &str) -> Result<Store, StoreError> {
+    if let Some(problem) = sotto_store::passphrase_problem(passphrase) {
+        return Err(StoreError::WeakPassphrase(problem));
+    }
+    Store::open_or_create(dir, &Unlock::Passphrase(passphrase), KdfParams::default())
 }
 
 /// Records one exchange as it happens: the prompt before it is sent, the reply as it streams,

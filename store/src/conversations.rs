@@ -204,7 +204,8 @@ impl Store {
     pub fn rename_conversation(&self, id_or_prefix: &str, title: &str) -> Result<(), StoreError> {
         let id = self.resolve_conversation(id_or_prefix)?;
         self.conn.execute("UPDATE conversations SET title = ?2 WHERE id = ?1", params![id, title]).map_err(|e| self.sql_err(e))?;
-        Ok(())
+        // The old title's page image must not linger in the log either.
+        self.checkpoint_after_delete()
     }
 
     /// Deletes a conversation and everything in it, for real: freed pages are zeroed
@@ -213,7 +214,7 @@ impl Store {
     pub fn delete_conversation(&self, id_or_prefix: &str) -> Result<String, StoreError> {
         let id = self.resolve_conversation(id_or_prefix)?;
         self.conn.execute("DELETE FROM conversations WHERE id = ?1", [&id]).map_err(|e| self.sql_err(e))?;
-        self.checkpoint()?;
+        self.checkpoint_after_delete()?;
         Ok(id)
     }
 
@@ -231,7 +232,7 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NoMessage(message_uid.to_string()));
         }
-        self.checkpoint()?;
+        self.checkpoint_after_delete()?;
         Ok(n)
     }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 pub enum StoreError {
     #[error("wrong passphrase for Sotto's history")]
     WrongPassphrase,
+    #[error("{0}")]
+    WeakPassphrase(String),
     #[error("Sotto's history is locked with a passphrase; set SOTTO_PASSPHRASE or enter it when asked")]
     PassphraseNeeded,
     #[error("no system keyring is available ({0})")]

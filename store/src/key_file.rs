@@ -108,16 +108,23 @@ impl KeyFile {
         }
     }
 
-    /// Re-wraps the same data key under a new passphrase (the database is not touched).
-    pub fn rewrap(&self, old: &str, new: &str, kdf: KdfParams, dir: &Path) -> Result<KeyFile, StoreError> {
-        let key = self.unlock(&Unlock::Passphrase(old), dir)?;
-        Ok(KeyFile { format: FORMAT, store_id: self.store_id.clone(), protection: wrap(&self.store_id, &key, new, kdf)? })
+    /// A fresh data key for the same store, wrapped under `passphrase` (a passphrase change
+    /// re-encrypts the database with it).
+    pub fn with_new_key(&self, passphrase: &str, kdf: KdfParams) -> Result<(KeyFile, SecretKey), StoreError> {
+        let key = kdf::random_key();
+        let protection = wrap(&self.store_id, &key, passphrase, kdf)?;
+        Ok((KeyFile { format: FORMAT, store_id: self.store_id.clone(), protection }, key))
     }
 
     /// Writes atomically (temp file, fsync, rename): a crash never leaves a half-written key file,
     /// which would lose the whole history.
     pub fn save(&self, dir: &Path) -> Result<(), StoreError> {
-        let path = Self::path(dir);
+        self.save_as(dir, "key.json")
+    }
+
+    /// [`KeyFile::save`] under another name in `dir` (a passphrase change stages the new one).
+    pub(crate) fn save_as(&self, dir: &Path, name: &str) -> Result<(), StoreError> {
+        let path = dir.join(name);
         let tmp = dir.join("key.json.tmp");
         let text = serde_json::to_string_pretty(self).map_err(|e| StoreError::KeyFile { path: path.clone(), problem: e.to_string() })?;
         let mut f = std::fs::File::create(&tmp).map_err(StoreError::io("write", &tmp))?;

@@ -25,4 +25,15 @@ pub use key_file::{KeyFile, Protection, Unlock};
 pub use records::{AgentStepRecord, Attachment, ImageRecord};
 pub use search::{fts_query, SearchHit, MATCH_END, MATCH_START};
 pub use store::Store;
+
+/// The shortest passphrase Sotto accepts for a new history.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// Why `passphrase` is too weak to protect a history, or `None` if it will do.
+pub fn passphrase_problem(passphrase: &str) -> Option<String> {
+    if passphrase.trim().chars().count() < MIN_PASSPHRASE_CHARS {
+        return Some(format!("choose a passphrase of at least {MIN_PASSPHRASE_CHARS} characters (spaces at either end do not count)"));
+    }
+    None
+}
 pub use vault::{MemoryVault, OsKeyring, SecretVault, KEYRING_SERVICE};

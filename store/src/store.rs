@@ -15,6 +15,8 @@ pub struct Store {
     dir: PathBuf,
     // Kept so that a second connection can be opened (a reply streaming while the app lists).
     key: SecretKey,
+    /// A delete's checkpoint could not complete; it is retried when this connection closes.
+    checkpoint_owed: std::cell::Cell<bool>,
 }
 
 impl Store {
@@ -29,6 +31,9 @@ impl Store {
 
     /// Opens the store in `dir`, creating it (protected as `unlock` says) when there is none.
     pub fn open_or_create(dir: &Path, unlock: &Unlock, kdf: KdfParams) -> Result<Store, StoreError> {
+        if dir.exists() {
+            finish_interrupted_rekey(dir)?;
+        }
         match KeyFile::load(dir)? {
             Some(kf) => Self::open_with(dir, &kf, unlock),
             None => Self::create(dir, unlock, kdf),
@@ -37,6 +42,9 @@ impl Store {
 
     /// Opens an existing store; `NoStore` when there is none.
     pub fn open(dir: &Path, unlock: &Unlock) -> Result<Store, StoreError> {
+        if dir.exists() {
+            finish_interrupted_rekey(dir)?;
+        }
         let kf = KeyFile::load(dir)?.ok_or_else(|| StoreError::NoStore(dir.to_owned()))?;
         Self::open_with(dir, &kf, unlock)
     }
@@ -61,10 +69,55 @@ impl Store {
         Ok(store)
     }
 
-    /// Re-wraps the data key under a new passphrase. The database file is not rewritten.
+    /// Changes the passphrase *and* the data key: the whole database is re-encrypted under a
+    /// fresh key, so an old `key.json` with the old passphrase opens nothing written from now
+    /// on. Every other connection to the store must be closed first (the write-ahead log is
+    /// emptied and switched off while the copy is made; a busy log is an error, nothing changes).
+    ///
+    /// Crash-safe: the re-encrypted copy and the new key file are staged beside the old ones and
+    /// swapped in by two renames; [`finish_interrupted_rekey`] completes or undoes a half-done one.
     pub fn change_passphrase(dir: &Path, old: &str, new: &str, kdf: KdfParams) -> Result<(), StoreError> {
+        if let Some(problem) = crate::passphrase_problem(new) {
+            return Err(StoreError::WeakPassphrase(problem));
+        }
+        finish_interrupted_rekey(dir)?;
         let kf = KeyFile::load(dir)?.ok_or_else(|| StoreError::NoStore(dir.to_owned()))?;
-        kf.rewrap(old, new, kdf, dir)?.save(dir)
+        let old_key = kf.unlock(&Unlock::Passphrase(old), dir)?;
+        let (next, new_key) = kf.with_new_key(new, kdf)?;
+        let staged = dir.join(REKEY_DB);
+        remove_if_present(&staged)?;
+        Self::connect(dir, &old_key)?.export_rekeyed(&staged, &new_key)?;
+        // The copy must open with the new key before anything is swapped.
+        opens_with(&staged, &new_key)?;
+        next.save_as(dir, REKEY_KEY_FILE)?;
+        let db = Self::db_path(dir);
+        std::fs::rename(&staged, &db).map_err(StoreError::io("replace", &db))?;
+        finish_interrupted_rekey(dir)
+    }
+
+    /// Writes the whole database, encrypted under `key`, to `to`, after checking that the
+    /// write-ahead log is empty and switching it off (so no page under the old key stays in it).
+    fn export_rekeyed(self, to: &Path, key: &SecretKey) -> Result<(), StoreError> {
+        let busy = || StoreError::Unsupported("another connection to the history is open; close it and try again (nothing was changed)".into());
+        if !self.checkpoint()? {
+            return Err(busy());
+        }
+        // Leaving WAL mode needs the database to itself, so this also proves nobody else has it open.
+        self.conn.busy_timeout(std::time::Duration::ZERO).map_err(|e| self.sql_err(e))?;
+        let mode = self.conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get::<_, String>(0));
+        if !mode.is_ok_and(|m| m.eq_ignore_ascii_case("delete")) {
+            return Err(busy());
+        }
+        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| self.sql_err(e))?;
+        let target = to.to_str().ok_or_else(|| StoreError::Unsupported(format!("{} is not a UTF-8 path", to.display())))?;
+        let attach = Zeroizing::new(format!("ATTACH DATABASE '{}' AS rekeyed KEY \"x'{}'\";", target.replace('\'', "''"), hex::encode(key.as_ref())));
+        self.conn.execute_batch(&attach).map_err(|e| self.sql_err(e))?;
+        let copied = self
+            .conn
+            .query_row("SELECT sqlcipher_export('rekeyed')", [], |_| Ok(()))
+            .and_then(|()| self.conn.execute_batch(&format!("PRAGMA rekeyed.user_version = {version};")));
+        let detached = self.conn.execute_batch("DETACH DATABASE rekeyed;");
+        copied.and(detached).map_err(|e| self.sql_err(e))
     }
 
     fn connect(dir: &Path, key: &SecretKey) -> Result<Store, StoreError> {
@@ -95,7 +148,7 @@ impl Store {
             rusqlite_migration::Error::RusqliteError { err, .. } => StoreError::from_sqlite(&path, err),
             other => StoreError::Unsupported(format!("the history schema could not be updated: {other}")),
         })?;
-        Ok(Store { conn, dir: dir.to_owned(), key: key.clone() })
+        Ok(Store { conn, dir: dir.to_owned(), key: key.clone(), checkpoint_owed: std::cell::Cell::new(false) })
     }
 
     /// Another connection to the same store, for work that runs beside this one (SQLite's WAL
@@ -132,9 +185,75 @@ impl Store {
     }
 
     /// Moves the write-ahead log into the database and empties it (after deletes, so old page
-    /// images do not linger in the log).
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| self.sql_err(e))
+    /// images do not linger in the log). False when another connection kept it from completing
+    /// (SQLite then reports the log as busy, or only part of it copied back).
+    pub fn checkpoint(&self) -> Result<bool, StoreError> {
+        let (busy, log, copied): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.sql_err(e))?;
+        Ok(busy == 0 && log == copied)
+    }
+
+    /// After a delete: empties the log now, or, when another connection holds it, as soon as
+    /// this one closes.
+    pub(crate) fn checkpoint_after_delete(&self) -> Result<(), StoreError> {
+        if !self.checkpoint()? {
+            tracing::warn!("another connection holds the history's log; it is emptied when this one closes");
+            self.checkpoint_owed.set(true);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.checkpoint_owed.get() && !matches!(self.checkpoint(), Ok(true)) {
+            tracing::warn!("the history's write-ahead log could not be emptied yet; the next delete or start empties it");
+        }
+    }
+}
+
+/// Checks that `path` opens with `key` (the first read authenticates page 1), without changing it.
+fn opens_with(path: &Path, key: &SecretKey) -> Result<(), StoreError> {
+    let conn = Connection::open(path).map_err(|e| StoreError::from_sqlite(path, e))?;
+    let pragma = Zeroizing::new(format!("PRAGMA cipher_log_level = NONE; PRAGMA key = \"x'{}'\";", hex::encode(key.as_ref())));
+    conn.execute_batch(&pragma).map_err(|e| StoreError::from_sqlite(path, e))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).map_err(|e| StoreError::from_sqlite(path, e))?;
+    Ok(())
+}
+
+/// Where a passphrase change stages the re-encrypted database and the new key file.
+const REKEY_DB: &str = "history.db.rekey";
+const REKEY_KEY_FILE: &str = "key.json.next";
+
+/// Completes or undoes a passphrase change that was interrupted. The database is swapped in
+/// first, the key file second: a staged key file beside a staged database means the swap never
+/// began (the old store is intact, the staged files go); a staged key file alone means the
+/// database is already the new one, so the new key file must follow it.
+pub(crate) fn finish_interrupted_rekey(dir: &Path) -> Result<(), StoreError> {
+    let (staged_db, staged_key) = (dir.join(REKEY_DB), dir.join(REKEY_KEY_FILE));
+    if staged_key.exists() && !staged_db.exists() {
+        let key = KeyFile::path(dir);
+        std::fs::rename(&staged_key, &key).map_err(StoreError::io("replace", &key))?;
+        sync_dir(dir);
+        return Ok(());
+    }
+    remove_if_present(&staged_key)?;
+    remove_if_present(&staged_db)?;
+    remove_if_present(&dir.join(format!("{REKEY_DB}-journal")))
+}
+
+fn remove_if_present(path: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io("remove", path)(e)),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 

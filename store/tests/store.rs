@@ -96,22 +96,90 @@ fn a_wrong_passphrase_says_so_and_opens_nothing() {
 }
 
 #[test]
-fn changing_the_passphrase_rewraps_the_key_without_touching_the_data() {
+fn changing_the_passphrase_re_encrypts_everything_under_a_new_key() {
     let tmp = tempfile::tempdir().unwrap();
     let store = create(tmp.path());
-    converse(&store, "rewrap");
+    converse(&store, "rekeyed");
     drop(store);
     let db_before = std::fs::read(Store::db_path(tmp.path())).unwrap();
-    let key_before = std::fs::read(KeyFile::path(tmp.path())).unwrap();
+    let old_key_file = std::fs::read(KeyFile::path(tmp.path())).unwrap();
 
-    assert!(matches!(Store::change_passphrase(tmp.path(), "not it", "new one", kdf()), Err(StoreError::WrongPassphrase)));
-    Store::change_passphrase(tmp.path(), PASS, "new one", kdf()).unwrap();
+    assert!(matches!(Store::change_passphrase(tmp.path(), "not it", "new passphrase", kdf()), Err(StoreError::WrongPassphrase)));
+    assert!(matches!(Store::change_passphrase(tmp.path(), PASS, "short", kdf()), Err(StoreError::WeakPassphrase(_))));
+    assert_eq!(std::fs::read(Store::db_path(tmp.path())).unwrap(), db_before, "a refused change touches nothing");
+    Store::change_passphrase(tmp.path(), PASS, "new passphrase", kdf()).unwrap();
 
-    assert_eq!(std::fs::read(Store::db_path(tmp.path())).unwrap(), db_before, "the database was rewritten");
-    assert_ne!(std::fs::read(KeyFile::path(tmp.path())).unwrap(), key_before);
+    assert_ne!(std::fs::read(Store::db_path(tmp.path())).unwrap(), db_before, "the database was re-encrypted");
     assert!(matches!(Store::open(tmp.path(), &Unlock::Passphrase(PASS)), Err(StoreError::WrongPassphrase)));
-    let store = Store::open(tmp.path(), &Unlock::Passphrase("new one")).unwrap();
+    let store = Store::open(tmp.path(), &Unlock::Passphrase("new passphrase")).unwrap();
     assert_eq!(store.list_conversations().unwrap().len(), 1);
+    assert_eq!(store.search("rekeyed", 10).unwrap().len(), 2, "the search index came along");
+    converse(&store, "afterwards");
+    drop(store);
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.contains("rekey") || n.ends_with(".next")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Audit finding 4: the old key file with the old passphrase opens nothing written since.
+    let stolen = tempfile::tempdir().unwrap();
+    std::fs::copy(Store::db_path(tmp.path()), Store::db_path(stolen.path())).unwrap();
+    std::fs::write(KeyFile::path(stolen.path()), &old_key_file).unwrap();
+    assert!(matches!(Store::open(stolen.path(), &Unlock::Passphrase(PASS)), Err(StoreError::Tampered { .. })));
+}
+
+#[test]
+fn a_passphrase_change_is_refused_while_another_connection_is_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    converse(&store, "busy");
+    let err = Store::change_passphrase(tmp.path(), PASS, "new passphrase", kdf()).unwrap_err();
+    assert!(err.to_string().contains("another connection"), "{err}");
+    drop(store);
+    assert!(Store::open(tmp.path(), &Unlock::Passphrase(PASS)).is_ok(), "nothing changed");
+}
+
+#[test]
+fn an_interrupted_passphrase_change_is_finished_or_undone_at_the_next_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    drop(create(tmp.path()));
+    // Interrupted before the swap: both staged files exist; the old store stays as it was.
+    std::fs::write(tmp.path().join("history.db.rekey"), b"partial copy").unwrap();
+    std::fs::write(tmp.path().join("key.json.next"), b"{}").unwrap();
+    assert!(Store::open(tmp.path(), &Unlock::Passphrase(PASS)).is_ok());
+    assert!(!tmp.path().join("history.db.rekey").exists() && !tmp.path().join("key.json.next").exists());
+
+    // Interrupted between the two renames: the database is new, its key file is staged.
+    Store::change_passphrase(tmp.path(), PASS, "new passphrase", kdf()).unwrap();
+    let new_key_file = std::fs::read(KeyFile::path(tmp.path())).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    drop(create(other.path()));
+    std::fs::copy(KeyFile::path(other.path()), KeyFile::path(tmp.path())).unwrap();
+    std::fs::write(tmp.path().join("key.json.next"), &new_key_file).unwrap();
+    let store = Store::open(tmp.path(), &Unlock::Passphrase("new passphrase")).unwrap();
+    assert!(store.list_conversations().is_ok());
+}
+
+#[test]
+fn a_delete_empties_the_log_once_no_other_connection_holds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let id = converse(&store, "lingering");
+    let wal = tmp.path().join("history.db-wal");
+    // An idle connection keeps SQLite from deleting the log when the others close.
+    let idle = store.reopen().unwrap();
+    // A reader in the middle of a transaction keeps the log from being emptied.
+    let reader = store.reopen().unwrap();
+    reader.batch(|r| {
+        r.list_conversations()?;
+        store.delete_conversation(&id)?;
+        assert!(!store.checkpoint()?, "a checkpoint blocked by a reader is reported as incomplete");
+        Ok(())
+    })
+    .unwrap();
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    drop(reader);
+    drop(store);
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "emptied when the deleting connection closed");
+    drop(idle);
 }
 
 #[test]

@@ -117,8 +117,12 @@ pub fn ask_passphrase(kind: PassphrasePrompt) -> Option<String> {
 fn new_passphrase(prompt: &str) -> Option<String> {
     let first = rpassword::prompt_password(prompt).ok()?;
     let again = rpassword::prompt_password("Again: ").ok()?;
-    if first.is_empty() || first != again {
-        eprintln!("The passphrases differ (or are empty).");
+    if first != again {
+        eprintln!("The passphrases differ.");
+        return None;
+    }
+    if let Some(problem) = sotto_core::store::passphrase_problem(&first) {
+        eprintln!("{problem}.");
         return None;
     }
     Some(first)
@@ -252,6 +256,6 @@ fn change_passphrase() -> Result<(), StoreError> {
         .or_else(|| std::io::stdin().is_terminal().then(|| new_passphrase("New passphrase: ")).flatten())
         .ok_or_else(|| StoreError::Unsupported("set SOTTO_NEW_PASSPHRASE or run in a terminal".into()))?;
     Store::change_passphrase(&dir, &old, &new, KdfParams::default())?;
-    eprintln!("passphrase changed (the history itself was not rewritten)");
+    eprintln!("passphrase changed; the history was re-encrypted under a new key, so an old copy of key.json no longer opens it");
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sotto_core::agent::WritePolicy;
 use sotto_core::settings::AppSettings;
-use sotto_core::store::{KdfParams, Protection, Store};
+use sotto_core::store::{KdfParams, KeyFile, Protection, Store, StoreError, Unlock};
 use tauri::State;
 
 use super::agent::{set_write_policy, write_policy};
@@ -88,13 +88,28 @@ pub fn save_settings(state: State<'_, AppState>, change: SettingsChange) -> Comm
     Ok(())
 }
 
+/// Changes the passphrase and re-encrypts the history under a new key. The app's own
+/// connection is closed for the copy and reopened after (with the old passphrase if the change
+/// was refused, so the app never ends up locked out).
 #[tauri::command]
-pub async fn change_passphrase(old: String, new: String) -> CommandResult<()> {
-    if new.chars().count() < 8 {
-        return Err(CommandError::Other("choose a passphrase of at least 8 characters".into()));
+pub async fn change_passphrase(state: State<'_, AppState>, old: String, new: String) -> CommandResult<()> {
+    if let Some(problem) = sotto_core::store::passphrase_problem(&new) {
+        return Err(CommandError::Other(problem));
     }
-    blocking(move || Store::change_passphrase(&sotto_core::history::store_dir(), &old, &new, KdfParams::default())).await??;
-    Ok(())
+    let dir = sotto_core::history::store_dir();
+    {
+        let (dir, old) = (dir.clone(), old.clone());
+        blocking(move || KeyFile::load(&dir)?.ok_or(StoreError::NoStore(dir.clone()))?.unlock(&Unlock::Passphrase(&old), &dir)).await??;
+    }
+    drop(lock(&state.store).take());
+    let changed = {
+        let (dir, old, new) = (dir.clone(), old.clone(), new.clone());
+        blocking(move || Store::change_passphrase(&dir, &old, &new, KdfParams::default())).await?
+    };
+    let pass = if changed.is_ok() { new } else { old };
+    let reopened = blocking(move || Store::open(&dir, &Unlock::Passphrase(&pass))).await??;
+    *lock(&state.store) = Some(reopened);
+    Ok(changed?)
 }
 
 #[derive(Serialize)]

@@ -8,7 +8,7 @@ use sotto_core::history::{open_store, PassphrasePrompt};
 use sotto_core::sandbox::{Artifacts, Progress, Runtime};
 use sotto_core::settings::{AppSettings, ProfileChoice};
 use sotto_core::stack::{LocalStack, StackOptions};
-use sotto_core::store::{KdfParams, Store, StoreError, Unlock};
+use sotto_core::store::{Store, StoreError, Unlock};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
 
@@ -65,7 +65,11 @@ pub async fn unlock_history(app: AppHandle, passphrase: String) -> CommandResult
     }
     let store = blocking(move || {
         let dir = sotto_core::history::store_dir();
-        Store::open_or_create(&dir, &Unlock::Passphrase(&passphrase), KdfParams::default())
+        match Store::protection(&dir)? {
+            // The first passphrase must be strong enough to protect the history.
+            None => sotto_core::history::create_with_passphrase(&dir, &passphrase),
+            Some(_) => Store::open(&dir, &Unlock::Passphrase(&passphrase)),
+        }
     })
     .await??;
     install_store(&app, store);

@@ -3,6 +3,7 @@
 
 import { api, errorText, type Settings, type SettingsView as View } from '../api';
 import { clear, h } from '../dom';
+import { newPassphraseProblem } from '../passphrase';
 
 export interface SettingsHost {
   saved(settings: Settings): void;
@@ -59,6 +60,7 @@ export class SettingsPage {
     const output = number(s.sandbox.output_mb, 1, 1024);
     const steps = number(s.sandbox.max_steps, 1, 200);
     const theme = select([['system', 'Follow the system'], ['light', 'Light'], ['dark', 'Dark']], s.theme);
+    const coalesce = select([['0', 'Off: each word as soon as it is ready'], ['50', 'Every 50 ms'], ['100', 'Every 100 ms'], ['250', 'Every 250 ms'], ['500', 'Every 500 ms']], String(s.coalesce_ms ?? 0));
     const profileFacts = view.profile
       ? h('dl', { class: 'facts' },
           h('dt', {}, 'Profile'), h('dd', {}, `${view.profile.name} (${view.profile.enclave_kind} enclave)`),
@@ -75,6 +77,7 @@ export class SettingsPage {
         expected_pcrs: {},
         sandbox: { deadline_s: +deadline.value, memory_mb: +memory.value, output_mb: +output.value, max_steps: +steps.value },
         theme: theme.value as Settings['theme'],
+        coalesce_ms: +coalesce.value,
       };
       for (const line of pcrs.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
         const [i, v] = line.split('=', 2);
@@ -103,7 +106,8 @@ export class SettingsPage {
         field('Profile', profileKind), field('Profile file', profilePath, 'Used when “Custom profile file” is chosen: relays, the enclave kind, trust roots and expected measurements.'),
         profileFacts,
         field('Relays', relays, 'One URL per line, tried in order. Empty: the profile’s relays.'),
-        field('Expected measurements', pcrs, 'Replace the profile’s expected PCR values (N=HEX, one per line). A reply from an enclave that does not match is refused.')),
+        field('Expected measurements', pcrs, 'Replace the profile’s expected PCR values (N=HEX, one per line). A reply from an enclave that does not match is refused.'),
+        field('Send replies in bursts', coalesce, 'Every reply piece is already padded, so the relay cannot tell words apart by size. Bursts also hide when each word was written, at the cost of up to this delay per burst. Sotto’s enclaves only.')),
       this.opengradientCard(),
       h('section', { class: 'card' }, h('h2', {}, 'Local agent'),
         field('Writes to the workspace', writes),
@@ -144,17 +148,24 @@ export class SettingsPage {
     if (view.protection !== 'passphrase') return card;
     const old = h('input', { type: 'password', autocomplete: 'current-password' });
     const next = h('input', { type: 'password', autocomplete: 'new-password' });
+    const again = h('input', { type: 'password', autocomplete: 'new-password' });
     const status = h('p', { class: 'save-status', role: 'status' });
     const change = async () => {
+      const weak = newPassphraseProblem(next.value, again.value);
+      if (weak) {
+        status.textContent = weak;
+        return;
+      }
+      status.textContent = 'Re-encrypting the history…';
       try {
         await api.changePassphrase(old.value, next.value);
-        status.textContent = 'Passphrase changed.';
-        old.value = next.value = '';
+        status.textContent = 'Passphrase changed. The history was re-encrypted under a new key, so old copies of its key file no longer open it.';
+        old.value = next.value = again.value = '';
       } catch (e) {
         status.textContent = errorText(e);
       }
     };
-    card.append(field('Current passphrase', old), field('New passphrase', next), h('div', { class: 'row end' }, status, h('button', { type: 'button', onclick: () => void change() }, 'Change passphrase')));
+    card.append(field('Current passphrase', old), field('New passphrase', next), field('New passphrase again', again), h('div', { class: 'row end' }, status, h('button', { type: 'button', onclick: () => void change() }, 'Change passphrase')));
     return card;
   }
 }
