@@ -6,6 +6,7 @@
 
 mod commands;
 mod error;
+mod navigation;
 mod rendering;
 mod state;
 
@@ -20,7 +21,10 @@ fn main() {
     rendering::choose_compositing();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
-        .plugin(tauri_plugin_opener::init())
+        .plugin(navigation::guard())
+        // The opener's own script would hand clicked links to the system browser; links are
+        // never opened, only offered to copy.
+        .plugin(tauri_plugin_opener::Builder::new().open_js_links_on_click(false).build())
         .manage(AppState::default())
         .setup(|app| {
             exit_on_signal(app.handle().clone());

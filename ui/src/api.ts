@@ -43,6 +43,7 @@ export interface Settings {
   sandbox: { deadline_s: number; memory_mb: number; output_mb: number; max_steps: number };
   theme: 'system' | 'light' | 'dark';
   model: string | null;
+  coalesce_ms: number;
 }
 
 export interface SettingsView {
@@ -124,7 +125,7 @@ export const api = {
   stopAgent: () => invoke<void>('stop_agent'),
   answerApproval: (id: number, approve: boolean) => invoke<void>('answer_approval', { id, approve }),
   pickWorkspace: () => invoke<string | null>('pick_workspace'),
-  openResultFile: (path: string) => invoke<void>('open_result_file', { path }),
+  openResultFile: (path: string) => invoke<'opened' | 'shown in its folder'>('open_result_file', { path }),
   readWorkspaceImage: (path: string) => invoke<string>('read_workspace_image', { path }),
   getSettings: () => invoke<SettingsView>('get_settings'),
   saveSettings: (settings: Settings, writes: string) => invoke<void>('save_settings', { change: { settings, writes } }),

@@ -4,6 +4,7 @@
 import './styles.css';
 import { api, errorText, type Settings, type StartupEvent, type StartupReport } from './api';
 import { clear, h } from './dom';
+import { MIN_PASSPHRASE_CHARS, newPassphraseProblem } from './passphrase';
 import { AgentView } from './views/agent';
 import { ChatView } from './views/chat';
 import { SettingsPage } from './views/settings';
@@ -25,6 +26,32 @@ function notify(message: string): void {
   toasts.append(t);
   setTimeout(() => t.remove(), 8000);
 }
+
+/** Links in replies are never followed inside the app (nor handed to a browser behind the
+ * user's back): a click offers to copy the address instead. */
+function offerLink(href: string): void {
+  const copy = h('button', { type: 'button' }, 'Copy link');
+  const t = h('div', { class: 'toast link-offer' },
+    h('span', {}, 'Sotto does not open links. ', h('code', { class: 'link-target' }, href)), copy,
+    h('button', { type: 'button', class: 'icon', 'aria-label': 'Dismiss', onclick: () => t.remove() }, '×'));
+  copy.addEventListener('click', () => {
+    void navigator.clipboard.writeText(href).then(() => (copy.textContent = 'Copied'), () => (copy.textContent = 'Copy failed'));
+  });
+  toasts.querySelectorAll('.link-offer').forEach((old) => old.remove());
+  toasts.append(t);
+  setTimeout(() => t.remove(), 15000);
+}
+
+function interceptLink(e: MouseEvent): void {
+  const link = (e.target as Element | null)?.closest?.('a[href]');
+  if (!link) return;
+  e.preventDefault();
+  e.stopPropagation();
+  offerLink(link.getAttribute('href') ?? '');
+}
+// Capture phase: before any view (or the webview) acts on the click, for every kind of click.
+document.addEventListener('click', interceptLink, true);
+document.addEventListener('auxclick', interceptLink, true);
 
 function openPanel(title: string, body: HTMLElement): void {
   panelTitle.textContent = title;
@@ -127,24 +154,31 @@ async function start(): Promise<void> {
 
 function askPassphrase(isNew: boolean): void {
   const input = h('input', { type: 'password', 'aria-label': 'Passphrase', autocomplete: isNew ? 'new-password' : 'current-password' });
+  const again = h('input', { type: 'password', 'aria-label': 'Passphrase again', placeholder: 'Type it again', autocomplete: 'new-password' });
   const problem = h('p', { class: 'refusal', role: 'alert' });
   const submit = async () => {
+    const weak = isNew ? newPassphraseProblem(input.value, again.value) : null;
+    if (weak) {
+      problem.textContent = weak;
+      return;
+    }
     try {
       await api.unlockHistory(input.value);
-      input.value = '';
+      input.value = again.value = '';
       startupText.textContent = 'Starting…';
       await start();
     } catch (e) {
       problem.textContent = errorText(e);
     }
   };
-  input.addEventListener('keydown', (e) => e.key === 'Enter' && void submit());
+  input.addEventListener('keydown', (e) => e.key === 'Enter' && (isNew ? again.focus() : void submit()));
+  again.addEventListener('keydown', (e) => e.key === 'Enter' && void submit());
   const card = startup.querySelector('.startup-card') as HTMLElement;
   clear(card);
   card.append(
     h('h2', {}, isNew ? 'Protect your history' : 'Unlock your history'),
-    h('p', {}, isNew ? 'There is no system keyring here, so choose a passphrase: your conversations are encrypted with a key only it unwraps.' : 'Your conversations are encrypted on this computer. Enter the passphrase to open them.'),
-    input, problem, h('button', { type: 'button', class: 'primary', onclick: () => void submit() }, isNew ? 'Create' : 'Unlock'));
+    h('p', {}, isNew ? `There is no system keyring here, so choose a passphrase of at least ${MIN_PASSPHRASE_CHARS} characters: your conversations are encrypted with a key only it unwraps. There is no way to recover it.` : 'Your conversations are encrypted on this computer. Enter the passphrase to open them.'),
+    input, ...(isNew ? [again] : []), problem, h('button', { type: 'button', class: 'primary', onclick: () => void submit() }, isNew ? 'Create' : 'Unlock'));
   input.focus();
 }
 

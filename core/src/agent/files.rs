@@ -99,13 +99,18 @@ impl WorkspaceFiles {
         Ok(bytes)
     }
 
-    /// The host path of an existing regular file in the workspace (not a link), for handing to
-    /// the system's viewer.
-    pub fn existing_file(&self, path: &str) -> Result<PathBuf, FileToolError> {
+    /// The host path of an existing regular file in the workspace (not a link), and whether the
+    /// system's viewer may be given it (see [`OpenWith`]).
+    pub fn existing_file(&self, path: &str) -> Result<(PathBuf, OpenWith), FileToolError> {
         let rel = relative(path)?;
-        let file = self.dir.open_with(&rel, OpenOptions::new().read(true).follow(FollowSymlinks::No)).map_err(|e| self.refusal(&rel, e))?;
+        let mut file = self.dir.open_with(&rel, OpenOptions::new().read(true).follow(FollowSymlinks::No)).map_err(|e| self.refusal(&rel, e))?;
         match file.metadata() {
-            Ok(m) if m.is_file() => Ok(self.root.join(rel)),
+            Ok(m) if m.is_file() => {
+                let mut head = vec![0u8; 1024];
+                let n = file.read(&mut head).unwrap_or(0);
+                head.truncate(n);
+                Ok((self.root.join(&rel), OpenWith::for_file(&rel, &head)))
+            }
             _ => Err(FileToolError::Io { path: rel.display().to_string(), problem: "not a file".into() }),
         }
     }
@@ -152,6 +157,31 @@ fn io(path: &str, e: std::io::Error) -> FileToolError {
 
 /// A path the model gave, relative to the workspace. `/work/x` (how Python sees it) and `x` are
 /// the same file; `..`, other absolute paths and drive prefixes are refused before any lookup.
+/// How a file the agent made may be shown. The system's viewer gets only inert documents:
+/// anything that may run code or fetch from the network when opened (HTML, SVG, scripts,
+/// launchers, office files with macros) is shown in its folder instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenWith {
+    Viewer,
+    ShowInFolder,
+}
+
+const INERT_EXTENSIONS: &[&str] = &["pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "txt", "csv", "tsv", "md", "json", "log"];
+
+impl OpenWith {
+    /// By extension, and by the first bytes: a `.txt` that is really markup is not inert.
+    pub fn for_file(path: &Path, head: &[u8]) -> Self {
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+        let head = String::from_utf8_lossy(head).to_ascii_lowercase();
+        let markup = ["<html", "<!doctype", "<svg", "<script", "<?xml"].iter().any(|m| head.contains(m));
+        if INERT_EXTENSIONS.contains(&ext.as_str()) && !markup {
+            OpenWith::Viewer
+        } else {
+            OpenWith::ShowInFolder
+        }
+    }
+}
+
 pub fn relative(path: &str) -> Result<PathBuf, FileToolError> {
     let trimmed = path.trim();
     let inside = match trimmed.strip_prefix("/work") {
@@ -167,6 +197,30 @@ pub fn relative(path: &str) -> Result<PathBuf, FileToolError> {
         }
     }
     Ok(rel)
+}
+
+#[cfg(test)]
+mod open_with_tests {
+    use super::OpenWith;
+    use std::path::Path;
+
+    #[test]
+    fn only_inert_documents_go_to_the_viewer() {
+        assert_eq!(OpenWith::for_file(Path::new("report.PDF"), b"%PDF-1.7"), OpenWith::Viewer);
+        assert_eq!(OpenWith::for_file(Path::new("chart.png"), b"\x89PNG"), OpenWith::Viewer);
+        assert_eq!(OpenWith::for_file(Path::new("data.csv"), b"a,b\n1,2"), OpenWith::Viewer);
+        for (name, head) in [
+            ("page.html", &b"<p>hi</p>"[..]),
+            ("logo.svg", b"<svg xmlns="),
+            ("run.sh", b"#!/bin/sh"),
+            ("app.desktop", b"[Desktop Entry]"),
+            ("sheet.xlsm", b"PK"),
+            ("noext", b"hello"),
+            ("notes.txt", b"<!DOCTYPE html><script>fetch('https://x')</script>"),
+        ] {
+            assert_eq!(OpenWith::for_file(Path::new(name), head), OpenWith::ShowInFolder, "{name}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -188,7 +242,7 @@ mod tests {
         std::fs::write(outside.path().join("secret.png"), "x").unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret.png"), dir.path().join("link.png")).unwrap();
         std::os::unix::fs::symlink("sub/a.txt", dir.path().join("inlink.txt")).unwrap();
-        assert_eq!(files.existing_file("/work/sub/a.txt").unwrap(), dir.path().join("sub/a.txt"));
+        assert_eq!(files.existing_file("/work/sub/a.txt").unwrap(), (dir.path().join("sub/a.txt"), OpenWith::Viewer));
         for bad in ["../x", "/etc/passwd", "link.png", "inlink.txt", "sub"] {
             assert!(files.existing_file(bad).is_err(), "{bad} must be refused");
         }

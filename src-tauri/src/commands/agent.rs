@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sotto_core::agent::files::WorkspaceFiles;
+use sotto_core::agent::files::{OpenWith, WorkspaceFiles};
 use sotto_core::agent::{run_agent, AgentConfig, AgentEnd, AgentObserver, AgentRecorder, Step, Toolbox, WritePolicy, WriteRequest, WRITE_POLICY_SETTING};
 use sotto_core::private_inference::VerifiedReply;
 use sotto_core::proof::receipt_json;
@@ -194,13 +194,24 @@ fn workspace_files(state: &AppState) -> CommandResult<WorkspaceFiles> {
     WorkspaceFiles::open(&root).map_err(|e| CommandError::Other(e.to_string()))
 }
 
-/// Opens a file the agent made with the system's viewer; only files inside the workspace.
+/// Opens a file the agent made: an inert document with the system's viewer, anything else
+/// (HTML, SVG, scripts …, which could run or fetch when opened) shown in its folder. Only files
+/// inside the workspace. Returns what was done: "opened" or "shown in its folder".
 #[tauri::command]
-pub fn open_result_file(app: AppHandle, state: State<'_, AppState>, path: String) -> CommandResult<()> {
-    let file = workspace_files(&state)?.existing_file(&path).map_err(|e| CommandError::Other(e.to_string()))?;
-    app.opener()
-        .open_path(file.display().to_string(), None::<&str>)
-        .map_err(|e| CommandError::Other(format!("no program could open {path}: {e}")))
+pub fn open_result_file(app: AppHandle, state: State<'_, AppState>, path: String) -> CommandResult<&'static str> {
+    let (file, how) = workspace_files(&state)?.existing_file(&path).map_err(|e| CommandError::Other(e.to_string()))?;
+    match how {
+        OpenWith::Viewer => app
+            .opener()
+            .open_path(file.display().to_string(), None::<&str>)
+            .map(|()| "opened")
+            .map_err(|e| CommandError::Other(format!("no program could open {path}: {e}"))),
+        OpenWith::ShowInFolder => app
+            .opener()
+            .reveal_item_in_dir(&file)
+            .map(|()| "shown in its folder")
+            .map_err(|e| CommandError::Other(format!("{path} could not be shown in its folder: {e}"))),
+    }
 }
 
 /// An image from the workspace as a `data:` URL, for showing a chart inline.

@@ -168,7 +168,7 @@ export class AgentView {
     if (step.files.length) {
       const files = h('ul', { class: 'step-files', 'aria-label': 'Files made' });
       for (const f of step.files) {
-        const li = h('li', {}, h('button', { type: 'button', class: 'link', 'aria-label': `Open ${f}`, onclick: () => void api.openResultFile(f).catch((e) => this.host.error(errorText(e))) }, f));
+        const li = h('li', {}, h('button', { type: 'button', class: 'link', 'aria-label': `Open ${f}`, onclick: () => void this.openResult(f) }, f));
         files.append(li);
         if (IMAGE.test(f)) {
           void api.readWorkspaceImage(f).then((src) => li.append(h('img', { class: 'chart', src, alt: `Chart ${f} made in step ${step.n}` }))).catch(() => undefined);
@@ -203,5 +203,15 @@ export class AgentView {
     this.steps.append(h('article', { class: `message assistant final status-${status}`, 'aria-label': 'Agent answer' },
       body, h('div', { class: 'message-actions' }, badgeFor(status, open), h('span', { class: 'muted' }, `${r.steps} step${r.steps === 1 ? '' : 's'}`))));
     this.current = null;
+  }
+
+  /** Inert documents open in their viewer; anything that could run or fetch is shown in its folder. */
+  private async openResult(path: string): Promise<void> {
+    try {
+      const how = await api.openResultFile(path);
+      if (how === 'shown in its folder') this.host.error(`${path} was shown in its folder rather than opened: files of this kind can run code or fetch from the network when opened.`);
+    } catch (e) {
+      this.host.error(errorText(e));
+    }
   }
 }
