@@ -283,3 +283,62 @@ async fn an_opengradient_reply_says_what_was_checked_and_that_the_tee_forwards_t
     app.screenshot("opengradient-settings-login").await;
     app.close().await;
 }
+
+/// Audit finding 6: a model-written link is never followed inside the window: clicking it
+/// offers to copy it, and even a navigation started from the page is cancelled by the window.
+#[tokio::test]
+async fn links_in_replies_are_not_followed_and_the_window_never_leaves_the_app() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // Nothing listens there; the point is only whether the window would go.
+    let elsewhere = "http://127.0.0.1:9/phish".to_string();
+    let replies = json!([{"chunks": [{"text": format!("Read [the login page]({elsewhere}) now.")}]}]);
+    let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });
+    let app = launch(&stack).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    send(&app, "Where do I log in?").await;
+    app.wait_present(".message.assistant[data-uid] .text a", 30).await;
+    app.click(".message.assistant .text a").await;
+    let offer = app.wait_for_text(".toast.link-offer", "Copy link", 10).await;
+    assert!(offer.contains(&elsewhere), "{offer}");
+    app.screenshot("link-offered-not-followed").await;
+    let here = app.client.execute("return location.href", vec![]).await.expect("location");
+    assert!(here.as_str().is_some_and(|h| h.starts_with("tauri://localhost")), "{here}");
+
+    // A navigation the page starts itself (as injected markup might) is cancelled by the window,
+    // even to a server that answers (the relay).
+    let answering = format!("http://127.0.0.1:{}/phish", stack.relay_port());
+    app.client.execute("location.href = arguments[0]", vec![json!(answering)]).await.expect("script ran");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let here = app.client.execute("return location.href", vec![]).await.expect("location");
+    assert!(here.as_str().is_some_and(|h| h.starts_with("tauri://localhost")), "the window left the app: {here}");
+    app.wait_present(".composer-input", 5).await;
+    app.close().await;
+}
+
+/// Audit finding 7: the first passphrase is typed twice and must be at least 8 characters.
+#[tokio::test]
+async fn the_first_passphrase_must_be_confirmed_and_long_enough() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::start(StackSpec::default());
+    let profile = stack.profile.to_str().expect("utf-8 path");
+    let app = App::launch(stack.home.path(), &[("SOTTO_PROFILE", profile)]).await;
+    app.wait_present("input[aria-label='Passphrase again']", 60).await;
+    app.screenshot("first-passphrase").await;
+    let attempt = |first: &'static str, again: &'static str| {
+        let app = &app;
+        async move {
+            app.client.execute("document.querySelector(\"input[aria-label='Passphrase']\").value = ''; document.querySelector(\"input[aria-label='Passphrase again']\").value = ''", vec![]).await.expect("clear");
+            app.type_into("input[aria-label='Passphrase']", first).await;
+            app.type_into("input[aria-label='Passphrase again']", again).await;
+            app.click(".startup-card button.primary").await;
+        }
+    };
+    attempt("short", "short").await;
+    app.wait_for_text(".startup-card .refusal", "at least 8", 10).await;
+    attempt("a long passphrase", "a long passphrasE").await;
+    app.wait_for_text(".startup-card .refusal", "differ", 10).await;
+    assert!(!stack.home.path().join("store").join("key.json").exists(), "no history was created with a refused passphrase");
+    attempt("a long passphrase", "a long passphrase").await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    app.close().await;
+}

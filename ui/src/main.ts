@@ -153,7 +153,7 @@ async function start(): Promise<void> {
 }
 
 function askPassphrase(isNew: boolean): void {
-  const input = h('input', { type: 'password', 'aria-label': 'Passphrase', autocomplete: isNew ? 'new-password' : 'current-password' });
+  const input = h('input', { type: 'password', 'aria-label': 'Passphrase', placeholder: 'Passphrase', autocomplete: isNew ? 'new-password' : 'current-password' });
   const again = h('input', { type: 'password', 'aria-label': 'Passphrase again', placeholder: 'Type it again', autocomplete: 'new-password' });
   const problem = h('p', { class: 'refusal', role: 'alert' });
   const submit = async () => {
