@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use sotto_documents::{render, FontSet, RenderOptions};
+use sotto_documents::{render, FontSet, ImageSource, RenderOptions};
 
 fn write_png(path: &std::path::Path, w: u32, h: u32) {
     let file = std::fs::File::create(path).unwrap();
@@ -43,7 +43,7 @@ fn main() {
         write_png(&dir.path().join(format!("chart{i}.png")), 640, 360);
     }
     let fonts = FontSet::load_default().expect("fonts (run scripts/setup)");
-    let options = RenderOptions { base_dir: dir.path().to_owned(), ..Default::default() };
+    let options = RenderOptions { images: ImageSource::Files { base: dir.path().to_owned(), confine: false }, ..Default::default() };
     let md = document();
     let mut pages = 0;
     for run in 0..3 {

@@ -16,8 +16,7 @@ pub fn make_pdf(workspace: &Path, markdown: &str, output: &str, paper: Paper) ->
     let options = RenderOptions {
         paper,
         title: None,
-        base_dir: workspace.to_owned(),
-        confine_images_to: Some(workspace.to_owned()),
+        images: crate::ImageSource::Files { base: workspace.to_owned(), confine: true },
     };
     let pdf = render(markdown, &fonts, &options)?;
     let target = workspace.join(rel);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::blocks::{plain, Align, Block, Span, Style};
 use crate::fonts::{Face, FontSet};
-use crate::{DocumentError, Paper, RenderOptions};
+use crate::{DocumentError, ImageSource, Paper, RenderOptions};
 
 pub type Rgb = (u8, u8, u8);
 const TEXT: Rgb = (25, 25, 25);
@@ -47,42 +47,73 @@ pub struct Laid {
     pub outline: Vec<OutlineEntry>,
 }
 
-/// Decoded images, in the order they appear in the document.
+/// Decoded images, in the order they appear in the document; `None` for one the document's
+/// [`ImageSource`] does not allow (it is shown as a note instead).
 pub struct Images {
-    pub list: Vec<(krilla::image::Image, f32, f32)>,
+    pub list: Vec<Option<(krilla::image::Image, f32, f32)>>,
 }
 
-/// Reads every referenced image (PNG or JPEG) before layout, so a missing one is an error up
+/// Reads every allowed image (PNG or JPEG) before layout, so a missing one is an error up
 /// front, never a half-written PDF.
 pub fn load_images(doc: &[Block], options: &RenderOptions) -> Result<Images, DocumentError> {
     let mut srcs = Vec::new();
     collect_images(doc, &mut srcs);
     let mut list = Vec::new();
     for src in srcs {
-        let path = resolve(&src, options)?;
-        let err = |reason: String| DocumentError::Image { path: path.clone(), reason };
-        let data = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
-        let image = if data.starts_with(b"\x89PNG") {
-            krilla::image::Image::from_png(data.into(), true)
-        } else if data.starts_with(&[0xFF, 0xD8]) {
-            krilla::image::Image::from_jpeg(data.into(), true)
+        let (data, path) = if let Some(data) = data_url(&src) {
+            (data?, PathBuf::from("data: image"))
         } else {
-            Err("only PNG and JPEG images are supported".into())
-        }
-        .map_err(err)?;
-        let (w, h) = image.size();
-        if w == 0 || h == 0 {
-            return Err(err("the image is empty".into()));
-        }
-        list.push((image, w as f32, h as f32));
+            match &options.images {
+                ImageSource::EmbeddedOnly => {
+                    list.push(None);
+                    continue;
+                }
+                ImageSource::Files { base, confine } => {
+                    let path = resolve(&src, base, *confine)?;
+                    let data = std::fs::read(&path).map_err(|e| DocumentError::Image { path: path.clone(), reason: e.to_string() })?;
+                    (data, path)
+                }
+            }
+        };
+        list.push(Some(decode(data, path)?));
     }
     Ok(Images { list })
 }
 
-fn resolve(src: &str, options: &RenderOptions) -> Result<PathBuf, DocumentError> {
-    let path = options.base_dir.join(src);
-    if let Some(root) = &options.confine_images_to {
-        let root = root.canonicalize().map_err(|e| DocumentError::Image { path: root.clone(), reason: e.to_string() })?;
+fn decode(data: Vec<u8>, path: PathBuf) -> Result<(krilla::image::Image, f32, f32), DocumentError> {
+    let err = |reason: String| DocumentError::Image { path: path.clone(), reason };
+    let image = if data.starts_with(b"\x89PNG") {
+        krilla::image::Image::from_png(data.into(), true)
+    } else if data.starts_with(&[0xFF, 0xD8]) {
+        krilla::image::Image::from_jpeg(data.into(), true)
+    } else {
+        Err("only PNG and JPEG images are supported".into())
+    }
+    .map_err(err)?;
+    let (w, h) = image.size();
+    if w == 0 || h == 0 {
+        return Err(err("the image is empty".into()));
+    }
+    Ok((image, w as f32, h as f32))
+}
+
+/// The bytes of a `data:image/png;base64,…` (or JPEG) URL; `None` when `src` is not one.
+fn data_url(src: &str) -> Option<Result<Vec<u8>, DocumentError>> {
+    use base64::Engine;
+    let rest = src.strip_prefix("data:")?;
+    let bad = |reason: &str| DocumentError::Image { path: PathBuf::from("data: image"), reason: reason.into() };
+    let Some((meta, payload)) = rest.split_once(',') else { return Some(Err(bad("a data: URL without data"))) };
+    if !matches!(meta.to_ascii_lowercase().as_str(), "image/png;base64" | "image/jpeg;base64" | "image/jpg;base64") {
+        return Some(Err(bad("only base64 PNG and JPEG data: images are supported")));
+    }
+    let payload: String = payload.chars().filter(|c| !c.is_whitespace()).collect();
+    Some(base64::engine::general_purpose::STANDARD.decode(payload).map_err(|_| bad("the data: image is not valid base64")))
+}
+
+fn resolve(src: &str, base: &std::path::Path, confine: bool) -> Result<PathBuf, DocumentError> {
+    let path = base.join(src);
+    if confine {
+        let root = base.canonicalize().map_err(|e| DocumentError::Image { path: base.to_owned(), reason: e.to_string() })?;
         let real = path.canonicalize().map_err(|e| DocumentError::Image { path: path.clone(), reason: e.to_string() })?;
         if !real.starts_with(&root) {
             return Err(DocumentError::ImageOutside(PathBuf::from(src)));
@@ -209,7 +240,7 @@ impl Layout<'_> {
             }
             Block::Code(code) => self.code(code, x, w),
             Block::Table { header, rows, align } => self.table(header, rows, align, x, w),
-            Block::Image { .. } => self.image(x, w),
+            Block::Image { src, alt } => self.image(src, alt, x, w),
             Block::Rule => {
                 self.ensure(14.0);
                 self.y += 6.0;
@@ -450,10 +481,19 @@ impl Layout<'_> {
         self.y = bottom;
     }
 
-    fn image(&mut self, x: f32, w: f32) {
+    fn image(&mut self, src: &str, alt: &str, x: f32, w: f32) {
         let index = self.next_image;
         self.next_image += 1;
-        let Some((_, iw, ih)) = self.images.list.get(index) else { return };
+        let Some(Some((_, iw, ih))) = self.images.list.get(index) else {
+            // Not embedded (see `ImageSource`): say so, and what it named.
+            let named = if alt.is_empty() { src.to_string() } else { format!("{alt}: {src}") };
+            let note = Span { text: format!("[image not included: {named}]"), style: Style { italic: true, ..Style::default() }, link: None };
+            let saved = std::mem::replace(&mut self.color, MUTED);
+            self.paragraph(&[note], x, w, BODY, Face::Regular);
+            self.color = saved;
+            self.y += 6.0;
+            return;
+        };
         // Scaled to the text width, and down further if taller than a page's text area.
         let mut dw = w;
         let mut dh = ih * w / iw;

@@ -49,15 +49,27 @@ pub struct RenderOptions {
     pub paper: Paper,
     /// The document title (metadata and outline); default: the first level-1 heading.
     pub title: Option<String>,
-    /// Where relative image paths are resolved.
-    pub base_dir: PathBuf,
-    /// Images must lie inside this folder (the agent's workspace); `None` allows any path.
-    pub confine_images_to: Option<PathBuf>,
+    /// Which images may be embedded.
+    pub images: ImageSource,
+}
+
+/// Where a document's images may come from. A `data:` image (PNG or JPEG, base64) is always
+/// allowed: it is part of the text itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ImageSource {
+    /// Only `data:` images; a reference to anything else is shown as a note, never read. For
+    /// text a model wrote (conversation exports), which must not get a local file embedded
+    /// (`![](/home/…/id.jpg)`) in a PDF the user then shares.
+    #[default]
+    EmbeddedOnly,
+    /// Also files, resolved against `base`; with `confine`, only files inside `base` (the
+    /// agent's workspace).
+    Files { base: PathBuf, confine: bool },
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        Self { paper: Paper::A4, title: None, base_dir: PathBuf::from("."), confine_images_to: None }
+        Self { paper: Paper::A4, title: None, images: ImageSource::EmbeddedOnly }
     }
 }
 
@@ -83,11 +95,9 @@ pub fn render_file(input: &std::path::Path, output: &std::path::Path, paper: Pap
     let markdown = String::from_utf8(markdown)
         .map_err(|_| DocumentError::Input { path: input.to_owned(), reason: "it is not UTF-8 text".into() })?;
     let fonts = FontSet::load_default()?;
-    let options = RenderOptions {
-        paper,
-        base_dir: input.parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
-        ..Default::default()
-    };
+    // The user's own file: its images may be anywhere, relative to its folder.
+    let base = input.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let options = RenderOptions { paper, images: ImageSource::Files { base, confine: false }, ..Default::default() };
     let pdf = render(&markdown, &fonts, &options)?;
     std::fs::write(output, &pdf).map_err(|e| DocumentError::Write(format!("{}: {e}", output.display())))?;
     Ok(pdf.len())

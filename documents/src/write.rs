@@ -94,7 +94,7 @@ fn draw(surface: &mut Surface<'_>, op: &Op, fonts: &[Font], images: &Images) {
             }
         }
         Op::Image { x, y, w, h, index } => {
-            if let (Some((image, _, _)), Some(size)) = (images.list.get(*index), Size::from_wh(*w, *h)) {
+            if let (Some(Some((image, _, _))), Some(size)) = (images.list.get(*index), Size::from_wh(*w, *h)) {
                 surface.push_transform(&krilla::geom::Transform::from_translate(*x, *y));
                 surface.draw_image(image.clone(), size);
                 surface.pop();

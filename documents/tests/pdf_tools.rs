@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sotto_documents::{
-    conversation_markdown, make_pdf, render, DocumentError, ExportMessage, ExportStatus, FontSet, Paper, RenderOptions,
+    conversation_markdown, make_pdf, render, DocumentError, ExportMessage, ExportStatus, FontSet, ImageSource, Paper, RenderOptions,
 };
 
 fn tool(name: &str, args: &[&str]) -> (bool, String) {
@@ -52,7 +52,7 @@ let answer = 42;
 fn render_sample(dir: &Path, md: &str) -> PathBuf {
     write_png(&dir.join("chart.png"), 400, 200);
     let fonts = FontSet::load_default().unwrap();
-    let options = RenderOptions { base_dir: dir.to_owned(), ..Default::default() };
+    let options = RenderOptions { images: ImageSource::Files { base: dir.to_owned(), confine: false }, ..Default::default() };
     let pdf = render(md, &fonts, &options).unwrap();
     let out = dir.join("out.pdf");
     std::fs::write(&out, pdf).unwrap();
@@ -161,12 +161,13 @@ fn broken_markdown_renders_and_a_missing_image_is_a_clear_error() {
         let pdf = render(md, &fonts, &options).unwrap();
         assert!(pdf.starts_with(b"%PDF"));
     }
-    let err = render("![gone](nowhere.png)", &fonts, &options).unwrap_err();
+    let dir = tempfile::tempdir().unwrap();
+    let files = RenderOptions { images: ImageSource::Files { base: dir.path().to_owned(), confine: false }, ..Default::default() };
+    let err = render("![gone](nowhere.png)", &fonts, &files).unwrap_err();
     assert!(matches!(err, DocumentError::Image { .. }), "{err}");
     assert!(err.to_string().contains("nowhere.png"), "{err}");
-    let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("fake.png"), b"not an image").unwrap();
-    let options = RenderOptions { base_dir: dir.path().to_owned(), ..Default::default() };
+    let options = RenderOptions { images: ImageSource::Files { base: dir.path().to_owned(), confine: false }, ..Default::default() };
     let err = render("![x](fake.png)", &fonts, &options).unwrap_err();
     assert!(err.to_string().contains("PNG and JPEG"), "{err}");
 }
@@ -204,4 +205,36 @@ fn an_exported_conversation_shows_each_replys_proof() {
     let pdf = render_sample(dir.path(), &md);
     let (_, text) = tool("pdftotext", &[pdf.to_str().unwrap(), "-"]);
     assert!(text.contains("Verified") && text.contains("verification failed"), "{text}");
+}
+
+/// Audit finding 5: a reply that names a local file (`![](/home/…/id.jpg)`) does not get it
+/// embedded in an exported PDF; an image the text carries itself (`data:`) is embedded.
+#[test]
+fn an_export_embeds_only_images_the_text_carries_never_a_file_it_names() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("id-card.png");
+    write_png(&secret, 64, 32);
+    let inline = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&secret).unwrap());
+    let reply = format!("Here you go:\n\n![your id]({})\n\n![chart](data:image/png;base64,{inline})\n", secret.display());
+    let messages = vec![ExportMessage { role: "assistant".into(), text: reply, status: ExportStatus::Development, receipt_summary: None }];
+    let md = conversation_markdown("Chat", &messages);
+    let pdf = render(&md, &FontSet::load_default().unwrap(), &RenderOptions::default()).unwrap();
+    let out = dir.path().join("export.pdf");
+    std::fs::write(&out, pdf).unwrap();
+    let (ok, list) = tool("pdfimages", &["-list", out.to_str().unwrap()]);
+    assert!(ok, "{list}");
+    assert_eq!(list.lines().skip(2).count(), 1, "only the data: image is embedded:\n{list}");
+    let (_, text) = tool("pdftotext", &[out.to_str().unwrap(), "-"]);
+    assert!(text.contains("image not included"), "the refused image is named, not silently dropped: {text}");
+
+    // The file itself still renders where files are allowed (the user's own Markdown).
+    let options = RenderOptions { images: ImageSource::Files { base: dir.path().to_owned(), confine: false }, ..Default::default() };
+    let pdf = render(&md, &FontSet::load_default().unwrap(), &options).unwrap();
+    std::fs::write(&out, pdf).unwrap();
+    let (_, list) = tool("pdfimages", &["-list", out.to_str().unwrap()]);
+    assert_eq!(list.lines().skip(2).count(), 2, "{list}");
+    // A malformed data: image is a clear error, not a panic.
+    let bad = render("![x](data:image/png;base64,@@@)", &FontSet::load_default().unwrap(), &RenderOptions::default());
+    assert!(bad.unwrap_err().to_string().contains("base64"));
 }
