@@ -145,6 +145,7 @@ pub fn export_messages(messages: &[Message]) -> Vec<ExportMessage> {
             role: m.role.clone(),
             text: m.content.clone(),
             status: match m.status {
+                _ if m.imported && m.role == "assistant" => ExportStatus::Imported,
                 MessageStatus::Sent => ExportStatus::Sent,
                 MessageStatus::Verified => ExportStatus::Verified,
                 MessageStatus::Development => ExportStatus::Development,

@@ -12,6 +12,8 @@ pub enum ExportStatus {
     Development,
     /// Failed verification; its text was never shown.
     Failed(String),
+    /// A reply that came from an imported archive: shown, but its proof was never checked here.
+    Imported,
 }
 
 pub struct ExportMessage {
@@ -34,6 +36,7 @@ pub fn conversation_markdown(title: &str, messages: &[ExportMessage]) -> String 
             }
             ExportStatus::Verified => md.push_str("> **Verified reply**  \n"),
             ExportStatus::Development => md.push_str("> **Verified** — development enclave, not hardware-protected  \n"),
+            ExportStatus::Imported => md.push_str("> **Imported** — from an archive; its receipt was not checked on this device  \n"),
             ExportStatus::Sent => {}
         }
         if let Some(r) = &m.receipt_summary {

@@ -119,9 +119,22 @@ impl Store {
             return Err(rusqlite::Error::IntegralValueOutOfRange(0, format));
         }
         let tx = self.conn.unchecked_transaction()?;
+        // An archive adds whole conversations; it never adds rows to one that is already here.
+        // So conversations go in last (`main.conversations` meanwhile lists only those already
+        // here), and foreign keys are checked at commit.
+        tx.execute_batch("PRAGMA defer_foreign_keys = ON;")?;
         let mut counts = ArchiveCounts::default();
-        for (table, cols) in TABLES {
-            let n = tx.execute(&format!("INSERT OR IGNORE INTO main.{table} ({cols}) SELECT {cols} FROM archive.{table} ORDER BY rowid"), [])?;
+        for (table, cols) in TABLES.iter().rev() {
+            let (extra_col, extra_val) = if matches!(*table, "messages" | "images") { (", imported", ", 1") } else { ("", "") };
+            let scope = match *table {
+                "conversations" => "",
+                "attachments" => "WHERE message_uid IN (SELECT uid FROM archive.messages WHERE conversation_id NOT IN (SELECT id FROM main.conversations))",
+                _ => "WHERE conversation_id IS NULL OR conversation_id NOT IN (SELECT id FROM main.conversations)",
+            };
+            let n = tx.execute(
+                &format!("INSERT OR IGNORE INTO main.{table} ({cols}{extra_col}) SELECT {cols}{extra_val} FROM archive.{table} {scope} ORDER BY rowid"),
+                [],
+            )?;
             counts.set(table, n);
         }
         tx.commit()?;

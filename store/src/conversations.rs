@@ -73,6 +73,8 @@ pub struct Message {
     pub receipt: Option<serde_json::Value>,
     pub created_ms: i64,
     pub completed_ms: Option<i64>,
+    /// Came from an archive: its status and receipt were not checked on this device.
+    pub imported: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,6 +132,7 @@ fn message_from(r: &Row) -> rusqlite::Result<Message> {
         receipt: receipt.and_then(|t| serde_json::from_str(&t).ok()),
         created_ms: r.get(7)?,
         completed_ms: r.get(8)?,
+        imported: r.get(9)?,
     })
 }
 
@@ -193,7 +196,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT uid, role, content, status, status_detail, model, receipt, created_ms, completed_ms
+                "SELECT uid, role, content, status, status_detail, model, receipt, created_ms, completed_ms, imported
                  FROM messages WHERE conversation_id = ?1 ORDER BY id",
             )
             .map_err(|e| self.sql_err(e))?;
@@ -327,7 +330,8 @@ impl Store {
         let turns = c
             .messages
             .iter()
-            .filter(|m| matches!(m.status, MessageStatus::Sent | MessageStatus::Verified | MessageStatus::Development))
+            // Imported turns were never checked here: they are shown, labelled, but not sent.
+            .filter(|m| !m.imported && matches!(m.status, MessageStatus::Sent | MessageStatus::Verified | MessageStatus::Development))
             .map(|m| serde_json::json!({"role": m.role, "content": m.content}))
             .collect();
         Ok((c.summary.id, turns))

@@ -87,13 +87,22 @@ CREATE TABLE settings (
 );
 "#;
 
+/// Rows brought in from an archive are marked: their receipts and statuses were never checked
+/// on this device, so they are labelled as imported and never sent back as verified turns.
+const V2: &str = r#"
+ALTER TABLE messages ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE images ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2];
+
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
 }
 
 /// The newest schema version this build knows.
 pub fn latest() -> usize {
-    1
+    MIGRATIONS.len()
 }
 
 #[cfg(test)]

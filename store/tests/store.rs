@@ -445,3 +445,34 @@ fn regenerate_deletes_a_message_and_everything_after_it_and_nothing_before() {
     // A second connection sees the same history.
     assert_eq!(store.reopen().unwrap().conversation(&id).unwrap().messages.len(), 2);
 }
+
+/// Audit finding 7: rows from an archive are marked imported (shown, never sent back as verified
+/// turns), and an archive cannot add rows to a conversation that is already here.
+#[test]
+fn imported_rows_are_marked_and_never_sent_as_verified_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(&tmp.path().join("a"));
+    let id = converse(&store, "imported");
+    let (_, turns) = store.chat_context(&id).unwrap();
+    assert_eq!(turns.len(), 2, "turns verified here are sent");
+    let archive = tmp.path().join("h.sotto-archive");
+    store.export_archive(&archive, "archive pass").unwrap();
+
+    let other = Store::open_or_create(&tmp.path().join("b"), &Unlock::Passphrase(PASS), kdf()).unwrap();
+    other.import_archive(&archive, "archive pass").unwrap();
+    let conversation = other.conversation(&id).unwrap();
+    assert!(conversation.messages.iter().all(|m| m.imported), "every imported row is marked");
+    assert_eq!(conversation.messages[1].status, MessageStatus::Development, "its status is still shown as it was");
+    let (_, turns) = other.chat_context(&id).unwrap();
+    assert!(turns.is_empty(), "imported turns are not sent: {turns:?}");
+    other.add_user_message(&id, "and now?").unwrap();
+    assert_eq!(other.chat_context(&id).unwrap().1.len(), 1, "turns made here are");
+
+    // Back into the first store, after a reply there was deleted: the archive must not put it back.
+    let reply = store.conversation(&id).unwrap().messages[1].uid.clone();
+    store.delete_messages_from(&id, &reply).unwrap();
+    let added = store.import_archive(&archive, "archive pass").unwrap();
+    assert_eq!(added.messages, 0, "no rows added to a conversation already here");
+    assert_eq!(store.conversation(&id).unwrap().messages.len(), 1);
+    assert!(!store.conversation(&id).unwrap().messages[0].imported);
+}

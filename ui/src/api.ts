@@ -3,7 +3,7 @@
 
 import { invoke, Channel } from '@tauri-apps/api/core';
 
-export type Status = 'verified' | 'development' | 'failed' | 'unfinished' | 'streaming' | 'sent';
+export type Status = 'verified' | 'development' | 'failed' | 'unfinished' | 'streaming' | 'sent' | 'imported';
 
 export interface Receipt {
   enclave: { kind: string; hardware_protected: boolean; module_id: string; checked?: string; tee_class?: string; root_sha256?: string; attested_at_ms?: number; ohttp_key_id?: string; receipt_key_id?: string };

@@ -8,6 +8,7 @@ const BADGES: Record<string, { label: string; icon: string; help: string }> = {
   development: { label: 'Verified · development enclave', icon: '✓', help: 'The receipt verified, but this enclave is a development one: not hardware-protected' },
   failed: { label: 'Failed check', icon: '✕', help: 'A check failed, so nothing of this reply is shown' },
   unfinished: { label: 'Unfinished · not verified', icon: '…', help: 'Stopped before the end; never verified as a whole' },
+  imported: { label: 'Imported · not checked here', icon: '↧', help: 'From an archive: its receipt was not checked on this device, and it is not sent with new messages' },
   streaming: { label: 'Checking…', icon: '◌', help: 'Text is shown as each chunk authenticates; the receipt is checked at the end' },
 };
 

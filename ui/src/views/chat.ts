@@ -143,7 +143,7 @@ export class ChatView {
     const body = h('div', { class: 'text markdown' });
     if (m.status === 'failed') body.append(h('p', { class: 'refusal' }, `Not shown: ${m.detail ?? 'a check failed'}`));
     else body.innerHTML = renderMarkdown(m.content);
-    if (m.status === 'unfinished') body.classList.add('unverified');
+    if (m.status === 'unfinished' || m.status === 'imported') body.classList.add('unverified');
     const open = () => this.showProof(m);
     const actions = h('div', { class: 'message-actions' },
       badgeFor(m.status, open),
@@ -154,6 +154,7 @@ export class ChatView {
 
   private async showProof(m: MessageView): Promise<void> {
     if (m.status === 'failed') return this.host.openPanel('Why this reply is not shown', failurePanel(m.detail ?? 'a check failed'));
+    if (m.status === 'imported') return this.host.openPanel('Imported reply', failurePanel(m.detail ?? 'From an imported archive; not checked on this device.'));
     if (!m.receipt) {
       return this.host.openPanel('No receipt', failurePanel(m.detail ?? 'This reply stopped before the end, so it was never verified as a whole.'));
     }
