@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder, WasiView};
 
 use crate::artifacts::STDLIB_ZIP;
 use crate::guest::{GuestState, MemoryCap};
 use crate::output::CappedOutput;
-use crate::runtime::{Runtime, TICK};
+use crate::runtime::{Runtime, CHECK_EVERY, CHECK_TICKS};
+use crate::watch::{DiskQuotaExceeded, Watch};
 use crate::tools::{FrameBudget, ToolHost};
 use crate::workspace::{self, Snapshot};
 use crate::{Limits, RunResult, SandboxError};
@@ -73,16 +74,20 @@ impl Guest {
             limiter: MemoryCap { max_bytes: limits.memory_bytes, refused: false },
             tools: grants.tools.clone(),
             budget: FrameBudget { used: 0, max: MAX_TOOL_CALLS },
+            watch: Watch::new(private.path()),
         };
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
+        // Every CHECK_TICKS of guest time: past its deadline, or over its disk limit, it stops.
+        store.epoch_deadline_callback(|ctx| ctx.data().watch.check().map(|()| UpdateDeadline::Continue(CHECK_TICKS)));
         Ok(Guest { store, stdout, stderr, workspace, writable: grants.writable, _private: private })
     }
 
     /// Arms the limits for one call: a fresh deadline and output caps, the memory flag cleared.
     pub fn arm(&mut self, limits: Limits) -> Armed {
-        self.store.set_epoch_deadline((limits.deadline.as_millis() / TICK.as_millis()).max(1) as u64);
+        let writable = self.workspace.as_deref().filter(|_| self.writable);
+        self.store.data_mut().watch.arm(Instant::now() + limits.deadline, limits.disk_bytes, writable);
+        self.store.set_epoch_deadline(CHECK_TICKS);
         self.store.data_mut().limiter.refused = false;
         self.stdout.take(limits.output_bytes);
         self.stderr.take(limits.output_bytes);
@@ -96,7 +101,7 @@ impl Guest {
     where
         F: Future<Output = wasmtime::Result<i32>>,
     {
-        match tokio::time::timeout(armed.limits.deadline + TICK * 5, call).await {
+        match tokio::time::timeout(armed.limits.deadline + CHECK_EVERY * 2, call).await {
             Err(_elapsed) => Outcome::TimedOut,
             Ok(Ok(code)) => Outcome::Returned(code),
             Ok(Err(e)) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
@@ -177,6 +182,8 @@ fn classify(e: &wasmtime::Error, memory_refused: bool) -> String {
     let text = format!("{e:#}");
     if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
         "deadline".into()
+    } else if e.downcast_ref::<DiskQuotaExceeded>().is_some() {
+        "disk".into()
     } else if text.contains("resource table has no free keys") {
         "open_files".into()
     } else if memory_refused {

@@ -17,6 +17,7 @@ mod run;
 mod runtime;
 mod session;
 mod tools;
+mod watch;
 mod workspace;
 
 pub use artifacts::{Artifacts, SNAPSHOT_SHA256};

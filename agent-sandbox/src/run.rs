@@ -17,11 +17,15 @@ pub struct Limits {
     /// Per stream (stdout, stderr).
     pub output_bytes: usize,
     pub open_files: usize,
+    /// What the guest may store: everything in its private `/tmp`, plus what a run adds to a
+    /// writable `/work`. Checked every [`crate::runtime::CHECK_EVERY`] of guest time, so a run
+    /// can overshoot by what it writes in that time.
+    pub disk_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { deadline: Duration::from_secs(60), memory_bytes: 1 << 30, output_bytes: 16 << 20, open_files: 256 }
+        Self { deadline: Duration::from_secs(60), memory_bytes: 1 << 30, output_bytes: 16 << 20, open_files: 256, disk_bytes: 1 << 30 }
     }
 }
 

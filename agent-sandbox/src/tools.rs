@@ -79,9 +79,20 @@ pub fn answer(host: &dyn ToolHost, budget: &mut FrameBudget, frame: &[u8]) -> Ve
     bytes
 }
 
+/// The answer to a frame too large to read: the host refuses it by its length alone, before
+/// copying a byte of it out of the guest's memory.
+pub fn oversized(budget: &mut FrameBudget, len: usize) -> Vec<u8> {
+    budget.used += 1;
+    serde_json::to_vec(&error(None, "protocol", &too_large(len))).unwrap_or_default()
+}
+
+fn too_large(len: usize) -> String {
+    format!("the frame is {len} bytes; at most {MAX_REQUEST_BYTES} (1 MiB)")
+}
+
 fn parse(frame: &[u8]) -> Result<Map<String, Value>, String> {
     if frame.len() > MAX_REQUEST_BYTES {
-        return Err(format!("the frame is {} bytes; at most {MAX_REQUEST_BYTES} (1 MiB)", frame.len()));
+        return Err(too_large(frame.len()));
     }
     let text = std::str::from_utf8(frame).map_err(|_| "the frame is not UTF-8".to_string())?;
     // serde_json limits nesting to 128 levels, so a deep frame is an error, not a stack overflow.

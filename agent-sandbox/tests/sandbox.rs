@@ -158,3 +158,27 @@ async fn exit_codes_and_errors_come_back() {
     assert_eq!(r.exit_code, Some(1));
     assert!(r.stderr.contains("ValueError: nope"), "{}", r.stderr);
 }
+
+/// Audit finding 7: `/tmp` and a writable `/work` have a disk quota: a run that keeps writing is
+/// stopped near it, the host's disk keeps its space, and the next run starts clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_fills_tmp_or_work_stops_at_the_disk_limit() {
+    let ws = tempfile::tempdir().unwrap();
+    let fill = |dir: &str| format!("import os\nchunk = b'x' * (1 << 20)\nwith open('{dir}/fill.bin', 'wb') as f:\n    for i in range(2000):\n        f.write(chunk)\n        f.flush()\nprint('wrote 2000 MiB')");
+    for (dir, writable) in [("/tmp", false), ("/work", true)] {
+        let mut req = request(&fill(dir), Some(ws.path()), writable);
+        req.limits.disk_bytes = 16 << 20;
+        let r = run(req).await;
+        assert_eq!(r.trapped.as_deref(), Some("disk"), "{dir}: {r:?}");
+        assert!(!r.stdout.contains("wrote 2000"), "{dir}");
+    }
+    // What it wrote into /work stays (it is the user's folder), bounded near the limit.
+    let left = std::fs::metadata(ws.path().join("fill.bin")).map(|m| m.len()).unwrap_or(0);
+    assert!(left < 512 << 20, "{left} bytes reached the workspace");
+    // Within the limit, writing works.
+    let mut small = request("open('/tmp/a.bin', 'wb').write(b'x' * 100000)\nprint('ok')", None, false);
+    small.limits.disk_bytes = 16 << 20;
+    let r = run(small).await;
+    assert_eq!((r.exit_code, r.stdout.trim(), r.trapped), (Some(0), "ok", None), "{:?}", r.stderr);
+    assert_healthy().await;
+}

@@ -45,6 +45,8 @@ pub struct SandboxSettings {
     pub memory_mb: u64,
     pub output_mb: u64,
     pub max_steps: usize,
+    /// What a run may store in its `/tmp` and add to the workspace.
+    pub disk_mb: u64,
 }
 
 impl Default for SandboxSettings {
@@ -55,6 +57,7 @@ impl Default for SandboxSettings {
             memory_mb: (limits.memory_bytes >> 20) as u64,
             output_mb: (limits.output_bytes >> 20) as u64,
             max_steps: 20,
+            disk_mb: limits.disk_bytes >> 20,
         }
     }
 }
@@ -65,6 +68,7 @@ impl SandboxSettings {
             deadline: Duration::from_secs(self.deadline_s.clamp(1, 3600)),
             memory_bytes: (self.memory_mb.clamp(16, 16 * 1024) as usize) << 20,
             output_bytes: (self.output_mb.clamp(1, 1024) as usize) << 20,
+            disk_bytes: self.disk_mb.clamp(16, 64 * 1024) << 20,
             ..Limits::default()
         }
     }
@@ -196,10 +200,11 @@ mod tests {
 
     #[test]
     fn limits_are_clamped_to_sane_values() {
-        let s = SandboxSettings { deadline_s: 0, memory_mb: 1 << 40, output_mb: 0, max_steps: 1 };
+        let s = SandboxSettings { deadline_s: 0, memory_mb: 1 << 40, output_mb: 0, max_steps: 1, disk_mb: 0 };
         let l = s.limits();
         assert_eq!(l.deadline, Duration::from_secs(1));
         assert_eq!(l.memory_bytes, 16 * 1024 << 20);
         assert_eq!(l.output_bytes, 1 << 20);
+        assert_eq!(l.disk_bytes, 16 << 20);
     }
 }

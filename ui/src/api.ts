@@ -40,7 +40,7 @@ export interface Settings {
   profile: { kind: 'local' } | { kind: 'opengradient' } | { kind: 'custom'; path: string };
   expected_pcrs: Record<string, string>;
   relays: string[];
-  sandbox: { deadline_s: number; memory_mb: number; output_mb: number; max_steps: number };
+  sandbox: { deadline_s: number; memory_mb: number; output_mb: number; max_steps: number; disk_mb: number };
   theme: 'system' | 'light' | 'dark';
   model: string | null;
   coalesce_ms: number;

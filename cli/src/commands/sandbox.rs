@@ -138,6 +138,7 @@ fn describe(trapped: &str, l: &Limits) -> String {
         "memory" => format!("the run needed more than its memory limit ({} MiB)", l.memory_bytes >> 20),
         "output" => format!("the run printed more than its output limit ({} MiB)", l.output_bytes >> 20),
         "open_files" => "the run opened too many files at once".into(),
+        "disk" => format!("the run stored more than its disk limit ({} MiB in /tmp and new files in /work)", l.disk_bytes >> 20),
         other => format!("the run crashed: {other}"),
     }
 }

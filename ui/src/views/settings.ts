@@ -59,6 +59,7 @@ export class SettingsPage {
     const memory = number(s.sandbox.memory_mb, 16, 16384);
     const output = number(s.sandbox.output_mb, 1, 1024);
     const steps = number(s.sandbox.max_steps, 1, 200);
+    const disk = number(s.sandbox.disk_mb ?? 1024, 16, 65536);
     const theme = select([['system', 'Follow the system'], ['light', 'Light'], ['dark', 'Dark']], s.theme);
     const coalesce = select([['0', 'Off: each word as soon as it is ready'], ['50', 'Every 50 ms'], ['100', 'Every 100 ms'], ['250', 'Every 250 ms'], ['500', 'Every 500 ms']], String(s.coalesce_ms ?? 0));
     const profileFacts = view.profile
@@ -75,7 +76,7 @@ export class SettingsPage {
         profile: profileKind.value === 'custom' ? { kind: 'custom', path: profilePath.value.trim() } : profileKind.value === 'opengradient' ? { kind: 'opengradient' } : { kind: 'local' },
         relays: relays.value.split('\n').map((l) => l.trim()).filter(Boolean),
         expected_pcrs: {},
-        sandbox: { deadline_s: +deadline.value, memory_mb: +memory.value, output_mb: +output.value, max_steps: +steps.value },
+        sandbox: { deadline_s: +deadline.value, memory_mb: +memory.value, output_mb: +output.value, max_steps: +steps.value, disk_mb: +disk.value },
         theme: theme.value as Settings['theme'],
         coalesce_ms: +coalesce.value,
       };
@@ -112,7 +113,7 @@ export class SettingsPage {
       h('section', { class: 'card' }, h('h2', {}, 'Local agent'),
         field('Writes to the workspace', writes),
         h('div', { class: 'grid' },
-          field('Time per Python run (s)', deadline), field('Memory (MB)', memory), field('Output per run (MB)', output), field('Steps per task', steps))),
+          field('Time per Python run (s)', deadline), field('Memory (MB)', memory), field('Output per run (MB)', output), field('Disk per run (MB)', disk), field('Steps per task', steps))),
       h('section', { class: 'card' }, h('h2', {}, 'Appearance'), field('Theme', theme)),
       h('div', { class: 'row end' }, this.status, h('button', { type: 'button', class: 'primary', onclick: () => void save() }, 'Save settings')),
       this.historyCard(view),
