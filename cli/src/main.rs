@@ -42,6 +42,9 @@ enum Command {
     /// OpenGradient's network: log in to OpenGradient Chat for its relay, log out, status.
     #[command(subcommand)]
     Og(commands::og::OgCommand),
+    /// Check a proof file (from `sotto history proof`) anywhere, offline.
+    #[command(subcommand)]
+    Proof(commands::proof::ProofCommand),
 }
 
 fn main() {
@@ -56,6 +59,7 @@ fn main() {
         Command::Attest(c) => commands::attest::run(c),
         Command::Models(a) => commands::models::run(a),
         Command::History(c) => commands::history::run(c),
+        Command::Proof(c) => commands::proof::run(c),
         Command::Sandbox(c) => commands::sandbox::run(c),
         Command::Agent(c) => commands::agent::run(c),
         Command::Pdf(a) => commands::pdf::run(a),

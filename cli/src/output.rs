@@ -82,7 +82,7 @@ impl Provisional {
 }
 
 /// Saves a prompt and its verified reply as Markdown or PDF (by the file's extension).
-pub fn export_exchange(path: &std::path::Path, prompt: &str, reply: &VerifiedReply) -> Result<(), String> {
+pub fn export_exchange(path: &std::path::Path, prompt: &str, reply: &VerifiedReply, conversation_id: Option<&str>) -> Result<(), String> {
     use sotto_core::documents::{ExportMessage, ExportStatus};
     let status = if sotto_core::proof::is_development(reply) { ExportStatus::Development } else { ExportStatus::Verified };
     let messages = [
@@ -90,13 +90,13 @@ pub fn export_exchange(path: &std::path::Path, prompt: &str, reply: &VerifiedRep
         ExportMessage { role: "assistant".into(), text: reply.text.clone(), status, receipt_summary: Some(sotto_core::proof::receipt_summary(&receipt_json(reply))) },
     ];
     let title: String = prompt.chars().take(60).collect();
-    write_conversation(path, &title, &messages)
+    write_conversation(path, &title, &messages, conversation_id)
 }
 
 /// Writes a conversation with its receipts as FILE.md or FILE.pdf (by the extension).
-pub fn write_conversation(path: &std::path::Path, title: &str, messages: &[sotto_core::documents::ExportMessage]) -> Result<(), String> {
+pub fn write_conversation(path: &std::path::Path, title: &str, messages: &[sotto_core::documents::ExportMessage], conversation_id: Option<&str>) -> Result<(), String> {
     use sotto_core::documents::{conversation_markdown, render, FontSet, RenderOptions};
-    let md = conversation_markdown(&format!("Sotto: {title}"), messages);
+    let md = conversation_markdown(&format!("Sotto: {title}"), messages, conversation_id);
     let bytes = match path.extension().and_then(|e| e.to_str()) {
         Some("md") => md.into_bytes(),
         Some("pdf") => {

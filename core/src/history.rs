@@ -123,6 +123,7 @@ impl<'s> Recorder<'s> {
             model: reply.model.clone(),
             receipt,
             development: crate::proof::is_development(reply),
+            proof: reply.proof.as_ref().and_then(|p| serde_json::to_value(p).ok()),
         })
     }
 

@@ -15,6 +15,7 @@ pub mod history;
 pub mod opengradient_login;
 pub mod profiles;
 pub mod proof;
+pub mod recheck;
 pub mod settings;
 pub mod stack;
 
@@ -23,3 +24,8 @@ pub use sotto_private_inference as private_inference;
 pub use sotto_relay_config as relay_config;
 pub use sotto_store as store;
 pub use sotto_agent_sandbox as sandbox;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -24,7 +24,9 @@ pub struct ExportMessage {
     pub receipt_summary: Option<String>,
 }
 
-pub fn conversation_markdown(title: &str, messages: &[ExportMessage]) -> String {
+/// `conversation_id`, when the conversation is stored, goes into a closing note on how to get a
+/// proof of it that anyone can check.
+pub fn conversation_markdown(title: &str, messages: &[ExportMessage], conversation_id: Option<&str>) -> String {
     let mut md = format!("# {}\n\n", title.trim());
     for m in messages {
         let who = if m.role == "user" { "You" } else { "Assistant" };
@@ -47,6 +49,13 @@ pub fn conversation_markdown(title: &str, messages: &[ExportMessage]) -> String 
         }
         md.push_str(m.text.trim());
         md.push_str("\n\n");
+    }
+    if let Some(id) = conversation_id {
+        md.push_str(&format!(
+            "---\n\n*Proof:* this document only reports the checks. For a proof anyone can check \
+             without Sotto's word, run `sotto history proof {id} -o proof.json` (add `--include-text` \
+             to include the text) and check it with `sotto proof verify proof.json`.\n"
+        ));
     }
     md
 }

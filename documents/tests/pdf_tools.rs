@@ -198,7 +198,7 @@ fn an_exported_conversation_shows_each_replys_proof() {
         ExportMessage { role: "assistant".into(), text: "Hi there.".into(), status: ExportStatus::Development, receipt_summary: Some("output hash 18767444".into()) },
         ExportMessage { role: "assistant".into(), text: "tampered text".into(), status: ExportStatus::Failed("the reply was altered".into()), receipt_summary: None },
     ];
-    let md = conversation_markdown("Chat", &messages);
+    let md = conversation_markdown("Chat", &messages, None);
     assert!(md.contains("development enclave") && md.contains("output hash 18767444"));
     assert!(!md.contains("tampered text"), "a failed reply's text is never exported");
     let dir = tempfile::tempdir().unwrap();
@@ -218,7 +218,7 @@ fn an_export_embeds_only_images_the_text_carries_never_a_file_it_names() {
     let inline = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&secret).unwrap());
     let reply = format!("Here you go:\n\n![your id]({})\n\n![chart](data:image/png;base64,{inline})\n", secret.display());
     let messages = vec![ExportMessage { role: "assistant".into(), text: reply, status: ExportStatus::Development, receipt_summary: None }];
-    let md = conversation_markdown("Chat", &messages);
+    let md = conversation_markdown("Chat", &messages, None);
     let pdf = render(&md, &FontSet::load_default().unwrap(), &RenderOptions::default()).unwrap();
     let out = dir.path().join("export.pdf");
     std::fs::write(&out, pdf).unwrap();

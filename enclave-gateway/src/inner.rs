@@ -204,7 +204,9 @@ async fn stream_reply<W: AsyncWrite + Unpin>(
             Some(at) => match tokio::time::timeout_at(at, events.next()).await {
                 Ok(event) => event,
                 Err(_) => {
-                    w.content(&sse(&chunk(json!({"content": std::mem::take(&mut pending)}), Value::Null))).await?;
+                    if !pending.is_empty() {
+                        w.content(&sse(&chunk(json!({"content": std::mem::take(&mut pending)}), Value::Null))).await?;
+                    }
                     deadline = None;
                     continue;
                 }
@@ -213,9 +215,7 @@ async fn stream_reply<W: AsyncWrite + Unpin>(
         };
         if let Some(BackendEvent::Text(t)) = &event {
             if !coalesce.is_zero() {
-                if pending.is_empty() {
-                    deadline = Some(tokio::time::Instant::now() + coalesce);
-                }
+                deadline.get_or_insert_with(|| tokio::time::Instant::now() + coalesce);
                 pending.push_str(t);
                 continue;
             }

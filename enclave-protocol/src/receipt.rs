@@ -147,6 +147,12 @@ impl Receipt {
     /// Checks the signature with the attested key and that the receipt covers exactly the
     /// request sent and the reply received (its status and its content).
     pub fn verify(&self, public_key: &[u8], request: &[u8], status: u16, output: &[u8]) -> Result<(), ReceiptError> {
+        self.verify_digests(public_key, &sha256(request), status, &sha256(output))
+    }
+
+    /// As [`Receipt::verify`], given the SHA-256 of the request and of the reply's content (a
+    /// proof without the conversation's text carries only these).
+    pub fn verify_digests(&self, public_key: &[u8], request_sha256: &[u8; 32], status: u16, output_sha256: &[u8; 32]) -> Result<(), ReceiptError> {
         if self.version != RECEIPT_VERSION {
             return Err(ReceiptError::Version(self.version));
         }
@@ -172,10 +178,10 @@ impl Receipt {
         if self.status != status {
             return Err(ReceiptError::StatusMismatch { signed: self.status, received: status });
         }
-        if hash32(&self.request_hash, "request_hash")? != sha256(request) {
+        if &hash32(&self.request_hash, "request_hash")? != request_sha256 {
             return Err(ReceiptError::RequestMismatch);
         }
-        if hash32(&self.output_hash, "output_hash")? != sha256(output) {
+        if &hash32(&self.output_hash, "output_hash")? != output_sha256 {
             return Err(ReceiptError::OutputMismatch);
         }
         Ok(())

@@ -57,6 +57,29 @@ pub struct AttestedEnclave {
     pub receipt_public_key: Vec<u8>,
     pub identity: EnclaveIdentity,
     pub valid_until: SystemTime,
+    /// What the check was made on, kept so that it can be made again later, offline.
+    pub evidence: Option<AttestationEvidence>,
+}
+
+/// Everything a verification of an attestation used, so anyone can repeat it: the gateway's
+/// bundle as received, the nonce sent, the root the chain ended at, the expectations in force
+/// and the time of the check. (Serialized as in the proof format, `docs/proof-format.md`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AttestationEvidence {
+    /// The attestation bundle exactly as the relay delivered it (JSON), base64.
+    #[serde(with = "crate::proof::base64_bytes")]
+    pub bundle: Vec<u8>,
+    /// The nonce this device sent, hex.
+    pub nonce: String,
+    /// The DER certificate the chain ended at, base64.
+    #[serde(with = "crate::proof::base64_bytes")]
+    pub trust_root: Vec<u8>,
+    /// The measurements the profile required then, PCR index → hex.
+    pub expected_pcrs: BTreeMap<u16, String>,
+    /// The largest document age the profile accepted, in seconds.
+    pub max_document_age_s: u64,
+    /// When this device made the check (ms since the Unix epoch); a re-check is made as of then.
+    pub checked_at_ms: u64,
 }
 
 /// The checks a profile asks for, minus the per-request nonce and binding.
@@ -142,6 +165,20 @@ pub(crate) fn verify_bundle(
         at,
     };
     let verified = verify(&parts.document, &policy)?;
+    let trust_root = trust
+        .roots
+        .iter()
+        .find(|r| sotto_attestation::certificate_sha256(r) == verified.root_sha256)
+        .cloned()
+        .unwrap_or_default();
+    let evidence = AttestationEvidence {
+        bundle: body.to_vec(),
+        nonce: hex::encode(nonce),
+        trust_root,
+        expected_pcrs: trust.expected_pcrs.iter().map(|(i, v)| (*i, hex::encode(v))).collect(),
+        max_document_age_s: trust.max_age.as_secs(),
+        checked_at_ms: at.as_millis() as u64,
+    };
     let key_id = *parts
         .ohttp_key_config
         .first()
@@ -174,6 +211,7 @@ pub(crate) fn verify_bundle(
         receipt_public_key: parts.receipt_public_key,
         identity,
         valid_until: now + trust.key_cache,
+        evidence: Some(evidence),
     })
 }
 

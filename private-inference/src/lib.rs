@@ -17,13 +17,14 @@ mod attest;
 mod client;
 mod clock;
 mod error;
+pub mod proof;
 mod registry;
 mod reply;
 mod seal;
 mod transport;
 mod wire;
 
-pub use attest::{AttestedEnclave, EnclaveIdentity, ATTESTED_DEVELOPMENT, ATTESTED_HERE, KEYS_FROM_REGISTRY, MODEL_IN_ENCLAVE, PROVIDER_PROXY};
+pub use attest::{AttestationEvidence, AttestedEnclave, EnclaveIdentity, ATTESTED_DEVELOPMENT, ATTESTED_HERE, KEYS_FROM_REGISTRY, MODEL_IN_ENCLAVE, PROVIDER_PROXY};
 pub use wire::opengradient::TokenSource;
 pub use client::{ClientOptions, PrivateClient};
 pub use clock::{Clock, FixedOffsetClock, SystemClock};

@@ -42,6 +42,9 @@ pub struct VerifiedReply {
     /// The decrypted response body (JSON for non-streamed replies).
     #[serde(skip)]
     pub body: Vec<u8>,
+    /// What the verification used, to check it again later (Sotto's wire; `None` on others).
+    #[serde(skip)]
+    pub proof: Option<crate::proof::ProofMaterial>,
 }
 
 /// The events of one reply. After any `Text`, an `Err` means: withdraw what was shown.
@@ -158,14 +161,35 @@ async fn read<R: AsyncRead + Send + 'static>(
         tool_calls,
         finish_reason: assembled.finish_reason,
         model: if assembled.model.is_empty() { receipt.model.clone() } else { assembled.model },
-        receipt,
+        receipt: receipt.clone(),
         enclave: ctx.enclave.identity.clone(),
         relay: ctx.relay.clone(),
         request_bytes: ctx.sealed.ciphertext.len(),
+        proof: ctx.enclave.evidence.clone().map(|attestation| crate::proof::ProofMaterial {
+            attestation,
+            request: ctx.sealed.plaintext.clone(),
+            reply_status: status,
+            reply: content.clone(),
+            receipt,
+        }),
         body: content,
     };
     let _ = tx.send(Ok(ReplyEvent::Verified(Box::new(reply)))).await;
     Ok(())
+}
+
+/// The text of a reply, read from its decrypted content exactly as it was when it arrived
+/// (server-sent events, or one JSON completion): a re-check compares it with what was stored.
+pub(crate) fn text_of(content: &[u8]) -> String {
+    let mut assembled = Assembled::default();
+    let mut sse = SseBuffer::default();
+    for data in sse.push(content) {
+        let _ = assembled.absorb_event(&data);
+    }
+    if assembled.events == 0 {
+        assembled.absorb_whole(content);
+    }
+    assembled.text
 }
 
 fn error_message(content: &[u8]) -> String {
@@ -367,6 +391,7 @@ mod receipt_tests {
                 tee_class: String::new(),
             },
             valid_until: std::time::SystemTime::now(),
+            evidence: None,
         });
         let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5) };
         let (tx, mut rx) = mpsc::channel(16);

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Row};
+use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
 use crate::store::{now_ms, Store};
@@ -106,7 +106,8 @@ impl ReplyDraft {
 
 /// How a reply ended.
 pub enum ReplyOutcome {
-    Verified { text: String, model: String, receipt: serde_json::Value, development: bool },
+    /// `proof`: what the verification used, kept to check it again later (see `proofs`).
+    Verified { text: String, model: String, receipt: serde_json::Value, development: bool, proof: Option<serde_json::Value> },
     /// Verification failed: the text is dropped, the reason kept.
     Failed { reason: String },
     /// Cut short: the text so far is kept and marked unfinished.
@@ -281,13 +282,13 @@ impl Store {
     }
 
     pub fn finish_reply(&self, draft: ReplyDraft, outcome: ReplyOutcome) -> Result<(), StoreError> {
-        let (content, status, detail, model, receipt) = match outcome {
-            ReplyOutcome::Verified { text, model, receipt, development } => {
+        let (content, status, detail, model, receipt, proof) = match outcome {
+            ReplyOutcome::Verified { text, model, receipt, development, proof } => {
                 let status = if development { MessageStatus::Development } else { MessageStatus::Verified };
-                (text, status, None, Some(model), Some(receipt.to_string()))
+                (text, status, None, Some(model), Some(receipt.to_string()), proof.map(|p| p.to_string()))
             }
-            ReplyOutcome::Failed { reason } => (String::new(), MessageStatus::Failed, Some(reason), None, None),
-            ReplyOutcome::Unfinished { reason } => (draft.text.clone(), MessageStatus::Unfinished, Some(reason), None, None),
+            ReplyOutcome::Failed { reason } => (String::new(), MessageStatus::Failed, Some(reason), None, None, None),
+            ReplyOutcome::Unfinished { reason } => (draft.text.clone(), MessageStatus::Unfinished, Some(reason), None, None, None),
         };
         let now = now_ms();
         self.atomically(|tx| {
@@ -297,8 +298,22 @@ impl Store {
                 params![draft.uid, content, status.as_str(), detail, model, receipt, now],
             )?;
             tx.execute("UPDATE conversations SET updated_ms = ?2 WHERE id = ?1", params![draft.conversation_id, now])?;
+            if let Some(proof) = &proof {
+                tx.execute("INSERT OR REPLACE INTO proofs (message_uid, material) VALUES (?1, ?2)", params![draft.uid, proof])?;
+            }
             Ok(())
         })
+    }
+
+    /// What a reply's verification used (stored with it), to check it again.
+    pub fn proof(&self, message_uid: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row("SELECT material FROM proofs WHERE message_uid = ?1", [message_uid], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql_err(e))?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Tampered { path: Self::db_path(self.dir()), detail: format!("a stored proof is not JSON ({e})") }))
+            .transpose()
     }
 
     /// Replies left `streaming` by a process that is no longer running (a crash, a kill) are

@@ -94,7 +94,16 @@ ALTER TABLE messages ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE images ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// What each verified reply's check used (attestation bundle, root, expectations, the exact
+/// request and reply bytes, the receipt), so it can be checked again offline.
+const V3: &str = r#"
+CREATE TABLE proofs (
+    message_uid  TEXT PRIMARY KEY REFERENCES messages(uid) ON DELETE CASCADE,
+    material     TEXT NOT NULL
+);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -25,7 +25,7 @@ fn converse(store: &Store, marker: &str) -> String {
     store.extend_reply(&mut draft, "Here is ").unwrap();
     let text = format!("Here is what I know of {marker}.");
     store
-        .finish_reply(draft, ReplyOutcome::Verified { text, model: "scripted".into(), receipt: json!({"output_hash": "ab"}), development: true })
+        .finish_reply(draft, ReplyOutcome::Verified { text, model: "scripted".into(), receipt: json!({"output_hash": "ab"}), development: true, proof: Some(json!({"kept": marker})) })
         .unwrap();
     id
 }

@@ -143,7 +143,7 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
         }
     }
     match &args.export {
-        Some(path) => match crate::output::export_exchange(path, &args.prompt, reply) {
+        Some(path) => match crate::output::export_exchange(path, &args.prompt, reply, conversation) {
             Ok(()) => {
                 eprintln!("saved {}", path.display());
                 exit::OK

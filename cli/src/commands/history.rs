@@ -45,6 +45,29 @@ pub enum HistoryCommand {
     /// Change the passphrase that protects the history (old from SOTTO_PASSPHRASE, new from
     /// SOTTO_NEW_PASSPHRASE, else both asked for).
     Passphrase,
+    /// Check stored replies again, offline: attestation as of its time against the root and
+    /// measurements kept, key binding, receipt signature, both hashes. Exit 0 when every reply
+    /// verifies, 3 when any does not.
+    Verify {
+        /// Conversations (ids or their start); none: the whole history.
+        ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a self-contained proof of a conversation's replies (or of one) that anyone can check
+    /// with `sotto proof verify` (format: docs/proof-format.md).
+    Proof {
+        id: String,
+        /// Only this message (1 = the conversation's first message).
+        #[arg(long)]
+        message: Option<usize>,
+        /// Also put the request and reply themselves in the proof (without it: hashes only,
+        /// nothing readable).
+        #[arg(long)]
+        include_text: bool,
+        #[arg(short = 'o', long = "output", value_name = "FILE.json")]
+        output: PathBuf,
+    },
 }
 
 pub fn run(command: HistoryCommand) -> i32 {
@@ -62,6 +85,8 @@ pub fn run(command: HistoryCommand) -> i32 {
             Ok(())
         }),
         HistoryCommand::Passphrase => change_passphrase(),
+        HistoryCommand::Verify { ids, json } => return verify(&ids, json),
+        HistoryCommand::Proof { id, message, include_text, output } => with_store(|s| write_proof(s, &id, message, include_text, &output)),
     };
     match result {
         Ok(()) => exit::OK,
@@ -70,6 +95,47 @@ pub fn run(command: HistoryCommand) -> i32 {
             code_for(&e)
         }
     }
+}
+
+fn verify(ids: &[String], json: bool) -> i32 {
+    let checks = match open_store(false, &mut ask_passphrase).and_then(|s| sotto_core::recheck::recheck_history(&s, ids)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return code_for(&e);
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&checks).unwrap_or_default());
+    } else {
+        for c in &checks {
+            let mark = match c.verdict {
+                "verified" => "✓ verified",
+                "failed" => "✗ failed",
+                _ => "– not checkable",
+            };
+            println!("{}  message {:>3}  {mark}: {}", &c.conversation_id[..8.min(c.conversation_id.len())], c.message, c.detail);
+        }
+        let good = checks.iter().filter(|c| c.passed()).count();
+        eprintln!("{good} of {} replies verified again, offline", checks.len());
+    }
+    if checks.iter().all(|c| c.passed()) {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    }
+}
+
+fn write_proof(store: &Store, id: &str, message: Option<usize>, include_text: bool, output: &std::path::Path) -> Result<(), StoreError> {
+    let file = sotto_core::recheck::proof_file(store, id, message, include_text).map_err(|e| match e {
+        sotto_core::recheck::ProofExportError::Store(e) => e,
+        other => StoreError::Unsupported(other.to_string()),
+    })?;
+    let text = serde_json::to_string_pretty(&file).map_err(|e| StoreError::Unsupported(e.to_string()))?;
+    std::fs::write(output, text.as_bytes()).map_err(|source| StoreError::Io { action: "write", path: output.to_owned(), source })?;
+    let what = if include_text { "with the request and reply text" } else { "hashes only, no text" };
+    eprintln!("wrote {} ({} exchange(s), {what}, {} bytes); check it anywhere with `sotto proof verify {}`", output.display(), file.exchanges.len(), text.len(), output.display());
+    Ok(())
 }
 
 /// Changed or unreadable bytes are a failed check; everything else is a set-up problem.
@@ -159,7 +225,7 @@ fn show(store: &Store, id: &str, json: bool, export: Option<&std::path::Path>) -
         print_conversation(&c);
     }
     if let Some(path) = export {
-        crate::output::write_conversation(path, &c.summary.title, &export_messages(&c.messages)).map_err(|e| StoreError::Io { action: "write", path: path.to_owned(), source: std::io::Error::other(e) })?;
+        crate::output::write_conversation(path, &c.summary.title, &export_messages(&c.messages), Some(&c.summary.id)).map_err(|e| StoreError::Io { action: "write", path: path.to_owned(), source: std::io::Error::other(e) })?;
         eprintln!("saved {}", path.display());
     }
     Ok(())

@@ -5,6 +5,7 @@ pub mod history;
 pub mod models;
 pub mod og;
 pub mod pdf;
+pub mod proof;
 pub mod sandbox;
 pub mod stack;
 

@@ -1,0 +1,144 @@
+//! Checking stored replies again, offline, and writing proof files others can check: one
+//! verifier (`private_inference::proof`) over what the store kept with each reply.
+
+use serde::Serialize;
+use sotto_private_inference::proof::{self, ProofExchange, ProofFile, ProofMaterial, Rechecked, PROOF_FORMAT, PROOF_VERSION};
+use sotto_store::{Conversation, Message, MessageStatus, Store, StoreError};
+
+/// One reply's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplyCheck {
+    pub conversation_id: String,
+    pub conversation_title: String,
+    pub message_uid: String,
+    /// Its position in the conversation (1 = the first message).
+    pub message: usize,
+    /// `verified`, `failed` or `not_checkable`.
+    pub verdict: &'static str,
+    /// What was established, or which check failed, in words.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rechecked: Option<Rechecked>,
+}
+
+impl ReplyCheck {
+    pub fn passed(&self) -> bool {
+        self.verdict == "verified"
+    }
+}
+
+/// Checks every reply of the given conversations (all of them when `ids` is empty) again.
+pub fn recheck_history(store: &Store, ids: &[String]) -> Result<Vec<ReplyCheck>, StoreError> {
+    let ids = if ids.is_empty() { store.list_conversations()?.into_iter().map(|c| c.id).collect() } else { ids.to_vec() };
+    let mut out = Vec::new();
+    for id in ids {
+        let c = store.conversation(&id)?;
+        for (i, m) in c.messages.iter().enumerate().filter(|(_, m)| m.role == "assistant") {
+            out.push(recheck_message(store, &c, i + 1, m)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks one stored reply again (the app's "Check again").
+pub fn recheck_uid(store: &Store, conversation_id: &str, message_uid: &str) -> Result<ReplyCheck, StoreError> {
+    let c = store.conversation(conversation_id)?;
+    let (i, m) = c
+        .messages
+        .iter()
+        .enumerate()
+        .find(|(_, m)| m.uid == message_uid)
+        .ok_or_else(|| StoreError::NoMessage(message_uid.to_string()))?;
+    recheck_message(store, &c, i + 1, m)
+}
+
+fn recheck_message(store: &Store, c: &Conversation, position: usize, m: &Message) -> Result<ReplyCheck, StoreError> {
+    let verdict = |verdict: &'static str, detail: String, rechecked: Option<Rechecked>| ReplyCheck {
+        conversation_id: c.summary.id.clone(),
+        conversation_title: c.summary.title.clone(),
+        message_uid: m.uid.clone(),
+        message: position,
+        verdict,
+        detail,
+        rechecked,
+    };
+    if m.imported {
+        return Ok(verdict("not_checkable", "imported from an archive: its proof was not kept here".into(), None));
+    }
+    match m.status {
+        MessageStatus::Failed => return Ok(verdict("failed", format!("its check failed when it arrived: {}", m.status_detail.as_deref().unwrap_or("no reason kept")), None)),
+        MessageStatus::Unfinished | MessageStatus::Streaming => {
+            return Ok(verdict("failed", "it never finished, so it was never verified as a whole".into(), None))
+        }
+        _ => {}
+    }
+    let Some(value) = store.proof(&m.uid)? else {
+        return Ok(verdict("not_checkable", "no proof was kept with it (a reply from before Sotto kept them, or from OpenGradient's network)".into(), None));
+    };
+    let material: ProofMaterial = match serde_json::from_value(value) {
+        Ok(m) => m,
+        Err(e) => return Ok(verdict("failed", format!("its stored proof is not readable ({e})"), None)),
+    };
+    Ok(match proof::recheck(&material) {
+        Err(e) => verdict("failed", e.to_string(), None),
+        Ok(_) if proof::reply_text(&material) != m.content => {
+            verdict("failed", "the stored text differs from the reply the enclave signed".into(), None)
+        }
+        Ok(r) => verdict("verified", describe(&r), Some(r)),
+    })
+}
+
+/// One line about a successful check.
+pub fn describe(r: &Rechecked) -> String {
+    let enclave = if r.hardware_protected {
+        format!("AWS Nitro enclave `{}`", r.enclave.module_id)
+    } else {
+        format!("development enclave `{}` (not hardware-protected; root {}…)", r.enclave.module_id, &r.enclave.root_sha256.chars().take(16).collect::<String>())
+    };
+    let pcrs: Vec<String> = r.enclave.checked_pcrs.iter().map(u16::to_string).collect();
+    let text = if r.text_checked { "request and reply bytes match their hashes" } else { "hashes only (the text is not in the proof)" };
+    format!("{enclave}, PCRs {} as expected, receipt signed by its attested key for model `{}`; {text}", pcrs.join(", "), r.model)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProofExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Nothing(String),
+}
+
+/// A proof file of one reply (`message`, 1-based) or of every reply of a conversation that
+/// kept one. The conversation's text goes in only with `include_text`.
+pub fn proof_file(store: &Store, conversation_id: &str, message: Option<usize>, include_text: bool) -> Result<ProofFile, ProofExportError> {
+    let c = store.conversation(conversation_id)?;
+    let mut exchanges = Vec::new();
+    for (i, m) in c.messages.iter().enumerate() {
+        let position = i + 1;
+        if m.role != "assistant" || message.is_some_and(|n| n != position) {
+            continue;
+        }
+        let material = store.proof(&m.uid)?.and_then(|v| serde_json::from_value::<ProofMaterial>(v).ok());
+        match material {
+            Some(material) => exchanges.push(ProofExchange::from_material(position, &material, include_text)),
+            None if message.is_some() => {
+                return Err(ProofExportError::Nothing(format!("message {position} kept no proof (it failed, did not finish, was imported, or came from OpenGradient's network)")))
+            }
+            None => {}
+        }
+    }
+    if exchanges.is_empty() {
+        let what = match message {
+            Some(n) => format!("message {n} of this conversation is not a reply"),
+            None => "no reply in this conversation kept a proof".to_string(),
+        };
+        return Err(ProofExportError::Nothing(what));
+    }
+    Ok(ProofFile {
+        format: PROOF_FORMAT.into(),
+        version: PROOF_VERSION,
+        created_ms: crate::now_ms(),
+        title: include_text.then(|| c.summary.title.clone()),
+        exchanges,
+    })
+}

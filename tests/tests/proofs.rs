@@ -1,0 +1,126 @@
+//! Proofs that outlive the moment: stored replies check again offline (`history verify`), and a
+//! proof file (`history proof`) checks anywhere (`proof verify`), failing with the right reason
+//! when any byte of it changes.
+
+use base64::Engine;
+use serde_json::{json, Value};
+use sotto_e2e::proxy::{Attack, Proxy};
+use sotto_e2e::{cli_with, Stack, StackSpec};
+
+const PASS: (&str, &str) = ("SOTTO_PASSPHRASE", "e2e passphrase");
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn sotto(stack: &Stack, args: &[&str]) -> std::process::Output {
+    cli_with(stack.home.path(), args, &[PASS])
+}
+
+fn ask(stack: &Stack, profile: &str, extra: &[&str], prompt: &str) -> (Option<i32>, Value) {
+    let mut args = vec!["ask", "--profile", profile, "--json"];
+    args.extend_from_slice(extra);
+    args.push(prompt);
+    let out = sotto(stack, &args);
+    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
+}
+
+/// `proof verify` on a file, from a home with no store at all.
+fn verify_file(path: &std::path::Path) -> (Option<i32>, Value) {
+    let empty = tempfile::tempdir().unwrap();
+    let out = cli_with(empty.path(), &["proof", "verify", "--json", path.to_str().unwrap()], &[]);
+    assert!(!empty.path().join("store").exists(), "proof verify must not need or create a store");
+    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or_else(|_| json!({"stderr": text(&out.stderr)})))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_replies_check_again_offline_and_a_proof_checks_anywhere() {
+    let replies = json!([
+        {"chunks": [{"text": "Streamed "}, {"text": "answer."}]},
+        {"chunks": [{"text": "Whole answer."}]},
+        {"chunks": [{"text": "This one is tampered with."}]},
+    ]);
+    let stack = Stack::start(StackSpec { replies, ..Default::default() });
+    let p = stack.profile.to_str().unwrap();
+    let (code, streamed) = ask(&stack, p, &[], "first question");
+    assert_eq!(code, Some(0), "{streamed}");
+    let id = streamed["conversation_id"].as_str().unwrap().to_string();
+    let (code, _) = ask(&stack, p, &["--no-stream", "--continue", &id], "second question");
+    assert_eq!(code, Some(0));
+    // A reply whose bytes were changed on the way is stored as failed.
+    let proxy = Proxy::start(&stack.relay_url, Attack::FlipResponseByte(200)).await;
+    let tampering = stack.home.path().join("tampering.toml");
+    stack.write_profile(&tampering, &[proxy.url.clone()], None);
+    let (code, _) = ask(&stack, tampering.to_str().unwrap(), &[], "third question");
+    assert_eq!(code, Some(3));
+
+    // With the stack gone (no network at all), the history checks again.
+    let good_id = id.clone();
+    let home = stack.home.path().to_owned();
+    drop(proxy);
+    let out = cli_with(&home, &["history", "verify", "--json"], &[PASS]);
+    assert_eq!(out.status.code(), Some(3), "a failed reply makes the whole check fail: {}", text(&out.stderr));
+    let checks: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<&str> = checks.as_array().unwrap().iter().map(|c| c["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts.iter().filter(|v| **v == "verified").count(), 2, "{checks:#}");
+    assert_eq!(verdicts.iter().filter(|v| **v == "failed").count(), 1, "{checks:#}");
+    let out = cli_with(&home, &["history", "verify", &good_id[..8]], &[PASS]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("development enclave"), "{}", text(&out.stdout));
+
+    // A proof of the conversation, hashes only, then with the text.
+    let hashes = home.join("hashes.json");
+    let out = cli_with(&home, &["history", "proof", &good_id, "-o", hashes.to_str().unwrap()], &[PASS]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&hashes).unwrap();
+    assert!(!written.contains("first question") && !written.contains("answer"), "no readable text without --include-text");
+    let (code, verdict) = verify_file(&hashes);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(verdict.as_array().unwrap().len(), 2);
+    assert_eq!(verdict[0]["hardware_protected"], false, "a development enclave is never called hardware-protected");
+    assert_eq!(verdict[0]["text_checked"], false);
+
+    let full = home.join("full.json");
+    let out = cli_with(&home, &["history", "proof", &good_id, "--message", "2", "--include-text", "-o", full.to_str().unwrap()], &[PASS]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (code, verdict) = verify_file(&full);
+    assert_eq!((code, verdict[0]["text_checked"].clone()), (Some(0), json!(true)), "{verdict}");
+
+    // One changed byte in any field fails, with the right reason.
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap();
+    let flip_b64 = |v: &Value, at: usize| {
+        let mut bytes = B64.decode(v.as_str().unwrap()).unwrap();
+        let i = at.min(bytes.len() - 1);
+        bytes[i] ^= 1;
+        json!(B64.encode(bytes))
+    };
+    let flip_hex = |v: &Value| {
+        let s = v.as_str().unwrap();
+        json!(format!("{}{}", if s.starts_with('0') { '1' } else { '0' }, &s[1..]))
+    };
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        ("reply text", Box::new(move |e: &mut Value| e["reply"] = flip_b64(&e["reply"], 40)), "reply's bytes do not match"),
+        ("request hash", Box::new(move |e: &mut Value| e["request_sha256"] = flip_hex(&e["request_sha256"])), "different request"),
+        ("receipt signature", Box::new(move |e: &mut Value| e["receipt"]["signature"] = flip_b64(&e["receipt"]["signature"], 5)), "signature does not verify"),
+        ("attestation document", Box::new(move |e: &mut Value| {
+            let mut bundle: Value = serde_json::from_slice(&B64.decode(e["attestation"]["bundle"].as_str().unwrap()).unwrap()).unwrap();
+            bundle["document"] = flip_b64(&bundle["document"], 300);
+            e["attestation"]["bundle"] = json!(B64.encode(bundle.to_string()));
+        }), "attestation does not check out"),
+        ("a PCR", Box::new(move |e: &mut Value| e["attestation"]["expected_pcrs"]["0"] = flip_hex(&e["attestation"]["expected_pcrs"]["0"])), "PCR0"),
+    ];
+    for (field, edit, reason) in cases {
+        let mut changed = original.clone();
+        edit(&mut changed["exchanges"][0]);
+        let path = home.join("changed.json");
+        std::fs::write(&path, changed.to_string()).unwrap();
+        let (code, verdict) = verify_file(&path);
+        assert_eq!(code, Some(3), "{field}: {verdict}");
+        let detail = verdict[0]["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(reason), "{field}: expected “{reason}” in “{detail}”");
+    }
+    let (code, verdict) = verify_file(&home.join("does-not-exist.json"));
+    assert_eq!(code, Some(1), "{verdict}");
+}
