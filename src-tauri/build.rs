@@ -12,6 +12,8 @@ const COMMANDS: &[&str] = &[
     "rename_conversation",
     "delete_conversation",
     "search_history",
+    "recheck_reply",
+    "recheck_history",
     "run_agent_task",
     "stop_agent",
     "answer_approval",

@@ -42,6 +42,8 @@ fn main() {
             commands::history::rename_conversation,
             commands::history::delete_conversation,
             commands::history::search_history,
+            commands::history::recheck_reply,
+            commands::history::recheck_history,
             commands::agent::run_agent_task,
             commands::agent::stop_agent,
             commands::agent::answer_approval,

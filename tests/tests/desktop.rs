@@ -342,3 +342,31 @@ async fn the_first_passphrase_must_be_confirmed_and_long_enough() {
     app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
     app.close().await;
 }
+
+/// Issue 16: the receipt panel's "Check again" re-verifies the stored reply offline, and
+/// Settings checks every reply again.
+#[tokio::test]
+async fn check_again_re_verifies_a_stored_reply_and_the_whole_history() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::start(StackSpec { replies: markdown_reply("recheckmarker"), ..StackSpec::default() });
+    let app = launch(&stack).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    send(&app, "Tell me something I can check later").await;
+    app.wait_present(".message.assistant[data-uid] .badge-development", 30).await;
+    app.click(".message.assistant button.badge").await;
+    app.wait_for_text(".panel-body", "What left this device", 10).await;
+    app.click(".panel-body button.recheck").await;
+    let verdict = app.wait_for_text(".panel-body .recheck-result", "Verified again", 20).await;
+    assert!(verdict.contains("development enclave") && verdict.contains("PCRs 0, 1, 2"), "{verdict}");
+    app.client.execute("document.querySelector('.panel-body .recheck-section').scrollIntoView()", vec![]).await.expect("scroll");
+    app.screenshot("receipt-check-again").await;
+
+    app.click("button.nav-button[data-view=settings]").await;
+    app.wait_for_text(".settings-view", "History", 10).await;
+    app.click(".recheck-all button").await;
+    let summary = app.wait_for_text(".recheck-all .save-status", "replies verified again", 20).await;
+    assert!(summary.contains("1 of 1"), "{summary}");
+    app.client.execute("document.querySelector('.recheck-all').scrollIntoView()", vec![]).await.expect("scroll");
+    app.screenshot("settings-check-every-reply").await;
+    app.close().await;
+}

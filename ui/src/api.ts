@@ -36,6 +36,16 @@ export interface ConversationSummary { id: string; title: string; created_ms: nu
 export interface ConversationView { id: string; title: string; messages: MessageView[] }
 export interface SearchHit { conversation_id: string; conversation_title: string; message_uid: string; role: string; snippet: string; created_ms: number }
 
+/** A stored reply checked again, offline, from what was kept with it. */
+export interface ReplyCheck {
+  conversation_id: string;
+  conversation_title: string;
+  message_uid: string;
+  message: number;
+  verdict: 'verified' | 'failed' | 'not_checkable';
+  detail: string;
+}
+
 export interface Settings {
   profile: { kind: 'local' } | { kind: 'opengradient' } | { kind: 'custom'; path: string };
   expected_pcrs: Record<string, string>;
@@ -115,6 +125,8 @@ export const api = {
   stopReply: (requestId: string) => invoke<void>('stop_reply', { requestId }),
   listModels: () => invoke<{ models: string[]; receipt: Receipt }>('list_models'),
   getReceipt: (conversationId: string, messageUid: string) => invoke<Receipt>('get_receipt', { conversationId, messageUid }),
+  recheckReply: (conversationId: string, messageUid: string) => invoke<ReplyCheck>('recheck_reply', { conversationId, messageUid }),
+  recheckHistory: () => invoke<ReplyCheck[]>('recheck_history'),
   listConversations: () => invoke<ConversationSummary[]>('list_conversations'),
   openConversation: (id: string) => invoke<ConversationView>('open_conversation', { id }),
   renameConversation: (id: string, title: string) => invoke<void>('rename_conversation', { id, title }),

@@ -1,6 +1,6 @@
 // The proof a reply carries: a badge on every reply, and the receipt panel it opens.
 
-import type { Receipt, Status } from './api';
+import type { ReplyCheck, Receipt, Status } from './api';
 import { formatBytes, formatTime, h } from './dom';
 
 const BADGES: Record<string, { label: string; icon: string; help: string }> = {
@@ -97,4 +97,25 @@ export function failurePanel(reason: string): HTMLElement {
     h('h3', {}, 'Reason'),
     h('p', { class: 'reason' }, reason),
     h('p', {}, 'Nothing was stored but this reason. If you changed the expected measurements or the profile in Settings, check them; otherwise the server is not the enclave the profile describes.'));
+}
+
+/** A "Check again" control: runs `check` and shows its verdict in words. */
+export function checkAgain(check: () => Promise<ReplyCheck>): HTMLElement {
+  const result = h('p', { class: 'recheck-result', role: 'status' }, 'Checks the attestation, the key binding, the receipt’s signature and both hashes again, on this device, with no network.');
+  const button = h('button', { type: 'button', class: 'recheck' }, 'Check again');
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    result.className = 'recheck-result';
+    result.textContent = 'Checking…';
+    check()
+      .then((c) => {
+        result.className = `recheck-result ${c.verdict === 'verified' ? 'ok' : 'bad'}`;
+        result.textContent = `${c.verdict === 'verified' ? '✓ Verified again' : c.verdict === 'failed' ? '✕ Failed' : '– Cannot be checked'}: ${c.detail}`;
+      }, (e) => {
+        result.className = 'recheck-result bad';
+        result.textContent = `Not checked: ${String(e)}`;
+      })
+      .finally(() => (button.disabled = false));
+  });
+  return h('section', { class: 'recheck-section' }, h('h3', {}, 'Check it again'), button, result);
 }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use sotto_core::recheck::ReplyCheck;
 use sotto_core::store::{Conversation, ConversationSummary, SearchHit};
 use tauri::State;
 
@@ -83,4 +84,18 @@ pub fn search_history(state: State<'_, AppState>, text: String) -> CommandResult
         return Ok(Vec::new());
     }
     state.with_store(|s| s.search(&text, 50))
+}
+
+/// Checks one stored reply again, offline, from what was kept with it.
+#[tauri::command]
+pub async fn recheck_reply(state: State<'_, AppState>, conversation_id: String, message_uid: String) -> CommandResult<ReplyCheck> {
+    let store = state.store_connection()?;
+    Ok(super::blocking(move || sotto_core::recheck::recheck_uid(&store, &conversation_id, &message_uid)).await??)
+}
+
+/// Checks every stored reply again, offline.
+#[tauri::command]
+pub async fn recheck_history(state: State<'_, AppState>) -> CommandResult<Vec<ReplyCheck>> {
+    let store = state.store_connection()?;
+    Ok(super::blocking(move || sotto_core::recheck::recheck_history(&store, &[])).await??)
 }

@@ -5,7 +5,7 @@ import { api, errorText, type MessageView, type Receipt, type SendResult } from 
 import { attachmentNote, composePrompt, readAttachment, type Attachment } from '../attachments';
 import { clear, h, icon } from '../dom';
 import { copyCode, renderMarkdown } from '../markdown';
-import { badgeFor, failurePanel, receiptPanel } from '../receipt';
+import { badgeFor, checkAgain, failurePanel, receiptPanel } from '../receipt';
 import { StreamingReply } from '../stream';
 
 export interface ChatHost {
@@ -166,7 +166,10 @@ export class ChatView {
         // The summary we have is still worth showing.
       }
     }
-    this.host.openPanel('Receipt', receiptPanel(receipt));
+    const panel = receiptPanel(receipt);
+    const conversation = this.conversationId;
+    if (conversation && m.uid) panel.append(checkAgain(() => api.recheckReply(conversation, m.uid)));
+    this.host.openPanel('Receipt', panel);
   }
 
   private edit(m: MessageView): void {

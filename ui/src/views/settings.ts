@@ -143,9 +143,36 @@ export class SettingsPage {
       h('div', { class: 'row end' }, h('button', { type: 'button', onclick: () => void login() }, 'Log in to OpenGradient')));
   }
 
+  /** Every stored reply checked again, offline; the ones that did not pass are listed. */
+  private recheckAll(): HTMLElement {
+    const status = h('p', { class: 'save-status', role: 'status' });
+    const list = h('ul', { class: 'recheck-list' });
+    const button = h('button', { type: 'button' }, 'Check every reply again');
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      status.textContent = 'Checking every stored reply, offline…';
+      clear(list);
+      api.recheckHistory()
+        .then((checks) => {
+          const good = checks.filter((c) => c.verdict === 'verified').length;
+          status.textContent = `${good} of ${checks.length} replies verified again on this device.`;
+          status.className = `save-status ${good === checks.length ? 'ok' : 'bad'}`;
+          for (const c of checks.filter((c) => c.verdict !== 'verified')) {
+            list.append(h('li', {}, h('strong', {}, `${c.conversation_title}, message ${c.message}: `), c.verdict === 'failed' ? `failed: ${c.detail}` : `cannot be checked: ${c.detail}`));
+          }
+        }, (e) => {
+          status.textContent = `Not checked: ${errorText(e)}`;
+          status.className = 'save-status bad';
+        })
+        .finally(() => (button.disabled = false));
+    });
+    return h('div', { class: 'recheck-all' }, h('div', { class: 'row end' }, status, button), list);
+  }
+
   private historyCard(view: View): HTMLElement {
     const how = { keyring: 'Its key is kept in the system keyring.', passphrase: 'Its key is wrapped by your passphrase (Argon2id).', none: 'There is no history on this computer yet.' }[view.protection];
     const card = h('section', { class: 'card' }, h('h2', {}, 'History'), h('p', {}, `The history is encrypted on this computer (SQLCipher). ${how}`));
+    if (view.protection !== 'none') card.append(this.recheckAll());
     if (view.protection !== 'passphrase') return card;
     const old = h('input', { type: 'password', autocomplete: 'current-password' });
     const next = h('input', { type: 'password', autocomplete: 'new-password' });
