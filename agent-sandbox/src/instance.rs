@@ -79,7 +79,7 @@ impl Guest {
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Every CHECK_TICKS of guest time: past its deadline, or over its disk limit, it stops.
-        store.epoch_deadline_callback(|ctx| ctx.data().watch.check().map(|()| UpdateDeadline::Continue(CHECK_TICKS)));
+        store.epoch_deadline_callback(|mut ctx| ctx.data_mut().watch.check().map(|()| UpdateDeadline::Continue(CHECK_TICKS)));
         Ok(Guest { store, stdout, stderr, workspace, writable: grants.writable, _private: private })
     }
 

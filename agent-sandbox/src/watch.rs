@@ -8,7 +8,7 @@ use std::time::Instant;
 
 /// Why a run was stopped for its disk use.
 #[derive(Debug, thiserror::Error)]
-#[error("the run stored more than its disk limit ({limit} bytes)")]
+#[error("the run stored more than its disk limit ({limit} bytes), or more files than can be counted")]
 pub struct DiskQuotaExceeded {
     pub limit: u64,
 }
@@ -19,50 +19,73 @@ pub struct Watch {
     private: PathBuf,
     /// The writable workspace and its size when the call began.
     workspace: Option<(PathBuf, u64)>,
+    /// The disk is measured at most this often (a walk costs the guest's own time).
+    next_measure: Instant,
 }
+
+/// Walking more entries than this is itself refused: a guest could otherwise make every check
+/// slow with a million empty files.
+const MAX_ENTRIES: usize = 200_000;
+const MEASURE_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Watch {
     pub fn new(private: &Path) -> Self {
-        Self { deadline: Instant::now(), disk_bytes: u64::MAX, private: private.to_owned(), workspace: None }
+        Self { deadline: Instant::now(), disk_bytes: u64::MAX, private: private.to_owned(), workspace: None, next_measure: Instant::now() }
     }
 
     /// Re-armed before each call.
     pub fn arm(&mut self, deadline: Instant, disk_bytes: u64, writable_workspace: Option<&Path>) {
         self.deadline = deadline;
         self.disk_bytes = disk_bytes;
-        self.workspace = writable_workspace.map(|w| (w.to_owned(), tree_size(w)));
+        self.workspace = writable_workspace.map(|w| (w.to_owned(), tree_size(w).unwrap_or(u64::MAX)));
+        self.next_measure = Instant::now();
     }
 
-    /// Bytes stored so far: all of `/tmp`, and what `/work` grew by.
-    pub fn stored(&self) -> u64 {
-        let added = self.workspace.as_ref().map_or(0, |(w, before)| tree_size(w).saturating_sub(*before));
-        tree_size(&self.private).saturating_add(added)
+    /// Bytes stored so far: all of `/tmp`, and what `/work` grew by; `None` when there are too
+    /// many files to count (which fails the check).
+    pub fn stored(&self) -> Option<u64> {
+        let added = match &self.workspace {
+            Some((w, before)) => tree_size(w)?.saturating_sub(*before),
+            None => 0,
+        };
+        Some(tree_size(&self.private)?.saturating_add(added))
     }
 
     /// `Err` stops the guest: an interrupt (its deadline) or [`DiskQuotaExceeded`].
-    pub fn check(&self) -> wasmtime::Result<()> {
-        if Instant::now() >= self.deadline {
+    pub fn check(&mut self) -> wasmtime::Result<()> {
+        let now = Instant::now();
+        if now >= self.deadline {
             return Err(wasmtime::Trap::Interrupt.into());
         }
-        if self.stored() > self.disk_bytes {
-            return Err(DiskQuotaExceeded { limit: self.disk_bytes }.into());
+        if now >= self.next_measure {
+            self.next_measure = now + MEASURE_EVERY;
+            if self.stored().is_none_or(|used| used > self.disk_bytes) {
+                return Err(DiskQuotaExceeded { limit: self.disk_bytes }.into());
+            }
         }
         Ok(())
     }
 }
 
 /// The apparent size of every file under `dir` (links are not followed; a sparse file counts
-/// in full, which errs on the strict side).
-pub fn tree_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => tree_size(&e.path()),
+/// in full, which errs on the strict side); `None` past [`MAX_ENTRIES`].
+pub fn tree_size(dir: &Path) -> Option<u64> {
+    let mut budget = MAX_ENTRIES;
+    walk(dir, &mut budget)
+}
+
+fn walk(dir: &Path, budget: &mut usize) -> Option<u64> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Some(0) };
+    let mut total = 0u64;
+    for e in entries.flatten() {
+        *budget = budget.checked_sub(1)?;
+        total = total.saturating_add(match e.metadata() {
+            Ok(m) if m.is_dir() => walk(&e.path(), budget)?,
             Ok(m) => m.len(),
             Err(_) => 0,
-        })
-        .fold(0u64, u64::saturating_add)
+        });
+    }
+    Some(total)
 }
 
 #[cfg(test)]
@@ -78,9 +101,10 @@ mod tests {
         std::fs::create_dir(tmp.path().join("sub")).unwrap();
         std::fs::write(tmp.path().join("sub/a"), vec![0u8; 4000]).unwrap();
         std::fs::write(work.path().join("out.png"), vec![0u8; 3000]).unwrap();
-        assert_eq!(w.stored(), 7000);
+        assert_eq!(w.stored(), Some(7000));
         assert!(w.check().is_ok());
         std::fs::write(tmp.path().join("b"), vec![0u8; 4000]).unwrap();
+        w.next_measure = Instant::now();
         let e = w.check().unwrap_err();
         assert!(e.downcast_ref::<DiskQuotaExceeded>().is_some(), "{e}");
         w.arm(Instant::now(), u64::MAX, None);

@@ -43,5 +43,14 @@ pub fn check(path: &Path) -> Result<std::path::PathBuf, crate::SandboxError> {
     if !meta.is_dir() {
         return Err(problem("not a folder".into()));
     }
-    std::fs::canonicalize(path).map_err(|e| problem(e.to_string()))
+    let real = std::fs::canonicalize(path).map_err(|e| problem(e.to_string()))?;
+    // Sotto's own folders (the history, the compiled sandbox, the model) are never a workspace,
+    // nor is a folder that contains them: a guest could replace what Sotto later runs or reads.
+    for own in [sotto_relay_config::sotto_home(), sotto_relay_config::sotto_cache()] {
+        let own = std::fs::canonicalize(&own).unwrap_or(own);
+        if real.starts_with(&own) || own.starts_with(&real) {
+            return Err(problem(format!("it holds (or is inside) Sotto's own data at {}; choose a folder of your own", own.display())));
+        }
+    }
+    Ok(real)
 }

@@ -146,7 +146,7 @@ pub fn export_messages(messages: &[Message]) -> Vec<ExportMessage> {
             role: m.role.clone(),
             text: m.content.clone(),
             status: match m.status {
-                _ if m.imported && m.role == "assistant" => ExportStatus::Imported,
+                _ if m.imported => ExportStatus::Imported,
                 MessageStatus::Sent => ExportStatus::Sent,
                 MessageStatus::Verified => ExportStatus::Verified,
                 MessageStatus::Development => ExportStatus::Development,
@@ -155,7 +155,8 @@ pub fn export_messages(messages: &[Message]) -> Vec<ExportMessage> {
                     ExportStatus::Failed(m.status_detail.clone().unwrap_or_else(|| "the reply did not finish".into()))
                 }
             },
-            receipt_summary: m.receipt.as_ref().map(receipt_summary),
+            // An imported receipt was never checked here: its claims are not repeated.
+            receipt_summary: m.receipt.as_ref().filter(|_| !m.imported).map(receipt_summary),
         })
         .collect()
 }

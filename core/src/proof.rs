@@ -13,6 +13,8 @@ pub fn receipt_json(reply: &VerifiedReply) -> Value {
         "measurements": reply.enclave.checked_pcrs.iter()
             .map(|i| (format!("PCR{i}"), json!(reply.enclave.pcrs.get(i).cloned().unwrap_or_default())))
             .collect::<serde_json::Map<_, _>>(),
+        "version": r.version,
+        "status": r.status,
         "request_hash": r.request_hash,
         "output_hash": r.output_hash,
         "timestamp_ms": r.timestamp_ms,

@@ -59,9 +59,21 @@ pub fn load_images(doc: &[Block], options: &RenderOptions) -> Result<Images, Doc
     let mut srcs = Vec::new();
     collect_images(doc, &mut srcs);
     let mut list = Vec::new();
+    let embedded_only = options.images == ImageSource::EmbeddedOnly;
     for src in srcs {
         let (data, path) = if let Some(data) = data_url(&src) {
-            (data?, PathBuf::from("data: image"))
+            // In text a model wrote, a broken image is left out (with a note), not a failed export.
+            match data.and_then(|d| decode(d, PathBuf::from("data: image"))) {
+                Ok(image) => {
+                    list.push(Some(image));
+                    continue;
+                }
+                Err(_) if embedded_only => {
+                    list.push(None);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             match &options.images {
                 ImageSource::EmbeddedOnly => {
@@ -80,6 +92,9 @@ pub fn load_images(doc: &[Block], options: &RenderOptions) -> Result<Images, Doc
     Ok(Images { list })
 }
 
+/// The most pixels an image may have (a small file can claim an enormous one).
+const MAX_PIXELS: u64 = 50_000_000;
+
 fn decode(data: Vec<u8>, path: PathBuf) -> Result<(krilla::image::Image, f32, f32), DocumentError> {
     let err = |reason: String| DocumentError::Image { path: path.clone(), reason };
     let image = if data.starts_with(b"\x89PNG") {
@@ -94,6 +109,9 @@ fn decode(data: Vec<u8>, path: PathBuf) -> Result<(krilla::image::Image, f32, f3
     if w == 0 || h == 0 {
         return Err(err("the image is empty".into()));
     }
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(err(format!("{w}×{h} pixels is more than {MAX_PIXELS}")));
+    }
     Ok((image, w as f32, h as f32))
 }
 
@@ -101,6 +119,9 @@ fn decode(data: Vec<u8>, path: PathBuf) -> Result<(krilla::image::Image, f32, f3
 fn data_url(src: &str) -> Option<Result<Vec<u8>, DocumentError>> {
     use base64::Engine;
     let rest = src.strip_prefix("data:")?;
+    if rest.len() > 16 << 20 {
+        return Some(Err(DocumentError::Image { path: PathBuf::from("data: image"), reason: "more than 16 MiB of data".into() }));
+    }
     let bad = |reason: &str| DocumentError::Image { path: PathBuf::from("data: image"), reason: reason.into() };
     let Some((meta, payload)) = rest.split_once(',') else { return Some(Err(bad("a data: URL without data"))) };
     if !matches!(meta.to_ascii_lowercase().as_str(), "image/png;base64" | "image/jpeg;base64" | "image/jpg;base64") {

@@ -234,7 +234,12 @@ fn an_export_embeds_only_images_the_text_carries_never_a_file_it_names() {
     std::fs::write(&out, pdf).unwrap();
     let (_, list) = tool("pdfimages", &["-list", out.to_str().unwrap()]);
     assert_eq!(list.lines().skip(2).count(), 2, "{list}");
-    // A malformed data: image is a clear error, not a panic.
-    let bad = render("![x](data:image/png;base64,@@@)", &FontSet::load_default().unwrap(), &RenderOptions::default());
+    // A malformed data: image in a model's text is left out with a note, not a failed export;
+    // where files are allowed (the user's own Markdown) it is a clear error.
+    let md = "![x](data:image/png;base64,@@@)";
+    let pdf = render(md, &FontSet::load_default().unwrap(), &RenderOptions::default()).unwrap();
+    std::fs::write(&out, pdf).unwrap();
+    assert!(tool("pdftotext", &[out.to_str().unwrap(), "-"]).1.contains("image not included"));
+    let bad = render(md, &FontSet::load_default().unwrap(), &options);
     assert!(bad.unwrap_err().to_string().contains("base64"));
 }

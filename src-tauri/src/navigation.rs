@@ -5,15 +5,19 @@
 use tauri::plugin::TauriPlugin;
 use tauri::{Runtime, Url};
 
-/// Whether `url` is one of the app's own pages (the bundled front-end, as each platform serves it).
+/// The origin the bundled front-end is served from on this platform: `tauri://localhost` on
+/// Linux and macOS, `http://tauri.localhost` on Windows and Android. Exactly that, no port: on
+/// Linux `*.localhost` resolves to this machine, so `http://tauri.localhost:8080` would be any
+/// local web server.
+const APP_ORIGIN: (&str, &str) = if cfg!(any(windows, target_os = "android")) { ("http", "tauri.localhost") } else { ("tauri", "localhost") };
+
+/// Whether `url` is one of the app's own pages.
 pub fn is_app_page(url: &Url) -> bool {
-    match url.scheme() {
-        "tauri" => url.host_str() == Some("localhost"),
-        "http" | "https" => url.host_str() == Some("tauri.localhost"),
-        // The empty page a webview starts on.
-        "about" => url.as_str() == "about:blank",
-        _ => false,
+    // The empty page a webview starts on.
+    if url.as_str() == "about:blank" {
+        return true;
     }
+    (url.scheme(), url.host_str()) == (APP_ORIGIN.0, Some(APP_ORIGIN.1)) && url.port().is_none() && url.username().is_empty()
 }
 
 /// A plugin whose only job is to refuse navigation away from the app.
@@ -35,10 +39,15 @@ mod tests {
 
     #[test]
     fn only_the_apps_own_pages_may_load() {
-        for ok in ["tauri://localhost/", "tauri://localhost/index.html", "http://tauri.localhost/", "https://tauri.localhost/x", "about:blank"] {
+        let own = format!("{}://{}", super::APP_ORIGIN.0, super::APP_ORIGIN.1);
+        for ok in [format!("{own}/"), format!("{own}/index.html"), "about:blank".to_string()] {
             assert!(is_app_page(&ok.parse().unwrap()), "{ok}");
         }
+        let other = if super::APP_ORIGIN.0 == "tauri" { "http://tauri.localhost/" } else { "tauri://localhost/" };
         for bad in [
+            other,
+            &format!("{own}:8080/"),
+            "http://tauri.localhost:8080/",
             "https://evil.example/login",
             "http://localhost:8080/",
             "tauri://evil.example/",

@@ -126,9 +126,18 @@ impl Store {
         let mut counts = ArchiveCounts::default();
         for (table, cols) in TABLES.iter().rev() {
             let (extra_col, extra_val) = if matches!(*table, "messages" | "images") { (", imported", ", 1") } else { ("", "") };
+            // Only rows of conversations that are new here; never a child of a row already here.
             let scope = match *table {
                 "conversations" => "",
-                "attachments" => "WHERE message_uid IN (SELECT uid FROM archive.messages WHERE conversation_id NOT IN (SELECT id FROM main.conversations))",
+                "messages" => "WHERE conversation_id NOT IN (SELECT id FROM main.conversations) AND role IN ('user', 'assistant')",
+                "attachments" => {
+                    "WHERE message_uid IN (SELECT uid FROM archive.messages WHERE conversation_id NOT IN (SELECT id FROM main.conversations))
+                       AND message_uid NOT IN (SELECT uid FROM main.messages)"
+                }
+                "agent_steps" => {
+                    "WHERE (conversation_id IS NULL OR conversation_id NOT IN (SELECT id FROM main.conversations))
+                       AND run_id NOT IN (SELECT run_id FROM main.agent_steps)"
+                }
                 _ => "WHERE conversation_id IS NULL OR conversation_id NOT IN (SELECT id FROM main.conversations)",
             };
             let n = tx.execute(

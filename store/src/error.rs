@@ -7,6 +7,8 @@ pub enum StoreError {
     WrongPassphrase,
     #[error("{0}")]
     WeakPassphrase(String),
+    #[error("{0}")]
+    Busy(String),
     #[error("Sotto's history is locked with a passphrase; set SOTTO_PASSPHRASE or enter it when asked")]
     PassphraseNeeded,
     #[error("no system keyring is available ({0})")]

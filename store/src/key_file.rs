@@ -43,6 +43,10 @@ pub struct KeyFile {
     pub store_id: String,
     #[serde(flatten)]
     pub protection: Protection,
+    /// Only in a key file staged by a passphrase change: the first 16 bytes (SQLCipher's salt,
+    /// hex) of the database it belongs to, so it is promoted only beside that database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) db_salt: Option<String>,
 }
 
 impl KeyFile {
@@ -52,7 +56,11 @@ impl KeyFile {
 
     /// `Ok(None)` when there is no store in `dir` yet.
     pub fn load(dir: &Path) -> Result<Option<KeyFile>, StoreError> {
-        let path = Self::path(dir);
+        Self::load_file(&Self::path(dir))
+    }
+
+    pub(crate) fn load_file(path: &Path) -> Result<Option<KeyFile>, StoreError> {
+        let path = path.to_owned();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -82,7 +90,7 @@ impl KeyFile {
                 }
             }
         };
-        Ok((KeyFile { format: FORMAT, store_id, protection }, key))
+        Ok((KeyFile { format: FORMAT, store_id, protection, db_salt: None }, key))
     }
 
     /// The data key. A wrong passphrase is reported as such; nothing is half-opened.
@@ -113,7 +121,7 @@ impl KeyFile {
     pub fn with_new_key(&self, passphrase: &str, kdf: KdfParams) -> Result<(KeyFile, SecretKey), StoreError> {
         let key = kdf::random_key();
         let protection = wrap(&self.store_id, &key, passphrase, kdf)?;
-        Ok((KeyFile { format: FORMAT, store_id: self.store_id.clone(), protection }, key))
+        Ok((KeyFile { format: FORMAT, store_id: self.store_id.clone(), protection, db_salt: None }, key))
     }
 
     /// Writes atomically (temp file, fsync, rename): a crash never leaves a half-written key file,

@@ -11,6 +11,7 @@ mod conversations;
 mod error;
 mod kdf;
 mod key_file;
+mod lock;
 mod records;
 mod schema;
 mod search;

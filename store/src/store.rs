@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::kdf::{KdfParams, SecretKey};
 use crate::key_file::{KeyFile, Protection, Unlock};
+use crate::lock::FolderLock;
 use crate::{schema, StoreError};
 
 /// An open, unlocked store.
@@ -17,6 +18,7 @@ pub struct Store {
     key: SecretKey,
     /// A delete's checkpoint could not complete; it is retried when this connection closes.
     checkpoint_owed: std::cell::Cell<bool>,
+    _lock: Option<FolderLock>,
 }
 
 impl Store {
@@ -32,7 +34,7 @@ impl Store {
     /// Opens the store in `dir`, creating it (protected as `unlock` says) when there is none.
     pub fn open_or_create(dir: &Path, unlock: &Unlock, kdf: KdfParams) -> Result<Store, StoreError> {
         if dir.exists() {
-            finish_interrupted_rekey(dir)?;
+            recover_if_alone(dir)?;
         }
         match KeyFile::load(dir)? {
             Some(kf) => Self::open_with(dir, &kf, unlock),
@@ -43,7 +45,7 @@ impl Store {
     /// Opens an existing store; `NoStore` when there is none.
     pub fn open(dir: &Path, unlock: &Unlock) -> Result<Store, StoreError> {
         if dir.exists() {
-            finish_interrupted_rekey(dir)?;
+            recover_if_alone(dir)?;
         }
         let kf = KeyFile::load(dir)?.ok_or_else(|| StoreError::NoStore(dir.to_owned()))?;
         Self::open_with(dir, &kf, unlock)
@@ -80,19 +82,39 @@ impl Store {
         if let Some(problem) = crate::passphrase_problem(new) {
             return Err(StoreError::WeakPassphrase(problem));
         }
+        // The folder to itself for the whole change: no connection anywhere, none opening.
+        let _alone = FolderLock::exclusive(dir)?;
         finish_interrupted_rekey(dir)?;
         let kf = KeyFile::load(dir)?.ok_or_else(|| StoreError::NoStore(dir.to_owned()))?;
         let old_key = kf.unlock(&Unlock::Passphrase(old), dir)?;
-        let (next, new_key) = kf.with_new_key(new, kdf)?;
+        let (mut next, new_key) = kf.with_new_key(new, kdf)?;
         let staged = dir.join(REKEY_DB);
         remove_if_present(&staged)?;
-        Self::connect(dir, &old_key)?.export_rekeyed(&staged, &new_key)?;
-        // The copy must open with the new key before anything is swapped.
-        opens_with(&staged, &new_key)?;
+        let source = Self::connect_locked(dir, &old_key, None)?;
+        let expected = source.census()?;
+        source.export_rekeyed(&staged, &new_key)?;
+        // The copy must open with the new key and hold everything before anything is swapped.
+        if census_of(&staged, &new_key)? != expected {
+            remove_if_present(&staged)?;
+            return Err(StoreError::Unsupported("the re-encrypted copy did not match the history; nothing was changed".into()));
+        }
+        std::fs::File::open(&staged).and_then(|f| f.sync_all()).map_err(StoreError::io("write", &staged))?;
+        next.db_salt = Some(hex::encode(file_salt(&staged)?));
         next.save_as(dir, REKEY_KEY_FILE)?;
         let db = Self::db_path(dir);
+        for leftover in ["history.db-wal", "history.db-shm"] {
+            if dir.join(leftover).exists() {
+                return Err(StoreError::Unsupported(format!("{leftover} is still there, so another program has the history open; nothing was changed")));
+            }
+        }
         std::fs::rename(&staged, &db).map_err(StoreError::io("replace", &db))?;
+        sync_dir(dir);
         finish_interrupted_rekey(dir)
+    }
+
+    /// How many rows the tables that matter hold, and the schema version: a copy must match.
+    fn census(&self) -> Result<Vec<i64>, StoreError> {
+        census_on(&self.conn).map_err(|e| self.sql_err(e))
     }
 
     /// Writes the whole database, encrypted under `key`, to `to`, after checking that the
@@ -121,6 +143,12 @@ impl Store {
     }
 
     fn connect(dir: &Path, key: &SecretKey) -> Result<Store, StoreError> {
+        Self::connect_locked(dir, key, Some(FolderLock::shared(dir)?))
+    }
+
+    /// `lock`: the shared lock this connection holds (none when the caller holds the folder
+    /// exclusively, during a passphrase change).
+    fn connect_locked(dir: &Path, key: &SecretKey, lock: Option<FolderLock>) -> Result<Store, StoreError> {
         let path = Self::db_path(dir);
         let mut conn = Connection::open(&path).map_err(|e| StoreError::from_sqlite(&path, e))?;
         // SQLCipher would print its own messages to stderr; Sotto reports failures itself.
@@ -148,7 +176,11 @@ impl Store {
             rusqlite_migration::Error::RusqliteError { err, .. } => StoreError::from_sqlite(&path, err),
             other => StoreError::Unsupported(format!("the history schema could not be updated: {other}")),
         })?;
-        Ok(Store { conn, dir: dir.to_owned(), key: key.clone(), checkpoint_owed: std::cell::Cell::new(false) })
+        let store = Store { conn, dir: dir.to_owned(), key: key.clone(), checkpoint_owed: std::cell::Cell::new(false), _lock: lock };
+        // What a delete left in the log while another connection held it (or before a crash)
+        // goes now, when nothing else holds it.
+        let _ = store.checkpoint();
+        Ok(store)
     }
 
     /// Another connection to the same store, for work that runs beside this one (SQLite's WAL
@@ -214,13 +246,44 @@ impl Drop for Store {
     }
 }
 
-/// Checks that `path` opens with `key` (the first read authenticates page 1), without changing it.
-fn opens_with(path: &Path, key: &SecretKey) -> Result<(), StoreError> {
-    let conn = Connection::open(path).map_err(|e| StoreError::from_sqlite(path, e))?;
+/// The census of the database at `path` opened read-only with `key` (nothing is created or
+/// changed), after SQLCipher's own check of every page.
+fn census_of(path: &Path, key: &SecretKey) -> Result<Vec<i64>, StoreError> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| StoreError::from_sqlite(path, e))?;
     let pragma = Zeroizing::new(format!("PRAGMA cipher_log_level = NONE; PRAGMA key = \"x'{}'\";", hex::encode(key.as_ref())));
     conn.execute_batch(&pragma).map_err(|e| StoreError::from_sqlite(path, e))?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)).map_err(|e| StoreError::from_sqlite(path, e))?;
-    Ok(())
+    let problems: Vec<String> = conn
+        .prepare("PRAGMA cipher_integrity_check")
+        .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map_err(|e| StoreError::from_sqlite(path, e))?;
+    if !problems.is_empty() {
+        return Err(StoreError::Tampered { path: path.to_owned(), detail: problems.join("; ") });
+    }
+    census_on(&conn).map_err(|e| StoreError::from_sqlite(path, e))
+}
+
+fn census_on(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let mut out = vec![conn.pragma_query_value(None, "user_version", |r| r.get(0))?];
+    for table in ["conversations", "messages", "attachments", "images", "agent_steps", "settings", "proofs"] {
+        out.push(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?);
+    }
+    Ok(out)
+}
+
+/// SQLCipher's per-file salt: the first 16 bytes of the database.
+fn file_salt(path: &Path) -> Result<[u8; 16], StoreError> {
+    let mut salt = [0u8; 16];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt)).map_err(StoreError::io("read", path))?;
+    Ok(salt)
+}
+
+/// Finishes an interrupted passphrase change, but only when nothing else has the folder open
+/// (then no change can be under way).
+fn recover_if_alone(dir: &Path) -> Result<(), StoreError> {
+    match FolderLock::exclusive(dir) {
+        Ok(_alone) => finish_interrupted_rekey(dir),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Where a passphrase change stages the re-encrypted database and the new key file.
@@ -234,10 +297,16 @@ const REKEY_KEY_FILE: &str = "key.json.next";
 pub(crate) fn finish_interrupted_rekey(dir: &Path) -> Result<(), StoreError> {
     let (staged_db, staged_key) = (dir.join(REKEY_DB), dir.join(REKEY_KEY_FILE));
     if staged_key.exists() && !staged_db.exists() {
-        let key = KeyFile::path(dir);
-        std::fs::rename(&staged_key, &key).map_err(StoreError::io("replace", &key))?;
-        sync_dir(dir);
-        return Ok(());
+        // Promote the staged key only beside the database it was made for (by its salt);
+        // anything else means the swap never happened, and the current key still opens it.
+        let next = KeyFile::load_file(&staged_key).ok().flatten();
+        let current = file_salt(&Store::db_path(dir)).ok().map(hex::encode);
+        if next.and_then(|k| k.db_salt).is_some_and(|salt| Some(salt) == current) {
+            let key = KeyFile::path(dir);
+            std::fs::rename(&staged_key, &key).map_err(StoreError::io("replace", &key))?;
+            sync_dir(dir);
+            return Ok(());
+        }
     }
     remove_if_present(&staged_key)?;
     remove_if_present(&staged_db)?;

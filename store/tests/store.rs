@@ -156,6 +156,17 @@ fn an_interrupted_passphrase_change_is_finished_or_undone_at_the_next_open() {
     std::fs::write(tmp.path().join("key.json.next"), &new_key_file).unwrap();
     let store = Store::open(tmp.path(), &Unlock::Passphrase("new passphrase")).unwrap();
     assert!(store.list_conversations().is_ok());
+    drop(store);
+
+    // A staged key file beside a database it was not made for is never promoted (that would
+    // lock the user out of the database the current key opens).
+    let current = std::fs::read(KeyFile::path(tmp.path())).unwrap();
+    let mut foreign: serde_json::Value = serde_json::from_slice(&current).unwrap();
+    foreign["db_salt"] = json!("00112233445566778899aabbccddeeff");
+    std::fs::write(tmp.path().join("key.json.next"), foreign.to_string()).unwrap();
+    assert!(Store::open(tmp.path(), &Unlock::Passphrase("new passphrase")).is_ok());
+    assert!(!tmp.path().join("key.json.next").exists());
+    assert_eq!(std::fs::read(KeyFile::path(tmp.path())).unwrap(), current);
 }
 
 #[test]

@@ -52,6 +52,10 @@ function interceptLink(e: MouseEvent): void {
 // Capture phase: before any view (or the webview) acts on the click, for every kind of click.
 document.addEventListener('click', interceptLink, true);
 document.addEventListener('auxclick', interceptLink, true);
+// No "Open link in new window" either: a link's context menu is not offered.
+document.addEventListener('contextmenu', (e) => {
+  if ((e.target as Element | null)?.closest?.('a[href]')) e.preventDefault();
+}, true);
 
 function openPanel(title: string, body: HTMLElement): void {
   panelTitle.textContent = title;

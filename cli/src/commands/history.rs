@@ -237,7 +237,7 @@ fn print_conversation(c: &Conversation) {
         let who = if m.role == "user" { "you" } else { "sotto" };
         let detail = m.status_detail.as_deref().unwrap_or("");
         let status = match m.status {
-            _ if m.imported && m.role == "assistant" => format!(" · ↧ imported (marked {} there; not checked here, not sent again)", m.status.as_str()),
+            _ if m.imported => format!(" · ↧ imported (marked {} there; not checked here, not sent again)", m.status.as_str()),
             MessageStatus::Sent => String::new(),
             MessageStatus::Verified => " · ✓ verified".into(),
             MessageStatus::Development => " · ✓ verified (development enclave, not hardware-protected)".into(),

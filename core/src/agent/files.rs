@@ -106,10 +106,9 @@ impl WorkspaceFiles {
         let mut file = self.dir.open_with(&rel, OpenOptions::new().read(true).follow(FollowSymlinks::No)).map_err(|e| self.refusal(&rel, e))?;
         match file.metadata() {
             Ok(m) if m.is_file() => {
-                let mut head = vec![0u8; 1024];
-                let n = file.read(&mut head).unwrap_or(0);
-                head.truncate(n);
-                Ok((self.root.join(&rel), OpenWith::for_file(&rel, &head)))
+                let mut content = Vec::new();
+                let _ = (&mut file).take(INSPECTED_BYTES).read_to_end(&mut content);
+                Ok((self.root.join(&rel), OpenWith::for_file(&rel, &content)))
             }
             _ => Err(FileToolError::Io { path: rel.display().to_string(), problem: "not a file".into() }),
         }
@@ -166,20 +165,37 @@ pub enum OpenWith {
     ShowInFolder,
 }
 
-const INERT_EXTENSIONS: &[&str] = &["pdf", "png", "jpg", "jpeg", "gif", "webp", "bmp", "txt", "csv", "tsv", "md", "json", "log"];
+/// How much of a file is looked at before it is handed to a viewer.
+const INSPECTED_BYTES: u64 = 32 << 20;
 
 impl OpenWith {
-    /// By extension, and by the first bytes: a `.txt` that is really markup is not inert.
-    pub fn for_file(path: &Path, head: &[u8]) -> Self {
+    /// By extension *and* content: an image whose bytes are that image, plain text with no
+    /// markup, or a PDF with no scripts, launch or open actions, or embedded files. CSV and
+    /// Markdown are not inert (spreadsheets evaluate formulas that fetch, Markdown viewers load
+    /// remote images), nor is anything else.
+    pub fn for_file(path: &Path, content: &[u8]) -> Self {
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
-        let head = String::from_utf8_lossy(head).to_ascii_lowercase();
-        let markup = ["<html", "<!doctype", "<svg", "<script", "<?xml"].iter().any(|m| head.contains(m));
-        if INERT_EXTENSIONS.contains(&ext.as_str()) && !markup {
+        let starts = |magic: &[u8]| content.starts_with(magic);
+        let head = &content[..content.len().min(4096)];
+        let inert = match ext.as_str() {
+            "png" => starts(b"\x89PNG\r\n\x1a\n"),
+            "jpg" | "jpeg" => starts(&[0xFF, 0xD8, 0xFF]),
+            "gif" => starts(b"GIF87a") || starts(b"GIF89a"),
+            "webp" => starts(b"RIFF") && content.get(8..12) == Some(b"WEBP"),
+            "txt" | "log" | "json" => !head.contains(&b'<'),
+            "pdf" => starts(b"%PDF-") && !["/JavaScript", "/JS", "/Launch", "/OpenAction", "/AA", "/EmbeddedFile", "/RichMedia"].iter().any(|k| contains(content, k.as_bytes())),
+            _ => false,
+        };
+        if inert {
             OpenWith::Viewer
         } else {
             OpenWith::ShowInFolder
         }
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 pub fn relative(path: &str) -> Result<PathBuf, FileToolError> {
@@ -206,10 +222,15 @@ mod open_with_tests {
 
     #[test]
     fn only_inert_documents_go_to_the_viewer() {
-        assert_eq!(OpenWith::for_file(Path::new("report.PDF"), b"%PDF-1.7"), OpenWith::Viewer);
-        assert_eq!(OpenWith::for_file(Path::new("chart.png"), b"\x89PNG"), OpenWith::Viewer);
-        assert_eq!(OpenWith::for_file(Path::new("data.csv"), b"a,b\n1,2"), OpenWith::Viewer);
+        assert_eq!(OpenWith::for_file(Path::new("report.PDF"), b"%PDF-1.7\n1 0 obj << /Type /Catalog >>"), OpenWith::Viewer);
+        assert_eq!(OpenWith::for_file(Path::new("chart.png"), b"\x89PNG\r\n\x1a\nIHDR"), OpenWith::Viewer);
+        assert_eq!(OpenWith::for_file(Path::new("notes.txt"), b"plain words"), OpenWith::Viewer);
         for (name, head) in [
+            ("data.csv", &b"=HYPERLINK(\"https://x\")"[..]),
+            ("readme.md", b"![](https://tracker.example/p.png)"),
+            ("fake.png", b"<svg xmlns="),
+            ("report.pdf", b"%PDF-1.7 << /OpenAction << /S /JavaScript /JS (app.launchURL()) >> >>"),
+            ("page.txt", b"<body onload=fetch('https://x')>"),
             ("page.html", &b"<p>hi</p>"[..]),
             ("logo.svg", b"<svg xmlns="),
             ("run.sh", b"#!/bin/sh"),

@@ -42,7 +42,7 @@ pub fn open_conversation(state: State<'_, AppState>, id: String) -> CommandResul
         .into_iter()
         .map(|m| MessageView {
             // An imported reply's status was never checked here: it says so instead.
-            status: if m.imported && m.role == "assistant" { "imported" } else { m.status.as_str() },
+            status: if m.imported { "imported" } else { m.status.as_str() },
             detail: if m.imported {
                 Some(format!("From an imported archive (marked “{}” there). Its receipt was not checked on this device, and it is not sent with new messages.", m.status.as_str()))
             } else {

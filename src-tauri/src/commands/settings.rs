@@ -93,6 +93,11 @@ pub fn save_settings(state: State<'_, AppState>, change: SettingsChange) -> Comm
 /// was refused, so the app never ends up locked out).
 #[tauri::command]
 pub async fn change_passphrase(state: State<'_, AppState>, old: String, new: String) -> CommandResult<()> {
+    // One change at a time (a double click must not close the store under a running change).
+    static CHANGING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let Ok(_one) = CHANGING.try_lock() else {
+        return Err(CommandError::Other("a passphrase change is already under way".into()));
+    };
     if let Some(problem) = sotto_core::store::passphrase_problem(&new) {
         return Err(CommandError::Other(problem));
     }
@@ -101,13 +106,18 @@ pub async fn change_passphrase(state: State<'_, AppState>, old: String, new: Str
         let (dir, old) = (dir.clone(), old.clone());
         blocking(move || KeyFile::load(&dir)?.ok_or(StoreError::NoStore(dir.clone()))?.unlock(&Unlock::Passphrase(&old), &dir)).await??;
     }
-    drop(lock(&state.store).take());
+    // Closed outside the lock: closing runs a checkpoint, which may wait on a reader.
+    let open = lock(&state.store).take();
+    drop(open);
     let changed = {
         let (dir, old, new) = (dir.clone(), old.clone(), new.clone());
         blocking(move || Store::change_passphrase(&dir, &old, &new, KdfParams::default())).await?
     };
-    let pass = if changed.is_ok() { new } else { old };
-    let reopened = blocking(move || Store::open(&dir, &Unlock::Passphrase(&pass))).await??;
+    // Whichever passphrase now opens it (the change may have gone through before an error).
+    let reopened = blocking(move || {
+        Store::open(&dir, &Unlock::Passphrase(&new)).or_else(|_| Store::open(&dir, &Unlock::Passphrase(&old)))
+    })
+    .await??;
     *lock(&state.store) = Some(reopened);
     Ok(changed?)
 }

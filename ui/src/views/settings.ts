@@ -185,15 +185,19 @@ export class SettingsPage {
         return;
       }
       status.textContent = 'Re-encrypting the history…';
+      button.disabled = true;
       try {
         await api.changePassphrase(old.value, next.value);
         status.textContent = 'Passphrase changed. The history was re-encrypted under a new key, so old copies of its key file no longer open it.';
         old.value = next.value = again.value = '';
       } catch (e) {
         status.textContent = errorText(e);
+      } finally {
+        button.disabled = false;
       }
     };
-    card.append(field('Current passphrase', old), field('New passphrase', next), field('New passphrase again', again), h('div', { class: 'row end' }, status, h('button', { type: 'button', onclick: () => void change() }, 'Change passphrase')));
+    const button = h('button', { type: 'button', onclick: () => void change() }, 'Change passphrase');
+    card.append(field('Current passphrase', old), field('New passphrase', next), field('New passphrase again', again), h('div', { class: 'row end' }, status, button));
     return card;
   }
 }
