@@ -42,6 +42,8 @@ enum Command {
     /// OpenGradient's network: log in to OpenGradient Chat for its relay, log out, status.
     #[command(subcommand)]
     Og(commands::og::OgCommand),
+    /// What left this device: every network request Sotto made (from the history).
+    Ledger(commands::ledger::LedgerArgs),
     /// Check a proof file (from `sotto history proof`) anywhere, offline.
     #[command(subcommand)]
     Proof(commands::proof::ProofCommand),
@@ -60,6 +62,7 @@ fn main() {
         Command::Models(a) => commands::models::run(a),
         Command::History(c) => commands::history::run(c),
         Command::Proof(c) => commands::proof::run(c),
+        Command::Ledger(a) => commands::ledger::run(a),
         Command::Sandbox(c) => commands::sandbox::run(c),
         Command::Agent(c) => commands::agent::run(c),
         Command::Pdf(a) => commands::pdf::run(a),

@@ -2,7 +2,7 @@
 //! hand on authenticated text as it arrives, then record how the reply ended.
 
 use serde_json::{json, Value};
-use sotto_private_inference::{InferenceError, PrivateClient, ReplyEvent, VerifiedReply};
+use sotto_private_inference::{ledger, InferenceError, PrivateClient, ReplyEvent, VerifiedReply};
 use sotto_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -61,10 +61,14 @@ pub async fn exchange(
         None => (None, vec![json!({"role": "user", "content": turn.prompt})]),
     };
     let sent = request_body(&messages, turn);
-    let end = tokio::select! {
-        end = receive(client, &sent, on_text, &mut recorder, &mut warnings) => end,
-        _ = stop.cancelled() => ChatEnd::Stopped,
-    };
+    let conversation = recorder.as_ref().map(|r| r.conversation_id().to_owned());
+    let end = ledger::in_conversation(conversation, async {
+        tokio::select! {
+            end = receive(client, &sent, on_text, &mut recorder, &mut warnings) => end,
+            _ = stop.cancelled() => ChatEnd::Stopped,
+        }
+    })
+    .await;
     if let Some(r) = recorder.as_mut() {
         let stored = match &end {
             ChatEnd::Verified(reply) => r.verified_with_request(reply, &sent),

@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod chat;
 pub mod history;
+pub mod ledger;
 pub mod opengradient_login;
 pub mod profiles;
 pub mod proof;

@@ -143,15 +143,20 @@ impl AppSettings {
     }
 
     pub fn client(&self) -> Result<PrivateClient, InferenceError> {
-        self.client_with_session(crate::opengradient_login::Session::load())
+        self.client_with_session(crate::opengradient_login::Session::load(), None)
     }
 
     /// The client, with the OpenGradient session the caller found (the app reads it from its
     /// open store). The token is used as it is, not refreshed (the CLI refreshes it; an expired
     /// one makes the relay answer 401 and the user is told to log in).
-    pub fn client_with_session(&self, session: Option<crate::opengradient_login::Session>) -> Result<PrivateClient, InferenceError> {
+    /// `ledger`: where every request is recorded (the app's store).
+    pub fn client_with_session(
+        &self,
+        session: Option<crate::opengradient_login::Session>,
+        ledger: Option<std::sync::Arc<dyn sotto_private_inference::ledger::LedgerSink>>,
+    ) -> Result<PrivateClient, InferenceError> {
         let profile = self.profile()?;
-        let mut options = ClientOptions { coalesce: Duration::from_millis(self.coalesce_ms), ..ClientOptions::default() };
+        let mut options = ClientOptions { coalesce: Duration::from_millis(self.coalesce_ms), ledger, ..ClientOptions::default() };
         if profile.opengradient.is_some() {
             let token = std::env::var("SOTTO_OG_TOKEN")
                 .ok()

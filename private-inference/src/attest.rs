@@ -8,6 +8,7 @@ use sotto_attestation::{verify, Policy};
 use sotto_enclave_protocol::{binding_user_data, AttestationBundle};
 use sotto_relay_config::{EnclaveKind, Profile};
 
+use crate::ledger::Purpose;
 use crate::transport::{read_limited, Transport};
 use crate::{Clock, InferenceError};
 
@@ -125,21 +126,21 @@ impl TrustPolicy {
 pub(crate) async fn attest(transport: &Transport, trust: &TrustPolicy, clock: &dyn Clock) -> Result<AttestedEnclave, InferenceError> {
     let nonce: [u8; 32] = rand::random();
     let answer = transport
-        .get(&format!("{}?nonce={}", trust.attestation_path, hex::encode(nonce)))
+        .get(&format!("{}?nonce={}", trust.attestation_path, hex::encode(nonce)), Purpose::Attestation)
         .await?;
-    let status = answer.response.status();
-    let body = read_limited(answer.response, MAX_BUNDLE, transport.stall()).await.map_err(|e| match e {
+    let (status, relay) = (answer.status, answer.relay.clone());
+    let body = read_limited(answer, MAX_BUNDLE, transport.stall()).await.map_err(|e| match e {
         InferenceError::Malformed(why) => InferenceError::Bundle(why),
         other => other,
     })?;
     if !status.is_success() {
         return Err(InferenceError::RelayRefused {
-            relay: answer.relay,
+            relay: relay.clone(),
             status: status.as_u16(),
             detail: String::from_utf8_lossy(&body).chars().take(200).collect(),
         });
     }
-    verify_bundle(&body, &nonce, trust, clock.now(), answer.relay)
+    verify_bundle(&body, &nonce, trust, clock.now(), relay)
 }
 
 /// A real bundle is about 7 KiB; anything far larger is refused before it fills memory.

@@ -11,6 +11,7 @@ use sotto_relay_config::Profile;
 
 use crate::attest::{attest, TrustPolicy};
 use crate::reply::{self, ReplyContext};
+use crate::ledger::{LedgerSink, Purpose};
 use crate::transport::{read_limited, Transport};
 use crate::wire::opengradient::{OpenGradientWire, TokenSource};
 use crate::{seal_request, AttestedEnclave, Clock, InferenceError, ReplyStream, SystemClock, VerifiedReply};
@@ -28,6 +29,8 @@ pub struct ClientOptions {
     /// Ask the enclave to hold streamed text this long and seal it as one event, so the relay
     /// cannot see the model's token timing (zero: every token as it comes). Sotto's wire only.
     pub coalesce: Duration,
+    /// Where every request that leaves is recorded ("what left this device").
+    pub ledger: Option<Arc<dyn LedgerSink>>,
 }
 
 impl Default for ClientOptions {
@@ -37,6 +40,7 @@ impl Default for ClientOptions {
             clock: Arc::new(SystemClock),
             og_token: Arc::new(|| std::env::var("SOTTO_OG_TOKEN").ok().filter(|t| !t.trim().is_empty())),
             coalesce: Duration::ZERO,
+            ledger: None,
         }
     }
 }
@@ -56,7 +60,7 @@ impl PrivateClient {
     /// Reads the profile's trust roots; fails if they are missing.
     pub fn new(profile: Profile, options: ClientOptions) -> Result<Self, InferenceError> {
         let opengradient = match &profile.opengradient {
-            Some(spec) => Some(OpenGradientWire::new(&profile, spec.clone(), options.og_token.clone())?),
+            Some(spec) => Some(OpenGradientWire::new(&profile, spec.clone(), options.og_token.clone(), options.ledger.clone())?),
             None => None,
         };
         let trust = match opengradient {
@@ -64,7 +68,7 @@ impl PrivateClient {
             None => TrustPolicy::from_profile(&profile)?,
         };
         Ok(Self {
-            transport: Transport::new(&profile, options.local_address)?,
+            transport: Transport::new(&profile, options.local_address, options.ledger.clone())?,
             trust,
             opengradient,
             clock: options.clock,
@@ -158,17 +162,17 @@ impl PrivateClient {
                 ));
             }
             let sealed = seal_request(&enclave.key_config, method, path, &headers, body).await?;
+            let purpose = if path == "/v1/models" { Purpose::Models } else { Purpose::Chat };
             let answer = self
                 .transport
-                .post(&self.profile.enclave.gateway_path, CHUNKED_REQUEST, sealed.ciphertext.clone())
+                .post(&self.profile.enclave.gateway_path, CHUNKED_REQUEST, sealed.ciphertext.clone(), purpose)
                 .await?;
-            let status = answer.response.status();
+            let (status, relay) = (answer.status, answer.relay.clone());
             if status.is_success() {
-                let ctx = ReplyContext { sealed, enclave, relay: answer.relay, stall: self.profile.timeouts.stall };
-                return Ok(reply::spawn(ctx, answer.response));
+                let ctx = ReplyContext { sealed, enclave, relay, stall: self.profile.timeouts.stall };
+                return Ok(reply::spawn(ctx, answer));
             }
-            let relay = answer.relay;
-            let detail = read_limited(answer.response, MAX_ERROR_BODY, self.profile.timeouts.stall)
+            let detail = read_limited(answer, MAX_ERROR_BODY, self.profile.timeouts.stall)
                 .await
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();

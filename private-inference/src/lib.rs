@@ -17,6 +17,7 @@ mod attest;
 mod client;
 mod clock;
 mod error;
+pub mod ledger;
 pub mod proof;
 mod registry;
 mod reply;

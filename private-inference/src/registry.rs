@@ -22,6 +22,7 @@ const MAX_ANSWER: usize = 4 << 20;
 pub(crate) struct Registry {
     spec: OpenGradientSpec,
     http: reqwest::Client,
+    ledger: Option<std::sync::Arc<dyn crate::ledger::LedgerSink>>,
     cache: Mutex<Option<(Instant, Vec<RegisteredTee>)>>,
 }
 
@@ -30,7 +31,7 @@ fn registry_err(m: impl Into<String>) -> InferenceError {
 }
 
 impl Registry {
-    pub(crate) fn new(spec: OpenGradientSpec, timeout: Duration) -> Result<Self, InferenceError> {
+    pub(crate) fn new(spec: OpenGradientSpec, timeout: Duration, ledger: Option<std::sync::Arc<dyn crate::ledger::LedgerSink>>) -> Result<Self, InferenceError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent("")
@@ -38,7 +39,7 @@ impl Registry {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| registry_err(e.to_string()))?;
-        Ok(Self { spec, http, cache: Mutex::new(None) })
+        Ok(Self { spec, http, ledger, cache: Mutex::new(None) })
     }
 
     /// The usable TEEs: from the cache while it is fresh, else read again.
@@ -68,16 +69,20 @@ impl Registry {
             }, "latest"],
         });
         let url = self.spec.rpc_url.clone();
+        let body = call.to_string().into_bytes();
+        let ticket = crate::ledger::Ticket::new(self.ledger.clone(), &url, "POST", crate::ledger::Purpose::Registry, body.len());
         let response = self
             .http
             .post(url.clone())
-            .json(&call)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
             .send()
             .await
             .map_err(|e| registry_err(format!("the chain's RPC endpoint {url} could not be reached ({e})")))?;
-        let status = response.status();
+        let answer = crate::transport::Answer::new(url.to_string(), response, ticket);
+        let status = answer.status;
         // The client's own timeout bounds the read; the cap keeps the answer small.
-        let body = crate::transport::read_limited(response, MAX_ANSWER, Duration::from_secs(3600))
+        let body = crate::transport::read_limited(answer, MAX_ANSWER, Duration::from_secs(3600))
             .await
             .map_err(|_| registry_err(format!("the answer of {url} could not be read")))?;
         if !status.is_success() {

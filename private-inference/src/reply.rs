@@ -76,10 +76,10 @@ pub(crate) struct ReplyContext {
 }
 
 /// Reads the reply on its own task; the caller consumes events as they authenticate.
-pub(crate) fn spawn(ctx: ReplyContext, response: reqwest::Response) -> ReplyStream {
+pub(crate) fn spawn(ctx: ReplyContext, answer: crate::transport::Answer) -> ReplyStream {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
-        let body = StreamReader::new(response.bytes_stream().map_err(std::io::Error::other)).compat();
+        let body = StreamReader::new(answer.bytes_stream().map_err(std::io::Error::other)).compat();
         if let Err(e) = read(&ctx, body, &tx).await {
             let _ = tx.send(Err(e)).await;
         }
@@ -141,6 +141,8 @@ async fn read<R: AsyncRead + Send + 'static>(
     if !rest.is_empty() {
         return Err(InferenceError::Tampered);
     }
+    // The body is read: its ledger entry is written now, before anyone hears the reply ended.
+    drop(decrypted);
     if let Some(message) = trailer.get(ERROR_TRAILER.as_bytes()) {
         return Err(InferenceError::Enclave(String::from_utf8_lossy(message).into_owned()));
     }

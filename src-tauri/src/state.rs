@@ -74,7 +74,9 @@ impl AppState {
                 .flatten()
                 .and_then(|raw| sotto_core::opengradient_login::Session::from_bundle(raw).ok())
         });
-        let client = Arc::new(lock(&self.settings).client_with_session(session)?);
+        // Every request it makes is recorded in the open history ("what left this device").
+        let ledger = self.with_store(|s| Ok(sotto_core::ledger::StoreLedger::for_store(s))).ok().flatten();
+        let client = Arc::new(lock(&self.settings).client_with_session(session, ledger)?);
         *cached = Some(client.clone());
         Ok(client)
     }

@@ -11,6 +11,7 @@ mod conversations;
 mod error;
 mod kdf;
 mod key_file;
+mod ledger;
 mod lock;
 mod records;
 mod schema;
@@ -23,6 +24,7 @@ pub use conversations::{title_from, Conversation, ConversationSummary, Message, 
 pub use error::StoreError;
 pub use kdf::KdfParams;
 pub use key_file::{KeyFile, Protection, Unlock};
+pub use ledger::NetworkRecord;
 pub use records::{AgentStepRecord, Attachment, ImageRecord};
 pub use search::{fts_query, SearchHit, MATCH_END, MATCH_START};
 pub use store::Store;

@@ -103,7 +103,25 @@ CREATE TABLE proofs (
 );
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// "What left this device": one row per network request Sotto made.
+const V4: &str = r#"
+CREATE TABLE network_ledger (
+    id               INTEGER PRIMARY KEY,
+    at_ms            INTEGER NOT NULL,
+    host             TEXT NOT NULL,
+    purpose          TEXT NOT NULL,
+    method           TEXT NOT NULL,
+    path             TEXT NOT NULL,
+    status           INTEGER NOT NULL,
+    bytes_sent       INTEGER NOT NULL,
+    bytes_received   INTEGER NOT NULL,
+    conversation_id  TEXT,
+    user_content     INTEGER NOT NULL
+);
+CREATE INDEX network_ledger_by_time ON network_ledger(at_ms);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -6,5 +6,5 @@ pub mod desktop;
 pub mod proxy;
 pub mod stack;
 
-pub use proxy::{chunk_plaintext_lengths, Attack, Exchange, Proxy};
+pub use proxy::{chunk_plaintext_lengths, Attack, Exchange, Observed, Proxy};
 pub use stack::{cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};

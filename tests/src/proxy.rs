@@ -52,6 +52,18 @@ struct ProxyState {
     captured: Mutex<Option<Bytes>>,
     http: reqwest::Client,
     seen: Arc<Mutex<Vec<Exchange>>>,
+    all: Arc<Mutex<Vec<Observed>>>,
+}
+
+/// Any request the proxy passed on whole (attestations included): what a relay's side of the
+/// network carries, in HTTP body bytes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Observed {
+    pub method: String,
+    /// Without the query.
+    pub path: String,
+    pub sent: usize,
+    pub received: usize,
 }
 
 /// What the proxy saw of one sealed exchange (not attestations): what a relay sees.
@@ -66,17 +78,20 @@ pub struct Exchange {
 pub struct Proxy {
     pub url: String,
     seen: Arc<Mutex<Vec<Exchange>>>,
+    all: Arc<Mutex<Vec<Observed>>>,
 }
 
 impl Proxy {
     pub async fn start(upstream: &str, attack: Attack) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let all = Arc::new(Mutex::new(Vec::new()));
         let state = Arc::new(ProxyState {
             upstream: upstream.trim_end_matches('/').to_string(),
             attack,
             captured: Mutex::new(None),
             http: reqwest::Client::new(),
             seen: seen.clone(),
+            all: all.clone(),
         });
         let app = axum::Router::new().fallback(forward).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,12 +99,17 @@ impl Proxy {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url, seen }
+        Self { url, seen, all }
     }
 
     /// The sealed exchanges forwarded so far (recorded when forwarding faithfully).
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Every request passed on whole so far (with `Attack::None`, all of them).
+    pub fn observed(&self) -> Vec<Observed> {
+        self.all.lock().unwrap().clone()
     }
 }
 
@@ -161,7 +181,7 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
     }
     let sent = body.clone();
     let authorization = headers.iter().find(|(k, _)| k == "authorization").and_then(|(_, v)| v.to_str().ok()).map(String::from);
-    let mut out = s.http.request(method, format!("{}{}", s.upstream, path)).body(body);
+    let mut out = s.http.request(method.clone(), format!("{}{}", s.upstream, path)).body(body);
     for (k, v) in headers {
         out = out.header(k, v);
     }
@@ -185,6 +205,7 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
             Attack::SwapKeyConfig => swap_key(&bytes),
             _ => bytes,
         };
+        s.all.lock().unwrap().push(observed(&method, &path, sent.len(), bytes.len()));
         return builder.body(Body::from(bytes)).unwrap();
     }
     let flip_at = match s.attack {
@@ -193,6 +214,7 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
     };
     if matches!(s.attack, Attack::None) {
         let bytes = upstream.bytes().await.unwrap_or_default();
+        s.all.lock().unwrap().push(observed(&method, &path, sent.len(), bytes.len()));
         s.seen.lock().unwrap().push(Exchange { request: sent.to_vec(), response: bytes.to_vec(), authorization });
         return builder.body(Body::from(bytes)).unwrap();
     }
@@ -215,6 +237,11 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
         })
     });
     builder.body(Body::from_stream(stream)).unwrap()
+}
+
+fn observed(method: &axum::http::Method, path: &str, sent: usize, received: usize) -> Observed {
+    let path = path.split('?').next().unwrap_or_default().to_string();
+    Observed { method: method.to_string(), path, sent, received }
 }
 
 fn swap_key(bundle: &[u8]) -> Bytes {

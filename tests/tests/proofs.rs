@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use serde_json::{json, Value};
-use sotto_e2e::proxy::{Attack, Proxy};
+use sotto_e2e::{Attack, Proxy};
 use sotto_e2e::{cli_with, Stack, StackSpec};
 
 const PASS: (&str, &str) = ("SOTTO_PASSPHRASE", "e2e passphrase");
@@ -123,4 +123,70 @@ async fn stored_replies_check_again_offline_and_a_proof_checks_anywhere() {
     }
     let (code, verdict) = verify_file(&home.join("does-not-exist.json"));
     assert_eq!(code, Some(1), "{verdict}");
+}
+
+/// "What left this device": after asks (streamed and whole), a model list, an agent run and a
+/// refused attestation, the ledger holds exactly what a proxy in front of the relay carried —
+/// the same requests, to the same place, with the same bytes each way — and nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ledger_matches_what_the_network_carried() {
+    let replies = json!([
+        {"chunks": [{"text": "First."}]},
+        {"chunks": [{"text": "Second."}]},
+        {"chunks": [{"text": "The agent is done."}]},
+    ]);
+    let stack = Stack::start(StackSpec { replies, ..Default::default() });
+    let watched = Proxy::start(&stack.relay_url, Attack::None).await;
+    let swapping = Proxy::start(&stack.relay_url, Attack::SwapKeyConfig).await;
+    let (through, refused) = (stack.home.path().join("through.toml"), stack.home.path().join("refused.toml"));
+    stack.write_profile(&through, &[watched.url.clone()], None);
+    stack.write_profile(&refused, &[swapping.url.clone()], None);
+    let (p, q) = (through.to_str().unwrap(), refused.to_str().unwrap());
+
+    let (code, first) = ask(&stack, p, &[], "one");
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first["request"].as_str().is_some_and(|r| r.contains("\"one\"")), "ask --json prints the sealed request: {first}");
+    let id = first["conversation_id"].as_str().unwrap().to_string();
+    assert_eq!(ask(&stack, p, &["--no-stream", "--continue", &id], "two").0, Some(0));
+    assert_eq!(sotto(&stack, &["models", "--profile", p]).status.code(), Some(0));
+    let workspace = tempfile::tempdir().unwrap();
+    let agent = sotto(&stack, &["agent", "run", "--profile", p, "--workspace", workspace.path().to_str().unwrap(), "--json", "Say you are done"]);
+    assert_eq!(agent.status.code(), Some(0), "{}", text(&agent.stderr));
+    assert_eq!(ask(&stack, q, &[], "never sent").0, Some(3), "a substituted key is refused");
+
+    let out = sotto(&stack, &["ledger", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ledger: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let host = |url: &str| url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut recorded: Vec<(String, sotto_e2e::Observed)> = ledger
+        .iter()
+        .map(|e| {
+            let o = sotto_e2e::Observed {
+                method: e["method"].as_str().unwrap().into(),
+                path: e["path"].as_str().unwrap().into(),
+                sent: e["bytes_sent"].as_u64().unwrap() as usize,
+                received: e["bytes_received"].as_u64().unwrap() as usize,
+            };
+            (e["host"].as_str().unwrap().to_string(), o)
+        })
+        .collect();
+    let mut carried: Vec<(String, sotto_e2e::Observed)> = watched
+        .observed()
+        .into_iter()
+        .map(|o| (host(&watched.url), o))
+        .chain(swapping.observed().into_iter().map(|o| (host(&swapping.url), o)))
+        .collect();
+    recorded.sort();
+    carried.sort();
+    assert_eq!(recorded, carried, "the ledger and the network disagree");
+    // 4 chat requests (2 asks, the agent's one step) + 1 model list + their attestations, and
+    // the refused attestation.
+    assert!(recorded.iter().any(|(h, o)| *h == host(&swapping.url) && o.method == "GET"), "the refused attestation is recorded");
+    let chats: Vec<&Value> = ledger.iter().filter(|e| e["purpose"] == "chat").collect();
+    assert_eq!(chats.len(), 3, "{ledger:#?}");
+    assert!(chats.iter().all(|e| e["user_content"] == true));
+    assert!(ledger.iter().filter(|e| e["purpose"] != "chat").all(|e| e["user_content"] == false));
+    assert!(chats.iter().any(|e| e["conversation_id"] == id.as_str()), "requests carry their conversation");
+    let text_out = sotto(&stack, &["ledger", "--since", "1h"]);
+    assert!(text(&text_out.stdout).contains("chat (sealed)"), "{}", text(&text_out.stdout));
 }

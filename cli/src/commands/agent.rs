@@ -84,11 +84,11 @@ fn run_task(args: RunArgs) -> i32 {
         Ok(_) => return usage(format!("{} is not a folder", args.workspace.display())),
         Err(e) => return usage(format!("the workspace {} cannot be used: {e}", args.workspace.display())),
     };
-    let client = match args.connect.client() {
+    let store = if args.ephemeral { None } else { history() };
+    let client = match args.connect.client(store.as_ref()) {
         Ok(c) => c,
         Err(e) => return exit::report(&e),
     };
-    let store = if args.ephemeral { None } else { history() };
     let policy = args.writes.unwrap_or_else(|| stored_policy(store.as_ref()));
     let runtime = match super::sandbox::load(false) {
         Ok(r) => Arc::new(r),

@@ -41,14 +41,14 @@ pub struct AskArgs {
 }
 
 pub fn run(args: AskArgs) -> i32 {
-    let client = match args.connect.client() {
-        Ok(c) => c,
-        Err(e) => return finish_error(&args, &e, None, None),
-    };
     let store = history(&args);
     if args.continue_id.is_some() && store.is_none() {
         return exit::SETUP;
     }
+    let client = match args.connect.client(store.as_ref()) {
+        Ok(c) => c,
+        Err(e) => return finish_error(&args, &e, None, None),
+    };
     let turn = ChatTurn {
         conversation_id: args.continue_id.clone(),
         prompt: args.prompt.clone(),
@@ -87,7 +87,7 @@ pub fn run(args: AskArgs) -> i32 {
         }
         let conversation = outcome.conversation_id.as_deref();
         match outcome.end {
-            ChatEnd::Verified(reply) => finish_ok(&args, &reply, live, conversation),
+            ChatEnd::Verified(reply) => finish_ok(&args, &reply, live, conversation, &outcome.sent),
             ChatEnd::Failed(e) => finish_error(&args, &e, live.then_some(&mut shown), conversation),
             ChatEnd::Stopped => {
                 if shown.has_text() {
@@ -118,10 +118,12 @@ fn history(args: &AskArgs) -> Option<Store> {
     }
 }
 
-fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Option<&str>) -> i32 {
+fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Option<&str>, sent: &[u8]) -> i32 {
     if args.json {
         let out = json!({
             "conversation_id": conversation,
+            // The exact JSON body that was sealed (what the ledger's chat request carried).
+            "request": String::from_utf8_lossy(sent),
             "reply": reply.text,
             "verified": true,
             "model": reply.model,

@@ -2,6 +2,7 @@ pub mod agent;
 pub mod ask;
 pub mod attest;
 pub mod history;
+pub mod ledger;
 pub mod models;
 pub mod og;
 pub mod pdf;
@@ -40,13 +41,21 @@ pub struct ConnectArgs {
 }
 
 impl ConnectArgs {
-    pub fn client(&self) -> Result<PrivateClient, InferenceError> {
-        client(&self.profile, &self.relays, &self.pcrs, std::time::Duration::from_millis(self.coalesce_ms))
+    /// The client; with a store, every request it makes is recorded in that history's ledger.
+    pub fn client(&self, store: Option<&sotto_core::store::Store>) -> Result<PrivateClient, InferenceError> {
+        let ledger = store.and_then(sotto_core::ledger::StoreLedger::for_store);
+        client(&self.profile, &self.relays, &self.pcrs, std::time::Duration::from_millis(self.coalesce_ms), ledger)
     }
 }
 
 /// Loads the profile, applies `--relay` and `--expect-pcr` overrides, builds the client.
-pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String], coalesce: std::time::Duration) -> Result<PrivateClient, InferenceError> {
+pub fn client(
+    profile: &ProfileArgs,
+    relays: &[String],
+    pcrs: &[String],
+    coalesce: std::time::Duration,
+    ledger: Option<std::sync::Arc<dyn sotto_core::private_inference::ledger::LedgerSink>>,
+) -> Result<PrivateClient, InferenceError> {
     let base: Profile = sotto_core::profiles::load(profile.profile.as_deref())?;
     let pcrs = pcrs
         .iter()
@@ -57,7 +66,7 @@ pub fn client(profile: &ProfileArgs, relays: &[String], pcrs: &[String], coalesc
         })
         .collect::<Result<Vec<_>, InferenceError>>()?;
     let p = sotto_core::settings::apply_overrides(base, relays, &pcrs)?;
-    let mut options = ClientOptions { coalesce, ..ClientOptions::default() };
+    let mut options = ClientOptions { coalesce, ledger, ..ClientOptions::default() };
     if p.opengradient.is_some() {
         // OpenGradient's relay wants the Chat session's token (refreshed here if it is about
         // to expire); without one it answers 401 and the user is told to log in.

@@ -11,7 +11,9 @@ pub struct ModelsArgs {
 }
 
 pub fn run(args: ModelsArgs) -> i32 {
-    let client = match super::client(&args.profile, &[], &[], std::time::Duration::ZERO) {
+    // Recorded in the history's ledger when one opens without asking (keyring or SOTTO_PASSPHRASE).
+    let ledger = sotto_core::history::open_store(false, &mut |_| None).ok();
+    let client = match super::client(&args.profile, &[], &[], std::time::Duration::ZERO, ledger.as_ref().and_then(sotto_core::ledger::StoreLedger::for_store)) {
         Ok(c) => c,
         Err(e) => return exit::report(&e),
     };

@@ -21,7 +21,8 @@ use sotto_enclave_protocol::{Receipt, OPENGRADIENT_SCHEME};
 use sotto_relay_config::{OpenGradientSpec, Profile};
 use tokio::sync::mpsc;
 
-use crate::transport::read_limited;
+use crate::ledger::Purpose;
+use crate::transport::{read_limited, Answer};
 use crate::attest::{ATTESTED_DEVELOPMENT, ATTESTED_HERE, KEYS_FROM_REGISTRY, PROVIDER_PROXY};
 use crate::registry::Registry;
 use crate::reply::MAX_REPLY;
@@ -54,13 +55,13 @@ struct ChosenTee {
 }
 
 impl OpenGradientWire {
-    pub(crate) fn new(profile: &Profile, spec: OpenGradientSpec, token: TokenSource) -> Result<Self, InferenceError> {
+    pub(crate) fn new(profile: &Profile, spec: OpenGradientSpec, token: TokenSource, ledger: Option<std::sync::Arc<dyn crate::ledger::LedgerSink>>) -> Result<Self, InferenceError> {
         let mut roots = Vec::new();
         for pem in &spec.attestation_roots_pem()? {
             roots.extend(sotto_attestation::pem_to_der(pem)?);
         }
         Ok(Self {
-            registry: Registry::new(spec.clone(), profile.timeouts.first_byte)?,
+            registry: Registry::new(spec.clone(), profile.timeouts.first_byte, ledger)?,
             roots,
             token,
             stall: profile.timeouts.stall,
@@ -89,26 +90,27 @@ impl OpenGradientWire {
                 return Err(InferenceError::Registry("the TEE has no OHTTP key".into()));
             };
             let sealed = seal_request(&key, &padded_json(&inner.wire))?;
-            let answer = transport.post_with(RELAY_CHAT_PATH, REQUEST_MEDIA, &self.headers(&chosen.tee, stream), sealed.wire.clone()).await?;
-            let status = answer.response.status().as_u16();
+            let answer = transport.post_with(RELAY_CHAT_PATH, REQUEST_MEDIA, &self.headers(&chosen.tee, stream), sealed.wire.clone(), Purpose::Chat).await?;
+            let status = answer.status.as_u16();
             if (200..300).contains(&status) {
-                let ctx = Context { sealed, inner, tee: chosen.tee, identity: chosen.identity, relay: answer.relay, stall: self.stall };
-                return Ok(spawn(ctx, answer.response, stream));
+                let ctx = Context { sealed, inner, tee: chosen.tee, identity: chosen.identity, relay: answer.relay.clone(), stall: self.stall };
+                return Ok(spawn(ctx, answer, stream));
             }
-            let detail = read_limited(answer.response, 4096, self.stall).await.map(|b| error_detail(&b)).unwrap_or_default();
+            let relay = answer.relay.clone();
+            let detail = read_limited(answer, 4096, self.stall).await.map(|b| error_detail(&b)).unwrap_or_default();
             if status == 401 {
-                return Err(InferenceError::LoginNeeded { relay: answer.relay });
+                return Err(InferenceError::LoginNeeded { relay });
             }
             if !force && status == 400 && detail.contains("key") {
                 let fresh = self.registry.tees(true).await?;
                 if fresh.iter().any(|t| t.tee_id == chosen.tee.tee_id && t.ohttp.as_ref() == Some(&key)) {
-                    return Err(InferenceError::RelayRefused { relay: answer.relay, status, detail });
+                    return Err(InferenceError::RelayRefused { relay, status, detail });
                 }
                 tracing::info!("the TEE's keys changed in the registry; sealing again");
                 force = true;
                 continue;
             }
-            return Err(InferenceError::RelayRefused { relay: answer.relay, status, detail: plain_status(status, detail) });
+            return Err(InferenceError::RelayRefused { relay, status, detail: plain_status(status, detail) });
         }
         Err(InferenceError::Seal("the TEE kept refusing the key the registry lists".into()))
     }
@@ -148,8 +150,8 @@ impl OpenGradientWire {
     async fn check(&self, transport: &Transport, clock: &dyn Clock, tee: &RegisteredTee) -> Result<EnclaveIdentity, InferenceError> {
         let nonce: [u8; 32] = rand::random();
         let path = format!("{RELAY_ATTESTATION_PATH}?nonce={}", hex::encode(nonce));
-        let answer = transport.get_with(&path, &[(TEE_ID_HEADER, tee.tee_id.clone())]).await?;
-        let status = answer.response.status().as_u16();
+        let answer = transport.get_with(&path, &[(TEE_ID_HEADER, tee.tee_id.clone())], Purpose::Attestation).await?;
+        let status = answer.status.as_u16();
         let mut identity = EnclaveIdentity {
             kind: "opengradient-tee".into(),
             module_id: tee.endpoint.clone(),
@@ -172,9 +174,10 @@ impl OpenGradientWire {
             }
             return Ok(identity);
         }
-        let body = read_limited(answer.response, 256 * 1024, self.stall).await?;
+        let relay = answer.relay.clone();
+        let body = read_limited(answer, 256 * 1024, self.stall).await?;
         if status != 200 {
-            return Err(InferenceError::RelayRefused { relay: answer.relay, status, detail: error_detail(&body) });
+            return Err(InferenceError::RelayRefused { relay, status, detail: error_detail(&body) });
         }
         let doc = decode_document(&body)?;
         let at = clock.now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -288,7 +291,7 @@ type Tx = mpsc::Sender<Result<ReplyEvent, InferenceError>>;
 /// However it trickles, a reply ends within this time.
 const REPLY_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
-fn spawn(ctx: Context, response: reqwest::Response, stream: bool) -> ReplyStream {
+fn spawn(ctx: Context, response: Answer, stream: bool) -> ReplyStream {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         let read = async {
@@ -325,7 +328,7 @@ fn unwrap_envelope(decoded: Value) -> Result<Value, InferenceError> {
     }
 }
 
-async fn read_single(ctx: &Context, response: reqwest::Response) -> Result<VerifiedReply, InferenceError> {
+async fn read_single(ctx: &Context, response: Answer) -> Result<VerifiedReply, InferenceError> {
     let sealed = read_limited(response, MAX_REPLY, ctx.stall).await?;
     let plaintext = ctx.sealed.open_single(&sealed)?;
     let decoded: Value = serde_json::from_slice(&plaintext).map_err(|_| InferenceError::Malformed("the TEE's reply is not JSON".into()))?;
@@ -348,9 +351,9 @@ async fn read_single(ctx: &Context, response: reqwest::Response) -> Result<Verif
     finish(ctx, reply)
 }
 
-async fn read_stream(ctx: &Context, response: reqwest::Response, tx: &Tx) -> Result<VerifiedReply, InferenceError> {
+async fn read_stream(ctx: &Context, response: Answer, tx: &Tx) -> Result<VerifiedReply, InferenceError> {
     let mut reader = ctx.sealed.chunked_reader();
-    let mut body = response.bytes_stream();
+    let mut body = std::pin::pin!(response.bytes_stream());
     let mut assembled = StreamedOutput::default();
     let mut sse = SseLines::default();
     let mut final_frame: Option<Value> = None;

@@ -106,7 +106,9 @@ pub async fn change_passphrase(state: State<'_, AppState>, old: String, new: Str
         let (dir, old) = (dir.clone(), old.clone());
         blocking(move || KeyFile::load(&dir)?.ok_or(StoreError::NoStore(dir.clone()))?.unlock(&Unlock::Passphrase(&old), &dir)).await??;
     }
-    // Closed outside the lock: closing runs a checkpoint, which may wait on a reader.
+    // Closed outside the lock: closing runs a checkpoint, which may wait on a reader. The
+    // client goes too: its ledger has a connection of its own.
+    state.forget_client();
     let open = lock(&state.store).take();
     drop(open);
     let changed = {

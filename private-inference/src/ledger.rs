@@ -1,0 +1,120 @@
+//! What left this device: every HTTP request the client makes passes through [`Ticket`] (made
+//! only by the transport and the registry reader, the two places that send), which records
+//! one [`LedgerEntry`] — destination, purpose, bytes each way, the conversation it belongs to —
+//! when its answer has been read or dropped. The sink (the encrypted store) is the caller's.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// One request, as the network saw it (sizes are HTTP body bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub at_ms: u64,
+    /// `host:port` it went to.
+    pub host: String,
+    pub purpose: String,
+    pub method: String,
+    pub path: String,
+    /// The answer's HTTP status; 0 when none came.
+    pub status: u16,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub conversation_id: Option<String>,
+    /// Whether it carried anything of the user's (always sealed to an attested key).
+    pub user_content: bool,
+}
+
+/// Where entries go.
+pub trait LedgerSink: Send + Sync {
+    fn record(&self, entry: LedgerEntry);
+}
+
+/// Why a request is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The enclave's attestation (nothing of the user's).
+    Attestation,
+    /// A chat request (the user's messages, sealed).
+    Chat,
+    /// The model list (sealed, nothing of the user's).
+    Models,
+    /// OpenGradient's TEE registry (`eth_call`).
+    Registry,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Attestation => "attestation",
+            Purpose::Chat => "chat",
+            Purpose::Models => "models",
+            Purpose::Registry => "registry",
+        }
+    }
+
+    fn user_content(self) -> bool {
+        self == Purpose::Chat
+    }
+}
+
+tokio::task_local! {
+    static CONVERSATION: Option<String>;
+}
+
+/// Runs `f` with its requests recorded as belonging to `conversation_id`.
+pub async fn in_conversation<F: Future>(conversation_id: Option<String>, f: F) -> F::Output {
+    CONVERSATION.scope(conversation_id, f).await
+}
+
+/// One request's entry, recorded when the ticket is dropped (after its answer was read).
+pub(crate) struct Ticket {
+    entry: LedgerEntry,
+    sink: Option<Arc<dyn LedgerSink>>,
+}
+
+impl Ticket {
+    pub(crate) fn new(sink: Option<Arc<dyn LedgerSink>>, url: &reqwest::Url, method: &str, purpose: Purpose, bytes_sent: usize) -> Self {
+        let host = match (url.host_str(), url.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => String::new(),
+        };
+        let at_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let entry = LedgerEntry {
+            at_ms,
+            host,
+            purpose: purpose.as_str().into(),
+            method: method.into(),
+            path: url.path().into(),
+            status: 0,
+            bytes_sent: bytes_sent as u64,
+            bytes_received: 0,
+            conversation_id: CONVERSATION.try_with(Clone::clone).ok().flatten(),
+            user_content: purpose.user_content(),
+        };
+        Self { entry, sink }
+    }
+
+    pub(crate) fn answered(&mut self, status: u16) {
+        self.entry.status = status;
+    }
+
+    /// Nothing was sent after all (no connection could be made): no entry.
+    pub(crate) fn discard(mut self) {
+        self.sink = None;
+    }
+
+    pub(crate) fn received(&mut self, n: usize) {
+        self.entry.bytes_received += n as u64;
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(sink) = &self.sink {
+            sink.record(self.entry.clone());
+        }
+    }
+}
