@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "search_history",
     "recheck_reply",
     "recheck_history",
+    "network_activity",
     "run_agent_task",
     "stop_agent",
     "answer_approval",

@@ -44,6 +44,7 @@ fn main() {
             commands::history::search_history,
             commands::history::recheck_reply,
             commands::history::recheck_history,
+            commands::history::network_activity,
             commands::agent::run_agent_task,
             commands::agent::stop_agent,
             commands::agent::answer_approval,

@@ -368,5 +368,16 @@ async fn check_again_re_verifies_a_stored_reply_and_the_whole_history() {
     assert!(summary.contains("1 of 1"), "{summary}");
     app.client.execute("document.querySelector('.recheck-all').scrollIntoView()", vec![]).await.expect("scroll");
     app.screenshot("settings-check-every-reply").await;
+
+    // What left this device: the attestation and the chat request, to the relay, the chat sealed.
+    app.click(".panel button[aria-label^='Close panel']").await;
+    app.click("button.nav-button[data-view=network]").await;
+    let summary = app.wait_for_text(".network-view [role=status]", "requests", 10).await;
+    assert!(summary.contains("1 carried your messages, sealed"), "{summary}");
+    let rows = app.texts(".network-table tbody tr").await;
+    let relay = format!("127.0.0.1:{}", stack.relay_port());
+    assert!(rows.iter().any(|r| r.contains("Chat request") && r.contains("sealed") && r.contains(&relay)), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains("Enclave attestation")), "{rows:?}");
+    app.screenshot("network-activity").await;
     app.close().await;
 }

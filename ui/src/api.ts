@@ -36,6 +36,20 @@ export interface ConversationSummary { id: string; title: string; created_ms: nu
 export interface ConversationView { id: string; title: string; messages: MessageView[] }
 export interface SearchHit { conversation_id: string; conversation_title: string; message_uid: string; role: string; snippet: string; created_ms: number }
 
+/** One request Sotto made ("what left this device"); sizes are HTTP body bytes. */
+export interface NetworkRecord {
+  at_ms: number;
+  host: string;
+  purpose: string;
+  method: string;
+  path: string;
+  status: number;
+  bytes_sent: number;
+  bytes_received: number;
+  conversation_id: string | null;
+  user_content: boolean;
+}
+
 /** A stored reply checked again, offline, from what was kept with it. */
 export interface ReplyCheck {
   conversation_id: string;
@@ -127,6 +141,7 @@ export const api = {
   getReceipt: (conversationId: string, messageUid: string) => invoke<Receipt>('get_receipt', { conversationId, messageUid }),
   recheckReply: (conversationId: string, messageUid: string) => invoke<ReplyCheck>('recheck_reply', { conversationId, messageUid }),
   recheckHistory: () => invoke<ReplyCheck[]>('recheck_history'),
+  networkActivity: (sinceMs: number) => invoke<NetworkRecord[]>('network_activity', { sinceMs }),
   listConversations: () => invoke<ConversationSummary[]>('list_conversations'),
   openConversation: (id: string) => invoke<ConversationView>('open_conversation', { id }),
   renameConversation: (id: string, title: string) => invoke<void>('rename_conversation', { id, title }),

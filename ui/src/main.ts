@@ -7,10 +7,11 @@ import { clear, h } from './dom';
 import { MIN_PASSPHRASE_CHARS, newPassphraseProblem } from './passphrase';
 import { AgentView } from './views/agent';
 import { ChatView } from './views/chat';
+import { NetworkView } from './views/network';
 import { SettingsPage } from './views/settings';
 import { Sidebar } from './views/sidebar';
 
-type ViewName = 'chat' | 'agent' | 'settings';
+type ViewName = 'chat' | 'agent' | 'network' | 'settings';
 
 const root = document.getElementById('app') as HTMLElement;
 const main = h('main', { class: 'main' });
@@ -107,7 +108,8 @@ const sidebar = new Sidebar({
   show: (v) => show(v),
   error: notify,
 });
-const views: Record<ViewName, HTMLElement> = { chat: chat.el, agent: agent.el, settings: settings.el };
+const network = new NetworkView();
+const views: Record<ViewName, HTMLElement> = { chat: chat.el, agent: agent.el, network: network.el, settings: settings.el };
 let currentView: ViewName = 'chat';
 
 function show(view: ViewName): void {
@@ -115,6 +117,7 @@ function show(view: ViewName): void {
   for (const [name, el] of Object.entries(views)) el.classList.toggle('hidden', name !== view);
   sidebar.markView(view);
   if (view === 'settings') void settings.load();
+  if (view === 'network') void network.load();
   if (view === 'chat') chat.focus();
 }
 
@@ -207,6 +210,6 @@ document.addEventListener('keydown', (e) => {
 });
 
 root.append(h('div', { class: 'app' }, sidebar.el, main, panel), toasts, startup);
-main.append(chat.el, agent.el, settings.el);
+main.append(chat.el, agent.el, network.el, settings.el);
 show('chat');
 void start();

@@ -99,3 +99,9 @@ pub async fn recheck_history(state: State<'_, AppState>) -> CommandResult<Vec<Re
     let store = state.store_connection()?;
     Ok(super::blocking(move || sotto_core::recheck::recheck_history(&store, &[])).await??)
 }
+
+/// What left this device since `since_ms`: every request Sotto made, from the ledger.
+#[tauri::command]
+pub fn network_activity(state: State<'_, AppState>, since_ms: u64) -> CommandResult<Vec<sotto_core::store::NetworkRecord>> {
+    state.with_store(|s| s.network_ledger(since_ms))
+}
