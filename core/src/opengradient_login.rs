@@ -4,6 +4,10 @@
 //! keyring or, where there is none, in the encrypted store (unlocked by its passphrase), never
 //! in a plain file; its access token is refreshed before it expires.
 //! `SOTTO_OG_TOKEN` overrides it for scripts.
+//!
+//! Not yet in the network ledger: the token refresh (one HTTPS POST to OpenGradient's Chat
+//! app, carrying the refresh token, nothing of any conversation) happens before a history is
+//! open. Everything else Sotto sends is recorded (see `private_inference::ledger`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
