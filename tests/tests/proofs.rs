@@ -152,7 +152,12 @@ async fn the_ledger_matches_what_the_network_carried() {
     let workspace = tempfile::tempdir().unwrap();
     let agent = sotto(&stack, &["agent", "run", "--profile", p, "--workspace", workspace.path().to_str().unwrap(), "--json", "Say you are done"]);
     assert_eq!(agent.status.code(), Some(0), "{}", text(&agent.stderr));
+    let agent_run: Value = serde_json::from_slice(&agent.stdout).unwrap();
     assert_eq!(ask(&stack, q, &[], "never sent").0, Some(3), "a substituted key is refused");
+    // The agent's verified answer checks again offline like any reply.
+    let agent_conversation = agent_run["conversation_id"].as_str().expect("the agent run is stored");
+    let verify = sotto(&stack, &["history", "verify", agent_conversation]);
+    assert_eq!(verify.status.code(), Some(0), "{}{}", text(&verify.stdout), text(&verify.stderr));
 
     let out = sotto(&stack, &["ledger", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
