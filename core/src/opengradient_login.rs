@@ -5,11 +5,13 @@
 //! in a plain file; its access token is refreshed before it expires.
 //! `SOTTO_OG_TOKEN` overrides it for scripts.
 //!
-//! Not yet in the network ledger: the token refresh (one HTTPS POST to OpenGradient's Chat
-//! app, carrying the refresh token, nothing of any conversation) happens before a history is
-//! open. Everything else Sotto sends is recorded (see `private_inference::ledger`).
+//! The token refresh (one HTTPS POST to OpenGradient's auth server, carrying the refresh token
+//! and nothing of any conversation) goes through `private_inference::ledger::post_direct`, so it
+//! is in the network ledger whenever a history is open to record it.
 
 use std::sync::Arc;
+
+use sotto_private_inference::ledger::{self, LedgerSink};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -133,7 +135,7 @@ impl Session {
 
     /// Refreshes the access token with the Chat app's auth server (Supabase) if it expires
     /// within a minute, and stores the result.
-    pub async fn fresh(mut self) -> Result<Self, LoginError> {
+    pub async fn fresh(mut self, ledger: Option<Arc<dyn LedgerSink>>) -> Result<Self, LoginError> {
         if !self.needs_refresh(now()) {
             return Ok(self);
         }
@@ -147,22 +149,17 @@ impl Session {
         if !base.starts_with("https://") {
             return Err(LoginError::Refresh(format!("the session names an auth server that is not https ({base})")));
         }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| LoginError::Refresh(e.to_string()))?;
-        let answer = http
-            .post(format!("{}/auth/v1/token?grant_type=refresh_token", base.trim_end_matches('/')))
-            .header("apikey", key)
-            .json(&serde_json::json!({"refresh_token": refresh}))
-            .timeout(Duration::from_secs(15))
-            .send()
+        let url: url::Url = format!("{}/auth/v1/token?grant_type=refresh_token", base.trim_end_matches('/'))
+            .parse()
+            .map_err(|e| LoginError::Refresh(format!("the session's auth server is not a URL ({e})")))?;
+        let request = serde_json::json!({"refresh_token": refresh}).to_string().into_bytes();
+        let (status, body) = ledger::post_direct(ledger, &url, &[("apikey", key.to_string())], request, ledger::Purpose::Login, Duration::from_secs(15))
             .await
-            .map_err(|e| LoginError::Refresh(e.to_string()))?;
-        if matches!(answer.status().as_u16(), 400 | 401 | 403) {
+            .map_err(LoginError::Refresh)?;
+        if matches!(status, 400 | 401 | 403) {
             return Err(LoginError::Expired);
         }
-        let body: Value = answer.json().await.map_err(|e| LoginError::Refresh(e.to_string()))?;
+        let body: Value = serde_json::from_slice(&body).map_err(|e| LoginError::Refresh(format!("the auth server did not answer JSON ({e})")))?;
         let token = body["access_token"].as_str().filter(|t| !t.is_empty()).ok_or(LoginError::Expired)?;
         self.raw["access_token"] = token.into();
         if let Some(r) = body["refresh_token"].as_str() {
@@ -184,14 +181,14 @@ fn now() -> u64 {
 
 /// The token for OpenGradient's relay: `SOTTO_OG_TOKEN`, else the stored session (refreshed
 /// if it is about to expire), else none (the relay will then answer 401).
-pub async fn relay_token() -> Result<Option<String>, LoginError> {
+pub async fn relay_token(ledger: Option<Arc<dyn LedgerSink>>) -> Result<Option<String>, LoginError> {
     if let Ok(t) = std::env::var("SOTTO_OG_TOKEN") {
         if !t.trim().is_empty() {
             return Ok(Some(t.trim().to_string()));
         }
     }
     match Session::load() {
-        Some(s) => Ok(Some(s.fresh().await?.access_token().to_string())),
+        Some(s) => Ok(Some(s.fresh(ledger).await?.access_token().to_string())),
         None => Ok(None),
     }
 }

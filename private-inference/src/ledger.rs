@@ -42,6 +42,8 @@ pub enum Purpose {
     Models,
     /// OpenGradient's TEE registry (`eth_call`).
     Registry,
+    /// A login's token refresh (OpenGradient's auth server; a credential, no conversation).
+    Login,
 }
 
 impl Purpose {
@@ -51,12 +53,43 @@ impl Purpose {
             Purpose::Chat => "chat",
             Purpose::Models => "models",
             Purpose::Registry => "registry",
+            Purpose::Login => "login",
         }
     }
 
     fn user_content(self) -> bool {
         self == Purpose::Chat
     }
+}
+
+/// A JSON POST to a server other than the relays (OpenGradient's auth server, for a token
+/// refresh): no redirects, no user agent, no proxy, recorded in the ledger like every other
+/// request, its answer read with a size and time cap. Returns the status and the body.
+pub async fn post_direct(
+    sink: Option<Arc<dyn LedgerSink>>,
+    url: &reqwest::Url,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+    purpose: Purpose,
+    timeout: std::time::Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("")
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let ticket = Ticket::new(sink, url, "POST", purpose, body.len());
+    let mut request = http.post(url.clone()).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let answer = crate::transport::Answer::new(url.to_string(), response, ticket);
+    let status = answer.status.as_u16();
+    let body = crate::transport::read_limited(answer, 256 * 1024, timeout).await.map_err(|e| e.to_string())?;
+    Ok((status, body))
 }
 
 tokio::task_local! {

@@ -208,8 +208,8 @@ fn nothing_on_the_device_sends_http_except_through_the_ledgered_paths() {
         "private-inference/src/ledger.rs",
         "private-inference/src/error.rs",
         "enclave-gateway/src/backend/openai.rs",
-        // Known gap, said in its module doc: OpenGradient's login talks to OpenGradient's own
-        // servers (browser authorisation and token refresh) before any history is open.
+        // Only its tests use reqwest (to play the browser posting to the loopback listener);
+        // its token refresh goes through `ledger::post_direct`.
         "core/src/opengradient_login.rs",
         // Probes of the local stack's own loopback ports: a connection, no bytes.
         "core/src/stack/mod.rs",

@@ -71,7 +71,7 @@ pub fn client(
         // OpenGradient's relay wants the Chat session's token (refreshed here if it is about
         // to expire); without one it answers 401 and the user is told to log in.
         let relay = p.relays.first().map(|r| r.url.to_string()).unwrap_or_default();
-        let token = runtime().block_on(sotto_core::opengradient_login::relay_token()).map_err(|e| match e {
+        let token = runtime().block_on(sotto_core::opengradient_login::relay_token(options.ledger.clone())).map_err(|e| match e {
             sotto_core::opengradient_login::LoginError::Expired => InferenceError::LoginNeeded { relay },
             other => InferenceError::Seal(other.to_string()),
         })?;
