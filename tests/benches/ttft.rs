@@ -185,10 +185,13 @@ async fn counting_proxy(upstream: String) -> (String, Counted) {
     (url, counted)
 }
 
-/// The same exchange with replies unpadded, padded, and padded with coalescing.
+/// The same exchange with replies unpadded, padded, and padded with coalescing: both stacks run
+/// side by side and the four set-ups take turns, so drift in the model's speed hits all alike.
 async fn padding_cost(home: &std::path::Path) {
     use std::sync::atomic::Ordering;
-    println!("what the relay sees per exchange (8-token streamed reply, median of {RUNS}; bytes are HTTP on the wire, both ways):");
+    const ROUNDS: usize = 21;
+    let mut setups = Vec::new();
+    let mut stacks = Vec::new();
     for (label, unpadded, windows) in [("unpadded replies", true, &[0u64][..]), ("padded", false, &[0, 50, 250][..])] {
         if unpadded {
             std::env::set_var("SOTTO_BENCH_UNPADDED_REPLIES", "1");
@@ -206,33 +209,40 @@ async fn padding_cost(home: &std::path::Path) {
                 return;
             }
         };
-        let (proxy, counted) = counting_proxy(format!("127.0.0.1:{relay}")).await;
-        let client_profile = home.join(format!("pad-client-{unpadded}.toml"));
-        write_profile(&client_profile, &dir, &proxy, gateway, admin);
+        stacks.push(stack);
         for &window in windows {
+            // A proxy per set-up, so each one's bytes are its own.
+            let (proxy, counted) = counting_proxy(format!("127.0.0.1:{relay}")).await;
+            let client_profile = home.join(format!("pad-client-{unpadded}-{window}.toml"));
+            write_profile(&client_profile, &dir, &proxy, gateway, admin);
             let options = ClientOptions { coalesce: Duration::from_millis(window), ..ClientOptions::default() };
             let client = PrivateClient::new(sotto_relay_config::Profile::load(&client_profile).unwrap(), options).unwrap();
-            private_ttft(&client).await; // attests; the runs below reuse the key
-            let (mut first, mut whole, mut up, mut down) = (vec![], vec![], vec![], vec![]);
-            for _ in 0..RUNS {
-                let (u0, d0) = (counted.up.load(Ordering::Relaxed), counted.down.load(Ordering::Relaxed));
-                let (f, w) = private_ttft(&client).await;
-                first.push(f);
-                whole.push(w);
-                up.push(counted.up.load(Ordering::Relaxed) - u0);
-                down.push(counted.down.load(Ordering::Relaxed) - d0);
-            }
-            up.sort();
-            down.sort();
+            private_ttft(&client).await; // attests; the rounds below reuse the key
             let name = if window == 0 { label.to_string() } else { format!("{label}, coalescing {window} ms") };
-            println!(
-                "  {name:<32} request {:>5} B, reply {:>5} B; first token {:>6.1} ms, verified reply {:>6.1} ms",
-                up[RUNS / 2], down[RUNS / 2], ms(median(first)), ms(median(whole))
-            );
+            setups.push((name, client, counted, Vec::new(), Vec::new(), Vec::new(), Vec::new()));
         }
-        drop(stack);
     }
     std::env::remove_var("SOTTO_BENCH_UNPADDED_REPLIES");
+    for _ in 0..ROUNDS {
+        for (_, client, counted, first, whole, up, down) in setups.iter_mut() {
+            let (u0, d0) = (counted.up.load(Ordering::Relaxed), counted.down.load(Ordering::Relaxed));
+            let (f, w) = private_ttft(client).await;
+            first.push(f);
+            whole.push(w);
+            up.push(counted.up.load(Ordering::Relaxed) - u0);
+            down.push(counted.down.load(Ordering::Relaxed) - d0);
+        }
+    }
+    println!("what the relay sees per exchange (8-token streamed reply, median of {ROUNDS}, set-ups interleaved; bytes are HTTP on the wire, both ways):");
+    for (name, _, _, first, whole, mut up, mut down) in setups {
+        up.sort();
+        down.sort();
+        println!(
+            "  {name:<32} request {:>5} B, reply {:>5} B; first token {:>6.1} ms, verified reply {:>6.1} ms",
+            up[ROUNDS / 2], down[ROUNDS / 2], ms(median(first)), ms(median(whole))
+        );
+    }
+    drop(stacks);
 }
 
 /// The same embedded model behind OpenGradient's wire, relay paths and registry stand-in.
