@@ -220,8 +220,12 @@ async fn stream_reply<W: AsyncWrite + Unpin>(
                 continue;
             }
         }
-        // Anything else first sends what was held back, in order.
+        // Anything else first sends what was held back, in order, and not before its window
+        // closes (so the end of the reply is not timed either).
         if !pending.is_empty() {
+            if let Some(at) = deadline {
+                tokio::time::sleep_until(at).await;
+            }
             w.content(&sse(&chunk(json!({"content": std::mem::take(&mut pending)}), Value::Null))).await?;
             deadline = None;
         }

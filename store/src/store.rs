@@ -16,8 +16,9 @@ pub struct Store {
     dir: PathBuf,
     // Kept so that a second connection can be opened (a reply streaming while the app lists).
     key: SecretKey,
-    /// A delete's checkpoint could not complete; it is retried when this connection closes.
-    checkpoint_owed: std::cell::Cell<bool>,
+    /// A delete's checkpoint could not complete; it is retried when any connection to the store
+    /// made from this one (`reopen`) closes, as that may be the reader that held it.
+    checkpoint_owed: std::sync::Arc<std::sync::atomic::AtomicBool>,
     _lock: Option<FolderLock>,
 }
 
@@ -90,7 +91,7 @@ impl Store {
         let (mut next, new_key) = kf.with_new_key(new, kdf)?;
         let staged = dir.join(REKEY_DB);
         remove_if_present(&staged)?;
-        let source = Self::connect_locked(dir, &old_key, None)?;
+        let source = Self::connect_locked(dir, &old_key, None, Default::default())?;
         let expected = source.census()?;
         source.export_rekeyed(&staged, &new_key)?;
         // The copy must open with the new key and hold everything before anything is swapped.
@@ -143,12 +144,17 @@ impl Store {
     }
 
     fn connect(dir: &Path, key: &SecretKey) -> Result<Store, StoreError> {
-        Self::connect_locked(dir, key, Some(FolderLock::shared(dir)?))
+        Self::connect_locked(dir, key, Some(FolderLock::shared(dir)?), Default::default())
     }
 
     /// `lock`: the shared lock this connection holds (none when the caller holds the folder
     /// exclusively, during a passphrase change).
-    fn connect_locked(dir: &Path, key: &SecretKey, lock: Option<FolderLock>) -> Result<Store, StoreError> {
+    fn connect_locked(
+        dir: &Path,
+        key: &SecretKey,
+        lock: Option<FolderLock>,
+        checkpoint_owed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<Store, StoreError> {
         let path = Self::db_path(dir);
         let mut conn = Connection::open(&path).map_err(|e| StoreError::from_sqlite(&path, e))?;
         // SQLCipher would print its own messages to stderr; Sotto reports failures itself.
@@ -176,7 +182,7 @@ impl Store {
             rusqlite_migration::Error::RusqliteError { err, .. } => StoreError::from_sqlite(&path, err),
             other => StoreError::Unsupported(format!("the history schema could not be updated: {other}")),
         })?;
-        let store = Store { conn, dir: dir.to_owned(), key: key.clone(), checkpoint_owed: std::cell::Cell::new(false), _lock: lock };
+        let store = Store { conn, dir: dir.to_owned(), key: key.clone(), checkpoint_owed, _lock: lock };
         // What a delete left in the log while another connection held it (or before a crash)
         // goes now, when nothing else holds it.
         let _ = store.checkpoint();
@@ -186,7 +192,7 @@ impl Store {
     /// Another connection to the same store, for work that runs beside this one (SQLite's WAL
     /// lets it read while the other writes).
     pub fn reopen(&self) -> Result<Store, StoreError> {
-        Self::connect(&self.dir, &self.key)
+        Self::connect_locked(&self.dir, &self.key, Some(FolderLock::shared(&self.dir)?), self.checkpoint_owed.clone())
     }
 
     pub fn dir(&self) -> &Path {
@@ -232,7 +238,7 @@ impl Store {
     pub(crate) fn checkpoint_after_delete(&self) -> Result<(), StoreError> {
         if !self.checkpoint()? {
             tracing::warn!("another connection holds the history's log; it is emptied when this one closes");
-            self.checkpoint_owed.set(true);
+            self.checkpoint_owed.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(())
     }
@@ -240,8 +246,12 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if self.checkpoint_owed.get() && !matches!(self.checkpoint(), Ok(true)) {
-            tracing::warn!("the history's write-ahead log could not be emptied yet; the next delete or start empties it");
+        use std::sync::atomic::Ordering;
+        if self.checkpoint_owed.load(Ordering::Relaxed) {
+            match self.checkpoint() {
+                Ok(true) => self.checkpoint_owed.store(false, Ordering::Relaxed),
+                _ => tracing::warn!("the history's write-ahead log could not be emptied yet; the next close or start empties it"),
+            }
         }
     }
 }

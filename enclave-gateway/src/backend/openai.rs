@@ -89,12 +89,28 @@ fn events_from_chunk(chunk: &Value, calls: &mut ToolCalls) -> Vec<BackendEvent> 
     out
 }
 
+/// An upstream answer read whole, but never more than `limit` bytes (an error page or a model
+/// list is small; anything else is refused before it fills the enclave's memory).
+async fn read_capped(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| format!("the upstream answer could not be read: {e}"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(format!("the upstream answer is larger than {} KiB", limit / 1024));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 impl Backend for OpenAiBackend {
     fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
         Box::pin(async move {
             let unavailable = |e: reqwest::Error| BackendError::Unavailable(format!("the upstream model server did not answer: {e}"));
             let resp = self.authorise(self.http.get(self.url("/models"))).send().await.map_err(unavailable)?;
-            let body: Value = resp.json().await.map_err(unavailable)?;
+            let bytes = read_capped(resp, 4 << 20).await.map_err(BackendError::Unavailable)?;
+            let body: Value = serde_json::from_slice(&bytes).map_err(|e| BackendError::Unavailable(format!("the upstream model list is not JSON: {e}")))?;
             Ok(body["data"]
                 .as_array()
                 .map(|d| d.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect())
@@ -111,7 +127,7 @@ impl Backend for OpenAiBackend {
                 Ok(r) if r.status().is_success() => r,
                 Ok(r) => {
                     let status = r.status();
-                    let text = r.text().await.unwrap_or_default();
+                    let text = read_capped(r, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
                     return stream::iter(vec![BackendEvent::Error(format!("the upstream model server answered {status}: {}", text.chars().take(300).collect::<String>()))]).boxed();
                 }
                 Err(e) => return stream::iter(vec![BackendEvent::Error(format!("the upstream model server did not answer: {e}"))]).boxed(),
