@@ -379,5 +379,8 @@ async fn check_again_re_verifies_a_stored_reply_and_the_whole_history() {
     assert!(rows.iter().any(|r| r.contains("Chat request") && r.contains("sealed") && r.contains(&relay)), "{rows:?}");
     assert!(rows.iter().any(|r| r.contains("Enclave attestation")), "{rows:?}");
     app.screenshot("network-activity").await;
+    app.client.set_window_size(800, 600).await.expect("resize");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.screenshot("network-activity-800x600").await;
     app.close().await;
 }
