@@ -123,7 +123,11 @@ impl<'s> Recorder<'s> {
             model: reply.model.clone(),
             receipt,
             development: crate::proof::is_development(reply),
-            proof: reply.proof.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+            proof: match (&reply.proof, &reply.tee_proof) {
+                (Some(p), _) => serde_json::to_value(p).ok(),
+                (None, Some(t)) => serde_json::to_value(t).ok(),
+                (None, None) => None,
+            },
         })
     }
 

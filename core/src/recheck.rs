@@ -2,7 +2,7 @@
 //! verifier (`private_inference::proof`) over what the store kept with each reply.
 
 use serde::Serialize;
-use sotto_private_inference::proof::{self, ProofExchange, ProofFile, ProofMaterial, Rechecked, PROOF_FORMAT, PROOF_VERSION};
+use sotto_private_inference::proof::{self, ProofExchange, ProofFile, ProofMaterial, Rechecked, TeeProofMaterial, PROOF_FORMAT, PROOF_VERSION};
 use sotto_store::{Conversation, Message, MessageStatus, Store, StoreError};
 
 /// One reply's verdict.
@@ -73,8 +73,18 @@ fn recheck_message(store: &Store, c: &Conversation, position: usize, m: &Message
         _ => {}
     }
     let Some(value) = store.proof(&m.uid)? else {
-        return Ok(verdict("not_checkable", "no proof was kept with it (a reply from before Sotto kept them, or from OpenGradient's network)".into(), None));
+        return Ok(verdict("not_checkable", "no proof was kept with it (a reply from before Sotto kept them)".into(), None));
     };
+    // OpenGradient's replies keep their RSA-PSS receipt and what it covers.
+    if value.get("scheme").and_then(|s| s.as_str()) == Some(sotto_enclave_protocol::receipt::OPENGRADIENT_SCHEME) {
+        return Ok(match serde_json::from_value::<TeeProofMaterial>(value) {
+            Err(e) => verdict("failed", format!("its stored proof is not readable ({e})"), None),
+            Ok(t) => match proof::recheck_tee(&t) {
+                Ok(detail) => verdict("verified", detail, None),
+                Err(e) => verdict("failed", e.to_string(), None),
+            },
+        });
+    }
     let material: ProofMaterial = match serde_json::from_value(value) {
         Ok(m) => m,
         Err(e) => return Ok(verdict("failed", format!("its stored proof is not readable ({e})"), None)),
@@ -122,7 +132,7 @@ pub fn proof_file(store: &Store, conversation_id: &str, message: Option<usize>, 
         match material {
             Some(material) => exchanges.push(ProofExchange::from_material(position, &material, include_text)),
             None if message.is_some() => {
-                return Err(ProofExportError::Nothing(format!("message {position} kept no proof (it failed, did not finish, was imported, or came from OpenGradient's network)")))
+                return Err(ProofExportError::Nothing(format!("message {position} kept no proof a proof file can carry (it failed, did not finish, was imported, or came from OpenGradient's network, whose receipts `history verify` checks but proof files do not carry yet)")))
             }
             None => {}
         }

@@ -39,6 +39,44 @@ pub struct ProofMaterial {
     pub receipt: Receipt,
 }
 
+/// What is kept with a reply from one of OpenGradient's TEEs: its RSA-PSS receipt, the key it
+/// was checked with (from the registry; the TEE id is keccak256 of it), the canonical request and
+/// the output the receipt covers, and what was checked about the TEE at the time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeeProofMaterial {
+    /// Always [`sotto_enclave_protocol::receipt::OPENGRADIENT_SCHEME`].
+    pub scheme: String,
+    pub receipt: sotto_enclave_protocol::opengradient::receipt::TeeReceipt,
+    /// The TEE's RSA signing key, SPKI DER, base64.
+    #[serde(with = "base64_bytes")]
+    pub signing_key: Vec<u8>,
+    /// The registry's keccak256(PCR0 ‖ PCR1 ‖ PCR2) for the TEE, hex.
+    pub pcr_hash: String,
+    /// The canonical request (Python `json.dumps`, sorted) the receipt's request hash covers.
+    #[serde(with = "base64_bytes")]
+    pub canonical_request: Vec<u8>,
+    /// The output the receipt's output hash covers.
+    #[serde(with = "base64_bytes")]
+    pub output: Vec<u8>,
+    /// What was checked about the TEE when the reply arrived, in words.
+    pub checked_then: String,
+}
+
+/// Checks an OpenGradient reply's receipt again (its attestation is not re-checked offline: the
+/// verdict says what was checked at the time).
+pub fn recheck_tee(m: &TeeProofMaterial) -> Result<String, ProofError> {
+    if m.scheme != sotto_enclave_protocol::receipt::OPENGRADIENT_SCHEME {
+        return Err(ProofError::Malformed(format!("`{}` is not OpenGradient's receipt scheme", m.scheme)));
+    }
+    m.receipt
+        .verify(&m.signing_key, &m.receipt.tee_id, &m.canonical_request, &m.output)
+        .map_err(|e| ProofError::Malformed(format!("the TEE's receipt does not check out: {e}")))?;
+    Ok(format!(
+        "OpenGradient TEE `{}`: its RSA-PSS receipt verified again over the request and the output; when it arrived: {}",
+        m.receipt.tee_id, m.checked_then
+    ))
+}
+
 /// A proof file: one exchange or a whole conversation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProofFile {
@@ -214,5 +252,38 @@ mod base64_option {
         #[derive(Deserialize)]
         struct Wrapped(#[serde(with = "super::base64_bytes")] Vec<u8>);
         Option::<Wrapped>::deserialize(d).map(|w| w.map(|Wrapped(b)| b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_enclave_protocol::opengradient::receipt::TeeSigner;
+
+    #[test]
+    fn an_opengradient_receipt_checks_again_and_any_change_fails() {
+        let signer = TeeSigner::generate().unwrap();
+        let material = TeeProofMaterial {
+            scheme: sotto_enclave_protocol::receipt::OPENGRADIENT_SCHEME.into(),
+            receipt: signer.sign(b"{\"messages\": []}", b"Hello.", 1_700_000_000),
+            signing_key: signer.public_key_der().to_vec(),
+            pcr_hash: "00".repeat(32),
+            canonical_request: b"{\"messages\": []}".to_vec(),
+            output: b"Hello.".to_vec(),
+            checked_then: "attested on this device".into(),
+        };
+        assert!(recheck_tee(&material).unwrap().contains("verified again"));
+        let mut changed = material.clone();
+        changed.output = b"Hello!".to_vec();
+        assert!(recheck_tee(&changed).is_err(), "a changed output");
+        let mut changed = material.clone();
+        changed.canonical_request = b"{\"messages\": [1]}".to_vec();
+        assert!(recheck_tee(&changed).is_err(), "a changed request");
+        let mut changed = material.clone();
+        changed.signing_key = TeeSigner::generate().unwrap().public_key_der().to_vec();
+        assert!(recheck_tee(&changed).is_err(), "another TEE's key");
+        let mut changed = material;
+        changed.scheme = "sotto-ed25519".into();
+        assert!(recheck_tee(&changed).is_err());
     }
 }

@@ -45,6 +45,9 @@ pub struct VerifiedReply {
     /// What the verification used, to check it again later (Sotto's wire; `None` on others).
     #[serde(skip)]
     pub proof: Option<crate::proof::ProofMaterial>,
+    /// The same for a reply from one of OpenGradient's TEEs.
+    #[serde(skip)]
+    pub tee_proof: Option<crate::proof::TeeProofMaterial>,
 }
 
 /// The events of one reply. After any `Text`, an `Err` means: withdraw what was shown.
@@ -174,6 +177,7 @@ async fn read<R: AsyncRead + Send + 'static>(
             reply: content.clone(),
             receipt,
         }),
+        tee_proof: None,
         body: content,
     };
     let _ = tx.send(Ok(ReplyEvent::Verified(Box::new(reply)))).await;

@@ -273,3 +273,20 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Issue 16: a reply from an OpenGradient TEE keeps its RSA-PSS receipt and what it covers, and
+/// `history verify` checks it again offline (saying what was checked about the TEE at the time).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_opengradient_reply_checks_again_offline() {
+    let stack = og_stack(None);
+    let p = og_profile(&stack);
+    let env = [("SOTTO_PASSPHRASE", "e2e passphrase")];
+    let out = sotto_e2e::cli_with(stack.home.path(), &["ask", "--profile", &p, "--json", "Say hello"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = serde_json::from_slice::<Value>(&out.stdout).unwrap()["conversation_id"].as_str().unwrap().to_string();
+    let verify = sotto_e2e::cli_with(stack.home.path(), &["history", "verify", "--json", &id], &env);
+    assert_eq!(verify.status.code(), Some(0), "{}{}", stdout(&verify), stderr(&verify));
+    let checks: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    let detail = checks[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("RSA-PSS receipt verified again") && detail.contains("attested on this device"), "{detail}");
+}

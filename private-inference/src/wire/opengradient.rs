@@ -417,7 +417,17 @@ struct Finished {
 /// Verifies the receipt exactly as the SDK does and builds the verified reply.
 fn finish(ctx: &Context, f: Finished) -> Result<VerifiedReply, InferenceError> {
     let tee_receipt = TeeReceipt::from_reply(&f.final_frame)?;
-    tee_receipt.verify(&ctx.tee.signing_key_der, &ctx.tee.tee_id, &ctx.inner.canonical_bytes(), f.output.as_bytes())?;
+    let canonical = ctx.inner.canonical_bytes();
+    tee_receipt.verify(&ctx.tee.signing_key_der, &ctx.tee.tee_id, &canonical, f.output.as_bytes())?;
+    let tee_proof = crate::proof::TeeProofMaterial {
+        scheme: OPENGRADIENT_SCHEME.into(),
+        receipt: tee_receipt.clone(),
+        signing_key: ctx.tee.signing_key_der.clone(),
+        pcr_hash: hex::encode(ctx.tee.pcr_hash),
+        canonical_request: canonical,
+        output: f.output.as_bytes().to_vec(),
+        checked_then: ctx.identity.trust.clone(),
+    };
     let model = f.final_frame.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
     let receipt = Receipt {
         version: 1,
@@ -442,8 +452,8 @@ fn finish(ctx: &Context, f: Finished) -> Result<VerifiedReply, InferenceError> {
         relay: ctx.relay.clone(),
         request_bytes: ctx.sealed.wire.len(),
         body: f.body,
-        // OpenGradient's receipts are kept as they are; offline re-checking covers Sotto's wire.
         proof: None,
+        tee_proof: Some(tee_proof),
     })
 }
 
