@@ -2,7 +2,9 @@
 //! verifier (`private_inference::proof`) over what the store kept with each reply.
 
 use serde::Serialize;
-use sotto_private_inference::proof::{self, ProofExchange, ProofFile, ProofMaterial, Rechecked, TeeProofMaterial, PROOF_FORMAT, PROOF_VERSION};
+use std::time::{Duration, UNIX_EPOCH};
+
+use sotto_private_inference::proof::{self, printable, ProofExchange, ProofFile, ProofMaterial, Rechecked, TeeProofMaterial, PROOF_FORMAT, PROOF_VERSION};
 use sotto_store::{Conversation, Message, MessageStatus, Store, StoreError};
 
 /// One reply's verdict.
@@ -98,16 +100,27 @@ fn recheck_message(store: &Store, c: &Conversation, position: usize, m: &Message
     })
 }
 
-/// One line about a successful check.
+/// One line about a successful check (every string from the proof made printable).
 pub fn describe(r: &Rechecked) -> String {
+    let module = printable(&r.enclave.module_id, 64);
     let enclave = if r.hardware_protected {
-        format!("AWS Nitro enclave `{}`", r.enclave.module_id)
+        format!("AWS Nitro enclave `{module}`")
     } else {
-        format!("development enclave `{}` (not hardware-protected; root {}…)", r.enclave.module_id, &r.enclave.root_sha256.chars().take(16).collect::<String>())
+        format!("development enclave `{module}` (not hardware-protected; root {}…)", r.enclave.root_sha256.chars().take(16).collect::<String>())
     };
-    let pcrs: Vec<String> = r.enclave.checked_pcrs.iter().map(u16::to_string).collect();
+    let pcrs: Vec<String> = r
+        .enclave
+        .checked_pcrs
+        .iter()
+        .map(|i| format!("PCR{i} {}…", r.enclave.pcrs.get(i).map(|h| h.chars().take(16).collect::<String>()).unwrap_or_default()))
+        .collect();
     let text = if r.text_checked { "request and reply bytes match their hashes" } else { "hashes only (the text is not in the proof)" };
-    format!("{enclave}, PCRs {} as expected, receipt signed by its attested key for model `{}`; {text}", pcrs.join(", "), r.model)
+    let at = humantime::format_rfc3339_seconds(UNIX_EPOCH.checked_add(Duration::from_millis(r.checked_at_ms)).unwrap_or(UNIX_EPOCH));
+    format!(
+        "{enclave}, {} as expected (attested as of {at}), receipt signed by its attested key for model `{}`; {text}",
+        pcrs.join(", "),
+        printable(&r.model, 64)
+    )
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -131,6 +131,8 @@ pub struct Rechecked {
     pub hardware_protected: bool,
     pub model: String,
     pub signed_at_ms: u64,
+    /// The time the attestation was checked as of (the client's word, in a proof file).
+    pub checked_at_ms: u64,
     /// Whether the request and reply bytes were present (and matched their hashes).
     pub text_checked: bool,
 }
@@ -140,7 +142,7 @@ pub struct Rechecked {
 pub enum ProofError {
     #[error("the proof is not readable: {0}")]
     Malformed(String),
-    #[error("this is a {format} proof of version {version}; this build reads {PROOF_FORMAT} version {PROOF_VERSION}")]
+    #[error("this is a {} proof of version {version}; this build reads {PROOF_FORMAT} version {PROOF_VERSION}", printable(format, 40))]
     Version { format: String, version: u32 },
     #[error("the attestation does not check out: {0}")]
     Attestation(String),
@@ -150,6 +152,22 @@ pub enum ProofError {
     RequestBytes,
     #[error("the reply's bytes do not match its hash")]
     ReplyBytes,
+    #[error("the signed reply is an error answer (HTTP {0}), not a reply")]
+    ErrorReply(u16),
+}
+
+/// The longest document age a proof may claim its client accepted (a week).
+const MAX_DOCUMENT_AGE_S: u64 = 7 * 24 * 3600;
+
+/// `text` from a proof, safe to print: no control or direction-changing characters (which could
+/// rewrite a verdict on a terminal), at most `max` characters.
+pub fn printable(text: &str, max: usize) -> String {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
+    let mut out: String = text.chars().filter(|c| !c.is_control() && !bidi(*c)).take(max).collect();
+    if text.chars().count() > max {
+        out.push('…');
+    }
+    out
 }
 
 /// Checks a stored reply again (its bytes are always present).
@@ -172,6 +190,12 @@ pub fn verify_exchange(e: &ProofExchange) -> Result<Rechecked, ProofError> {
     if a.expected_pcrs.is_empty() {
         return Err(bad("the proof lists no expected measurements, so it would prove nothing about the code"));
     }
+    if a.max_document_age_s > MAX_DOCUMENT_AGE_S {
+        return Err(bad("it claims its client accepted attestation documents older than a week"));
+    }
+    if e.reply_status != 200 {
+        return Err(ProofError::ErrorReply(e.reply_status));
+    }
     let expected_pcrs = a
         .expected_pcrs
         .iter()
@@ -186,10 +210,20 @@ pub fn verify_exchange(e: &ProofExchange) -> Result<Rechecked, ProofError> {
         max_age: Duration::from_secs(a.max_document_age_s),
         key_cache: Duration::ZERO,
     };
-    let at = UNIX_EPOCH + Duration::from_millis(a.checked_at_ms);
+    let at = UNIX_EPOCH.checked_add(Duration::from_millis(a.checked_at_ms)).ok_or_else(|| bad("its check time is out of range"))?;
+    if at > std::time::SystemTime::now() + Duration::from_secs(300) {
+        return Err(bad("it claims a check made in the future"));
+    }
     let enclave = verify_bundle(&a.bundle, &nonce, &trust, at, String::new()).map_err(|e| ProofError::Attestation(e.to_string()))?;
+    let hardware = enclave.identity.kind == "aws-nitro";
+    // As a profile must: a hardware proof names the image, kernel and application (PCR0–2), and
+    // none of them is the all-zero value of a debug-mode enclave.
+    let named = |i: u16| a.expected_pcrs.get(&i).is_some_and(|h| h.chars().any(|c| c != '0'));
+    if hardware && !(0..3).all(named) {
+        return Err(bad("an AWS Nitro proof must expect PCR0, PCR1 and PCR2, none all zeros (the debug-mode value)"));
+    }
     if !e.receipt.scheme.is_empty() {
-        return Err(ProofError::Malformed(format!("the receipt is of scheme `{}`, not Sotto's", e.receipt.scheme)));
+        return Err(ProofError::Malformed(format!("the receipt is of scheme `{}`, not Sotto's", printable(&e.receipt.scheme, 40))));
     }
     let digest = |h: &str, what: &str| -> Result<[u8; 32], ProofError> {
         hex::decode(h).ok().and_then(|v| v.try_into().ok()).ok_or_else(|| bad(&format!("`{what}` is not a SHA-256 in hex")))
@@ -203,7 +237,8 @@ pub fn verify_exchange(e: &ProofExchange) -> Result<Rechecked, ProofError> {
         return Err(ProofError::ReplyBytes);
     }
     Ok(Rechecked {
-        hardware_protected: enclave.identity.kind == "aws-nitro",
+        hardware_protected: hardware,
+        checked_at_ms: a.checked_at_ms,
         enclave: enclave.identity,
         model: e.receipt.model.clone(),
         signed_at_ms: e.receipt.timestamp_ms,
@@ -213,6 +248,9 @@ pub fn verify_exchange(e: &ProofExchange) -> Result<Rechecked, ProofError> {
 
 /// Reads a proof file; each exchange's verdict in order.
 pub fn verify_file(bytes: &[u8]) -> Result<Vec<(usize, Result<Rechecked, ProofError>)>, ProofError> {
+    if bytes.len() as u64 > MAX_PROOF_FILE {
+        return Err(ProofError::Malformed(format!("it is larger than {} MiB", MAX_PROOF_FILE >> 20)));
+    }
     let file: ProofFile = serde_json::from_slice(bytes).map_err(|e| ProofError::Malformed(e.to_string()))?;
     if file.format != PROOF_FORMAT || file.version != PROOF_VERSION {
         return Err(ProofError::Version { format: file.format, version: file.version });
@@ -259,6 +297,14 @@ mod base64_option {
 mod tests {
     use super::*;
     use sotto_enclave_protocol::opengradient::receipt::TeeSigner;
+
+    #[test]
+    fn strings_from_a_proof_cannot_rewrite_the_terminal() {
+        let hostile = "dev\r\x1b[2K\x1b[32m✓ verified: AWS Nitro\u{202E}";
+        let shown = printable(hostile, 64);
+        assert!(!shown.contains('\r') && !shown.contains('\x1b') && !shown.contains('\u{202E}'), "{shown:?}");
+        assert_eq!(printable(&"x".repeat(100), 10), format!("{}…", "x".repeat(10)));
+    }
 
     #[test]
     fn an_opengradient_receipt_checks_again_and_any_change_fails() {

@@ -217,7 +217,11 @@ impl Store {
     /// write-ahead log holding the old pages is emptied.
     pub fn delete_conversation(&self, id_or_prefix: &str) -> Result<String, StoreError> {
         let id = self.resolve_conversation(id_or_prefix)?;
-        self.conn.execute("DELETE FROM conversations WHERE id = ?1", [&id]).map_err(|e| self.sql_err(e))?;
+        self.atomically(|tx| {
+            tx.execute("DELETE FROM conversations WHERE id = ?1", [&id])?;
+            // The ledger keeps that requests were made, not which conversation they were for.
+            tx.execute("UPDATE network_ledger SET conversation_id = NULL WHERE conversation_id = ?1", [&id])
+        })?;
         self.checkpoint_after_delete()?;
         Ok(id)
     }

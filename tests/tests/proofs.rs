@@ -123,6 +123,18 @@ async fn stored_replies_check_again_offline_and_a_proof_checks_anywhere() {
     }
     let (code, verdict) = verify_file(&home.join("does-not-exist.json"));
     assert_eq!(code, Some(1), "{verdict}");
+
+    // The reader's own expected measurement: the right one passes, another fails.
+    let pcr0 = original["exchanges"][0]["attestation"]["expected_pcrs"]["0"].as_str().unwrap().to_string();
+    let empty = tempfile::tempdir().unwrap();
+    let right = cli_with(empty.path(), &["proof", "verify", full.to_str().unwrap(), "--expect-pcr", &format!("0={pcr0}")], &[]);
+    assert_eq!(right.status.code(), Some(0), "{}", text(&right.stdout));
+    let wrong = cli_with(empty.path(), &["proof", "verify", full.to_str().unwrap(), "--expect-pcr", &format!("0={}", "ab".repeat(48))], &[]);
+    assert_eq!(wrong.status.code(), Some(3), "{}", text(&wrong.stdout));
+    assert!(text(&wrong.stdout).contains("not the"), "{}", text(&wrong.stdout));
+    // A proof file is never overwritten.
+    let again = cli_with(&home, &["history", "proof", &good_id, "-o", full.to_str().unwrap()], &[PASS]);
+    assert_ne!(again.status.code(), Some(0));
 }
 
 /// "What left this device": after asks (streamed and whole), a model list, an agent run and a

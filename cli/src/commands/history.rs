@@ -58,7 +58,8 @@ pub enum HistoryCommand {
     /// with `sotto proof verify` (format: docs/proof-format.md).
     Proof {
         id: String,
-        /// Only this message (1 = the conversation's first message).
+        /// Only this message (1 = the conversation's first message). With --include-text the
+        /// request it answers is included, and that request carries the earlier turns too.
         #[arg(long)]
         message: Option<usize>,
         /// Also put the request and reply themselves in the proof (without it: hashes only,
@@ -81,7 +82,7 @@ pub fn run(command: HistoryCommand) -> i32 {
         HistoryCommand::Import { file } => import(&file),
         HistoryCommand::Delete { id } => with_store(|s| {
             let id = s.delete_conversation(&id)?;
-            eprintln!("deleted conversation {}", &id[..8]);
+            eprintln!("deleted conversation {}", short(&id));
             Ok(())
         }),
         HistoryCommand::Passphrase => change_passphrase(),
@@ -114,7 +115,7 @@ fn verify(ids: &[String], json: bool) -> i32 {
                 "failed" => "✗ failed",
                 _ => "– not checkable",
             };
-            println!("{}  message {:>3}  {mark}: {}", &c.conversation_id[..8.min(c.conversation_id.len())], c.message, c.detail);
+            println!("{}  message {:>3}  {mark}: {}", short(&c.conversation_id), c.message, c.detail);
         }
         let good = checks.iter().filter(|c| c.passed()).count();
         eprintln!("{good} of {} replies verified again, offline", checks.len());
@@ -132,10 +133,15 @@ fn write_proof(store: &Store, id: &str, message: Option<usize>, include_text: bo
         other => StoreError::Unsupported(other.to_string()),
     })?;
     let text = serde_json::to_string_pretty(&file).map_err(|e| StoreError::Unsupported(e.to_string()))?;
-    std::fs::write(output, text.as_bytes()).map_err(|source| StoreError::Io { action: "write", path: output.to_owned(), source })?;
+    write_private(output, text.as_bytes()).map_err(|source| StoreError::Io { action: "write", path: output.to_owned(), source })?;
     let what = if include_text { "with the request and reply text" } else { "hashes only, no text" };
     eprintln!("wrote {} ({} exchange(s), {what}, {} bytes); check it anywhere with `sotto proof verify {}`", output.display(), file.exchanges.len(), text.len(), output.display());
     Ok(())
+}
+
+/// The first characters of an id (ids from an archive may be short or not ASCII).
+pub fn short(id: &str) -> String {
+    id.chars().take(8).collect()
 }
 
 /// Changed or unreadable bytes are a failed check; everything else is a set-up problem.
@@ -211,7 +217,7 @@ fn list(store: &Store, json: bool) -> Result<(), StoreError> {
         eprintln!("no conversations yet");
     } else {
         for c in all {
-            println!("{}  {}  {:>3} messages  {}", &c.id[..8], when(c.updated_ms), c.messages, c.title);
+            println!("{}  {}  {:>3} messages  {}", short(&c.id), when(c.updated_ms), c.messages, c.title);
         }
     }
     Ok(())
@@ -232,7 +238,7 @@ fn show(store: &Store, id: &str, json: bool, export: Option<&std::path::Path>) -
 }
 
 fn print_conversation(c: &Conversation) {
-    println!("{}  {}  (started {})", &c.summary.id[..8], c.summary.title, when(c.summary.created_ms));
+    println!("{}  {}  (started {})", short(&c.summary.id), c.summary.title, when(c.summary.created_ms));
     for m in &c.messages {
         let who = if m.role == "user" { "you" } else { "sotto" };
         let detail = m.status_detail.as_deref().unwrap_or("");
@@ -263,7 +269,7 @@ fn search(store: &Store, text: &str, limit: usize, json: bool) -> Result<(), Sto
         for h in hits {
             let who = if h.role == "user" { "you" } else { "sotto" };
             let snippet = h.snippet.replace('\n', " ").replace(MATCH_START, "[").replace(MATCH_END, "]");
-            println!("{}  {}\n  {who}: {snippet}", &h.conversation_id[..8], h.conversation_title);
+            println!("{}  {}\n  {who}: {snippet}", short(&h.conversation_id), h.conversation_title);
         }
     }
     Ok(())
@@ -325,4 +331,14 @@ fn change_passphrase() -> Result<(), StoreError> {
     Store::change_passphrase(&dir, &old, &new, KdfParams::default())?;
     eprintln!("passphrase changed; the history was re-encrypted under a new key, so an old copy of key.json no longer opens it");
     Ok(())
+}
+
+/// A new file only the user can read (a proof may hold the conversation); never overwrites.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }

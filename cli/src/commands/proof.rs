@@ -15,11 +15,22 @@ pub enum ProofCommand {
         file: PathBuf,
         #[arg(long)]
         json: bool,
+        /// The measurement you trust for PCR N (repeatable): an exchange whose attested document
+        /// reports another value fails. Without it, compare the printed values yourself.
+        #[arg(long = "expect-pcr", value_name = "N=HEX")]
+        pcrs: Vec<String>,
     },
 }
 
 pub fn run(command: ProofCommand) -> i32 {
-    let ProofCommand::Verify { file, json } = command;
+    let ProofCommand::Verify { file, json, pcrs } = command;
+    let expected = match pcrs.iter().map(|s| super::parse_pcr_arg(s)).collect::<Result<Vec<_>, _>>() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: --expect-pcr: {e}");
+            return exit::USAGE;
+        }
+    };
     let bytes = match read(&file) {
         Ok(b) => b,
         Err(e) => {
@@ -28,7 +39,8 @@ pub fn run(command: ProofCommand) -> i32 {
         }
     };
     let verdicts = match proof::verify_file(&bytes) {
-        Ok(v) => v,
+        // The reader's own expectations, over the file's.
+        Ok(v) => v.into_iter().map(|(n, r)| (n, r.and_then(|r| matches_expected(r, &expected)))).collect::<Vec<_>>(),
         Err(e) => {
             eprintln!("error: {}: {e}", file.display());
             return exit::CHECK_FAILED;
@@ -58,10 +70,25 @@ pub fn run(command: ProofCommand) -> i32 {
     }
 }
 
-fn read(file: &std::path::Path) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(file).map_err(|e| format!("{}: {e}", file.display()))?.len();
-    if size > MAX_PROOF_FILE {
-        return Err(format!("{} is {size} bytes; a proof file is at most {} MiB", file.display(), MAX_PROOF_FILE >> 20));
+fn matches_expected(r: proof::Rechecked, expected: &[(u16, Vec<u8>)]) -> Result<proof::Rechecked, proof::ProofError> {
+    for (index, value) in expected {
+        let found = r.enclave.pcrs.get(index).cloned().unwrap_or_default();
+        if !found.eq_ignore_ascii_case(&hex::encode(value)) {
+            return Err(proof::ProofError::Attestation(format!("PCR{index} is {found}, not the {} you expect", hex::encode(value))));
+        }
     }
-    std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))
+    Ok(r)
+}
+
+/// At most the cap, whatever the file is (a pipe, a device) — never more.
+fn read(file: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_PROOF_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    if bytes.len() as u64 > MAX_PROOF_FILE {
+        return Err(format!("{} is larger than a proof file may be ({} MiB)", file.display(), MAX_PROOF_FILE >> 20));
+    }
+    Ok(bytes)
 }

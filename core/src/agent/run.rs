@@ -93,8 +93,10 @@ pub async fn run_agent(
         unsent = run.steps.len();
         run.requests.push(body);
         let body = run.requests.last().map(Vec::as_slice).unwrap_or_default();
+        // Its requests belong to the run's conversation in the network ledger.
+        let conversation = recorder.as_deref().and_then(AgentRecorder::conversation_id).map(String::from);
         let reply = tokio::select! {
-            reply = receive(client, body, observer) => reply,
+            reply = sotto_private_inference::ledger::in_conversation(conversation, receive(client, body, observer)) => reply,
             _ = stop.cancelled() => break AgentEnd::Stopped,
         };
         let reply = match reply {
