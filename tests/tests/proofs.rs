@@ -26,6 +26,15 @@ fn ask(stack: &Stack, profile: &str, extra: &[&str], prompt: &str) -> (Option<i3
     (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
 }
 
+/// The independent verifier in `tests/peers/proof_verifier.py`, written from the format document
+/// alone (Python `cryptography`, its own CBOR reader): exit code and what it printed.
+fn independent_verdict(path: &std::path::Path) -> (Option<i32>, String) {
+    let python = sotto_relay_config::sotto_cache().join("og-sdk-venv/bin/python");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/proof_verifier.py");
+    let out = std::process::Command::new(&python).arg(script).arg(path).output().unwrap_or_else(|e| panic!("{} ({e}); run scripts/setup", python.display()));
+    (out.status.code(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
+}
+
 /// `proof verify` on a file, from a home with no store at all.
 fn verify_file(path: &std::path::Path) -> (Option<i32>, Value) {
     let empty = tempfile::tempdir().unwrap();
@@ -86,6 +95,12 @@ async fn stored_replies_check_again_offline_and_a_proof_checks_anywhere() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let (code, verdict) = verify_file(&full);
     assert_eq!((code, verdict[0]["text_checked"].clone()), (Some(0), json!(true)), "{verdict}");
+    // Someone else's verifier, written from docs/proof-format.md alone, agrees.
+    for file in [&hashes, &full] {
+        let (code, said) = independent_verdict(file);
+        assert_eq!(code, Some(0), "{said}");
+        assert!(said.contains("verified (development enclave)"), "{said}");
+    }
 
     // One changed byte in any field fails, with the right reason.
     let original: Value = serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap();
@@ -120,6 +135,8 @@ async fn stored_replies_check_again_offline_and_a_proof_checks_anywhere() {
         assert_eq!(code, Some(3), "{field}: {verdict}");
         let detail = verdict[0]["detail"].as_str().unwrap_or_default();
         assert!(detail.contains(reason), "{field}: expected “{reason}” in “{detail}”");
+        let (code, said) = independent_verdict(&path);
+        assert_eq!(code, Some(3), "the independent verifier also refuses a changed {field}: {said}");
     }
     let (code, verdict) = verify_file(&home.join("does-not-exist.json"));
     assert_eq!(code, Some(1), "{verdict}");
