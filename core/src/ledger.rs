@@ -36,6 +36,7 @@ impl LedgerSink for StoreLedger {
             bytes_received: e.bytes_received,
             conversation_id: e.conversation_id,
             user_content: e.user_content,
+            credential: e.credential,
         };
         let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(err) = store.record_network(&record) {

@@ -24,6 +24,10 @@ pub struct LedgerEntry {
     pub conversation_id: Option<String>,
     /// Whether it carried anything of the user's (always sealed to an attested key).
     pub user_content: bool,
+    /// Whether it carried an account credential in the clear to its destination (OpenGradient's
+    /// bearer token to its relay, a refresh token to its auth server).
+    #[serde(default)]
+    pub credential: bool,
 }
 
 /// Where entries go.
@@ -126,8 +130,15 @@ impl Ticket {
             bytes_received: 0,
             conversation_id: CONVERSATION.try_with(Clone::clone).ok().flatten(),
             user_content: purpose.user_content(),
+            credential: purpose == Purpose::Login,
         };
         Self { entry, sink }
+    }
+
+    /// The request carries an account credential (an `Authorization` header).
+    pub(crate) fn with_credential(mut self, credential: bool) -> Self {
+        self.entry.credential |= credential;
+        self
     }
 
     pub(crate) fn answered(&mut self, status: u16) {

@@ -117,7 +117,8 @@ impl Transport {
             for (name, value) in out.headers {
                 request = request.header(*name, value);
             }
-            let ticket = Ticket::new(self.ledger.clone(), &url, out.method.as_str(), out.purpose, out.body.len());
+            let credential = out.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+            let ticket = Ticket::new(self.ledger.clone(), &url, out.method.as_str(), out.purpose, out.body.len()).with_credential(credential);
             match tokio::time::timeout(self.first_byte, request.send()).await {
                 Err(_) => return Err(InferenceError::NoAnswer { secs: self.first_byte.as_secs() }),
                 Ok(Ok(response)) => return Ok(Answer::new(relay.url.to_string(), response, ticket)),

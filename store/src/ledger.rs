@@ -19,15 +19,18 @@ pub struct NetworkRecord {
     pub conversation_id: Option<String>,
     /// It carried something of the user's (always sealed to an attested key).
     pub user_content: bool,
+    /// It carried an account credential in the clear to its destination.
+    #[serde(default)]
+    pub credential: bool,
 }
 
 impl Store {
     pub fn record_network(&self, r: &NetworkRecord) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT INTO network_ledger (at_ms, host, purpose, method, path, status, bytes_sent, bytes_received, conversation_id, user_content)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![r.at_ms as i64, r.host, r.purpose, r.method, r.path, r.status, r.bytes_sent as i64, r.bytes_received as i64, r.conversation_id, r.user_content],
+                "INSERT INTO network_ledger (at_ms, host, purpose, method, path, status, bytes_sent, bytes_received, conversation_id, user_content, credential)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![r.at_ms as i64, r.host, r.purpose, r.method, r.path, r.status, r.bytes_sent as i64, r.bytes_received as i64, r.conversation_id, r.user_content, r.credential],
             )
             .map(|_| ())
             .map_err(|e| self.sql_err(e))
@@ -38,7 +41,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT at_ms, host, purpose, method, path, status, bytes_sent, bytes_received, conversation_id, user_content
+                "SELECT at_ms, host, purpose, method, path, status, bytes_sent, bytes_received, conversation_id, user_content, credential
                  FROM network_ledger WHERE at_ms >= ?1 ORDER BY at_ms, id",
             )
             .map_err(|e| self.sql_err(e))?;
@@ -55,6 +58,7 @@ impl Store {
                     bytes_received: r.get::<_, i64>(7)? as u64,
                     conversation_id: r.get(8)?,
                     user_content: r.get(9)?,
+                    credential: r.get(10)?,
                 })
             })
             .map_err(|e| self.sql_err(e))?;

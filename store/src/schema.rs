@@ -121,7 +121,12 @@ CREATE TABLE network_ledger (
 CREATE INDEX network_ledger_by_time ON network_ledger(at_ms);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+/// Whether a request carried an account credential (OpenGradient's token) in the clear.
+const V5: &str = r#"
+ALTER TABLE network_ledger ADD COLUMN credential INTEGER NOT NULL DEFAULT 0;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -246,6 +246,10 @@ async fn og_login_keeps_the_session_encrypted_and_the_relay_gets_its_token() {
     let out = sotto_e2e::cli_with(stack.home.path(), &["ask", "--profile", &profile.display().to_string(), "Say hello"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     assert_eq!(proxy.exchanges()[0].authorization.as_deref(), Some(format!("Bearer {token}").as_str()));
+    // The ledger says that request carried the account token (the relay sees it).
+    let ledger: Value = serde_json::from_slice(&sotto_e2e::cli_with(stack.home.path(), &["ledger", "--json"], &env).stdout).unwrap();
+    let chats: Vec<&Value> = ledger.as_array().unwrap().iter().filter(|e| e["purpose"] == "chat").collect();
+    assert!(!chats.is_empty() && chats.iter().all(|e| e["credential"] == true), "{ledger:#}");
     // SOTTO_OG_TOKEN wins for scripts; logout forgets the stored one.
     let env2 = [("SOTTO_PASSPHRASE", env[0].1), ("SOTTO_OG_TOKEN", "script-token")];
     let out = sotto_e2e::cli_with(stack.home.path(), &["ask", "--profile", &profile.display().to_string(), "Say hello"], &env2);

@@ -48,6 +48,7 @@ export interface NetworkRecord {
   bytes_received: number;
   conversation_id: string | null;
   user_content: boolean;
+  credential: boolean;
 }
 
 /** A stored reply checked again, offline, from what was kept with it. */

@@ -43,13 +43,20 @@ pub fn run(args: LedgerArgs) -> i32 {
     for r in &records {
         let at = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(r.at_ms)).unwrap_or(std::time::UNIX_EPOCH);
         let when = humantime::format_rfc3339_seconds(at).to_string();
-        let purpose = if r.user_content { format!("{} (sealed)", r.purpose) } else { r.purpose.clone() };
+        let purpose = match (r.user_content, r.credential) {
+            (true, true) => format!("{} (sealed, +token)", r.purpose),
+            (true, false) => format!("{} (sealed)", r.purpose),
+            (false, true) => format!("{} (+token)", r.purpose),
+            (false, false) => r.purpose.clone(),
+        };
         let status = if r.status == 0 { "—".to_string() } else { r.status.to_string() };
         let conversation = r.conversation_id.as_deref().map(super::history::short).unwrap_or_default();
         println!("{:<20}  {:<22}  {:<12}  {:>9}  {:>9}  {:<6}  {}", when.trim_end_matches('Z').replace('T', " "), r.host, purpose, r.bytes_sent, r.bytes_received, status, conversation);
     }
     let (sent, received): (u64, u64) = records.iter().fold((0, 0), |(s, r), e| (s + e.bytes_sent, r + e.bytes_received));
-    eprintln!("{} requests: {sent} bytes sent, {received} bytes received (HTTP bodies); your messages went sealed (HPKE) to the enclave's key", records.len());
+    let tokens = records.iter().filter(|r| r.credential).count();
+    let note = if tokens > 0 { format!("; {tokens} carried your OpenGradient account token (+token), which its server sees") } else { String::new() };
+    eprintln!("{} requests: {sent} bytes sent, {received} bytes received (HTTP bodies); your messages went sealed (HPKE) to the enclave's key{note}", records.len());
     exit::OK
 }
 
