@@ -61,9 +61,15 @@ pub async fn seal_request(
     Ok(SealedRequest { plaintext, ciphertext, opener })
 }
 
+/// The header that carries the request's salt (ignored by the enclave).
+const SALT_FIELD: &str = "sotto-salt";
+
 /// The Binary HTTP request, padded with a `sotto-padding` header to its size bucket (a power of
 /// two of at least 1 KiB), so the relay cannot tell a short prompt from a longer one.
 fn padded_request(method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Result<Vec<u8>, bhttp::Error> {
+    // A random salt, inside the seal: the request's hash (in the receipt, in a hashes-only proof
+    // file) cannot be used to confirm a guess of the conversation.
+    let salt = hex::encode(rand::random::<[u8; 16]>());
     let encode = |pad: Option<usize>| -> Result<Vec<u8>, bhttp::Error> {
         let mut msg = bhttp::Message::request(
             method.as_bytes().to_vec(),
@@ -77,6 +83,7 @@ fn padded_request(method: &str, path: &str, headers: &[(&str, String)], body: &[
         for (name, value) in headers {
             msg.put_header(*name, value.as_bytes());
         }
+        msg.put_header(SALT_FIELD, salt.as_bytes());
         if let Some(n) = pad {
             msg.put_header(padding::PADDING_FIELD, "0".repeat(n));
         }
@@ -155,6 +162,8 @@ mod tests {
         let b = super::padded_request("POST", "/v1/chat/completions", &[], long.as_bytes()).unwrap();
         assert_eq!(a.len(), 1024);
         assert_eq!(b.len(), 1024);
+        let again = super::padded_request("POST", "/v1/chat/completions", &[], br#"{"messages":[{"role":"user","content":"hello"}]}"#).unwrap();
+        assert_ne!(a, again, "salted: the same conversation never seals to the same bytes twice");
         let c = super::padded_request("GET", "/v1/models", &[], b"").unwrap();
         assert_eq!(c.len(), 1024);
         let big = super::padded_request("POST", "/v1/chat/completions", &[], &vec![b' '; 3000]).unwrap();
