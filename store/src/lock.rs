@@ -20,20 +20,19 @@ impl FolderLock {
 
     /// For a connection: fails only while a passphrase change has the folder.
     pub fn shared(dir: &Path) -> Result<Self, StoreError> {
-        let file = Self::file(dir)?;
-        match file.try_lock_shared() {
-            Ok(()) => Ok(Self { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(StoreError::Busy("the history is being re-encrypted after a passphrase change; try again in a moment".into())),
-            Err(TryLockError::Error(e)) => Err(StoreError::io("lock", &dir.join("lock"))(e)),
-        }
+        Self::take(dir, File::try_lock_shared, "the history is being re-encrypted after a passphrase change; try again in a moment")
     }
 
     /// For a passphrase change (or finishing one): fails while any connection is open.
     pub fn exclusive(dir: &Path) -> Result<Self, StoreError> {
+        Self::take(dir, File::try_lock, "another connection to the history is open; close it and try again (nothing was changed)")
+    }
+
+    fn take(dir: &Path, lock: fn(&File) -> Result<(), TryLockError>, busy: &str) -> Result<Self, StoreError> {
         let file = Self::file(dir)?;
-        match file.try_lock() {
+        match lock(&file) {
             Ok(()) => Ok(Self { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(StoreError::Busy("another connection to the history is open; close it and try again (nothing was changed)".into())),
+            Err(TryLockError::WouldBlock) => Err(StoreError::Busy(busy.into())),
             Err(TryLockError::Error(e)) => Err(StoreError::io("lock", &dir.join("lock"))(e)),
         }
     }
