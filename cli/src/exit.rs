@@ -13,7 +13,7 @@ pub const INTERRUPTED: i32 = 130;
 /// check on the enclave or the reply failed.
 pub fn for_error(e: &InferenceError) -> i32 {
     match e {
-        InferenceError::Profile(_) | InferenceError::RelayUnreachable { .. } => SETUP,
+        InferenceError::Profile(_) | InferenceError::RelayUnreachable { .. } | InferenceError::Request(_) | InferenceError::Unsupported(_) => SETUP,
         _ => CHECK_FAILED,
     }
 }

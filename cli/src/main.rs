@@ -26,6 +26,8 @@ enum Command {
     /// Work with attestation documents.
     #[command(subcommand)]
     Attest(commands::attest::AttestCommand),
+    /// Image Studio: make pictures through the private path; the gallery (list, show, export, delete).
+    Image(commands::image::ImageArgs),
     /// List the enclave's models through the private path.
     Models(commands::models::ModelsArgs),
     /// The encrypted conversation history: list, show, search, export, import, delete.
@@ -60,6 +62,7 @@ fn main() {
         Command::Ask(a) => commands::ask::run(a),
         Command::Attest(c) => commands::attest::run(c),
         Command::Models(a) => commands::models::run(a),
+        Command::Image(a) => commands::image::run(a),
         Command::History(c) => commands::history::run(c),
         Command::Proof(c) => commands::proof::run(c),
         Command::Ledger(a) => commands::ledger::run(a),

@@ -5,6 +5,8 @@
 //! - [`history`]: the encrypted store's location and unlocking, and recording exchanges.
 //! - [`chat`]: one chat exchange (store, send, stream, record the outcome).
 //! - [`settings`]: the app's settings (profile, expected measurements, relays, limits, theme).
+//! - [`images`]: Image Studio: generate through the private path, check every image, keep the
+//!   gallery in the store, save PNGs.
 //! - [`proof`]: a verified reply's receipt as data and as a sentence.
 //! - [`agent`]: the local agent loop and its tools (Python in the sandbox, workspace files, PDF).
 //! - [`documents`]: Markdown to PDF (re-exported `sotto-documents`).
@@ -12,6 +14,7 @@
 pub mod agent;
 pub mod chat;
 pub mod history;
+pub mod images;
 pub mod ledger;
 pub mod opengradient_login;
 pub mod profiles;

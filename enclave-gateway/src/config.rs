@@ -67,6 +67,8 @@ pub struct GatewayConfig {
     /// Where the development root and measurements are written.
     pub state_dir: PathBuf,
     pub backend: BackendSpec,
+    /// Which image back-end answers `POST /v1/images/generations`.
+    pub images: crate::ImagesSpec,
     pub wire: Wire,
     /// With the OpenGradient wire: where the registry stand-in answers JSON-RPC (loopback).
     pub registry_listen: Option<SocketAddr>,

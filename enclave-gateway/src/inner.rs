@@ -1,12 +1,13 @@
-//! The inner (Binary HTTP) requests an enclave serves: `GET /v1/models` and
-//! `POST /v1/chat/completions`, OpenAI-compatible, streamed as server-sent events or whole.
+//! The inner (Binary HTTP) requests an enclave serves: `GET /v1/models`,
+//! `POST /v1/chat/completions` (OpenAI-compatible, streamed as server-sent events or whole) and
+//! `POST /v1/images/generations` (in `images::serve`).
 
 use std::time::Duration;
 
 use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
 use sha2::{Digest, Sha256};
 use serde_json::{json, Value};
-use sotto_enclave_protocol::bhttp_stream;
+use sotto_enclave_protocol::{bhttp_stream, images};
 use sotto_enclave_protocol::padding::{self, Style};
 
 use crate::backend::{BackendEvent, ChatRequest};
@@ -55,11 +56,38 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
 
     /// Each write below is one sealed chunk, padded to whole buckets (see `padding`).
     pub(crate) async fn head(&mut self, status: u16, content_type: &str) -> std::io::Result<()> {
+        self.head_with(status, content_type, &[]).await
+    }
+
+    /// The head with further (sealed) header fields.
+    pub(crate) async fn head_with(&mut self, status: u16, content_type: &str, extra: &[(&str, &[u8])]) -> std::io::Result<()> {
         self.style = if content_type == "text/event-stream" { Style::EventStream } else { Style::Whitespace };
         self.status = status;
-        let headers = [("content-type", content_type.as_bytes())];
+        let mut headers = vec![("content-type", content_type.as_bytes())];
+        headers.extend_from_slice(extra);
         let head = if self.padded { padding::head(status, &headers) } else { bhttp_stream::response_head(status, &headers) };
         self.send(&head).await
+    }
+
+    /// Large whitespace-tolerant content (an image reply) in 64 KiB chunks, padded only at the end.
+    pub(crate) async fn content_large(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if !self.padded {
+            for slice in data.chunks(padding::LARGE_SLICE) {
+                self.content(slice).await?;
+            }
+            return Ok(());
+        }
+        for (chunk, padded) in padding::large_content(data) {
+            self.content_hash.update(&padded);
+            self.pieces += 1;
+            self.send(&chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// How many content bytes `content_large` sends for `len` bytes (padding included).
+    pub(crate) fn large_len(&self, len: usize) -> usize {
+        if self.padded { len.div_ceil(padding::LARGE_SLICE) * padding::LARGE_SLICE } else { len }
     }
 
     pub(crate) async fn content(&mut self, data: &[u8]) -> std::io::Result<()> {
@@ -100,6 +128,7 @@ pub(crate) async fn serve<W: AsyncWrite + Unpin>(
     let path = request.control().path().unwrap_or_default();
     match (method, path) {
         (b"GET", b"/v1/models") => models(state, w).await,
+        (b"POST", p) if p == images::PATH.as_bytes() => crate::images::serve::generate(state, request.content(), w).await,
         (b"POST", b"/v1/chat/completions") => {
             let coalesce = coalesce_window(request.header().get(padding::COALESCE_FIELD.as_bytes()));
             chat(state, request.content(), coalesce, w).await
@@ -111,11 +140,11 @@ pub(crate) async fn serve<W: AsyncWrite + Unpin>(
     }
 }
 
-fn error_body(message: &str) -> Value {
+pub(crate) fn error_body(message: &str) -> Value {
     json!({"error": {"message": message, "type": "invalid_request_error"}})
 }
 
-async fn json_reply<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, status: u16, body: &Value) -> std::io::Result<Outcome> {
+pub(crate) async fn json_reply<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, status: u16, body: &Value) -> std::io::Result<Outcome> {
     w.head(status, "application/json").await?;
     w.content(body.to_string().as_bytes()).await?;
     Ok(Outcome::Complete { model: String::new() })
@@ -124,10 +153,14 @@ async fn json_reply<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, status: u16, 
 async fn models<W: AsyncWrite + Unpin>(state: &AppState, w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
     match state.backend.models().await {
         Ok(names) => {
-            let data: Vec<Value> = names
+            let mut data: Vec<Value> = names
                 .iter()
-                .map(|n| json!({"id": n, "object": "model", "owned_by": "sotto-enclave"}))
+                .map(|n| json!({"id": n, "object": "model", "owned_by": "sotto-enclave", "kind": "chat"}))
                 .collect();
+            // Image models say what they are: a trained model behind an API, or the demo painter.
+            for m in state.images.iter().flat_map(|i| i.models()) {
+                data.push(json!({"id": m.id, "object": "model", "owned_by": "sotto-enclave", "kind": "image", "description": m.description}));
+            }
             json_reply(w, 200, &json!({"object": "list", "data": data})).await
         }
         Err(e) => json_reply(w, 502, &error_body(&e.to_string())).await,

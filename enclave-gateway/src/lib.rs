@@ -6,6 +6,8 @@
 //! - [`keys`]: the OHTTP key and receipt key, fresh at every start, rotatable.
 //! - [`measurements`]: PCRs of this binary, its configuration and its model.
 //! - [`backend`]: embedded model, OpenAI-compatible upstream, scripted test stand-in.
+//! - [`images`]: image generation: the local demo generator (not a trained model) or an
+//!   OpenAI-compatible image API.
 //! - [`wire`]: OpenGradient's wire (`--wire opengradient`); [`registry_standin`]: its registry,
 //!   stood in for offline.
 //! - [`server`]: the HTTP listeners (public: through the relay; admin: loopback only).
@@ -13,6 +15,7 @@
 pub mod attester;
 pub mod backend;
 pub mod config;
+pub mod images;
 mod inner;
 pub mod keys;
 pub mod measurements;
@@ -23,6 +26,7 @@ pub mod server;
 pub mod wire;
 
 pub use config::{BackendSpec, GatewayConfig, Wire};
+pub use images::ImagesSpec;
 pub use server::{start, RunningGateway};
 
 /// Milliseconds since the Unix epoch.

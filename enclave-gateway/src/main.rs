@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use sotto_enclave_gateway::{start, BackendSpec, GatewayConfig, Wire};
+use sotto_enclave_gateway::{start, BackendSpec, GatewayConfig, ImagesSpec, Wire};
 
 #[derive(Parser)]
 #[command(name = "sotto-gateway", version, about = "Sotto's development enclave gateway (OHTTP, attestation, receipts)")]
@@ -21,6 +21,9 @@ struct Args {
     /// embedded, scripted:FILE or openai:URL.
     #[arg(long, default_value = "embedded")]
     backend: BackendSpec,
+    /// Image generation: demo (the local demo generator, not a trained model), off, or openai:URL.
+    #[arg(long, default_value = "demo")]
+    images: ImagesSpec,
     /// The wire to speak: sotto (default) or opengradient.
     #[arg(long, value_enum, default_value = "sotto")]
     wire: Wire,
@@ -49,6 +52,7 @@ async fn run() -> anyhow::Result<()> {
         admin_listen: args.admin_listen,
         state_dir: args.state_dir.unwrap_or_else(sotto_relay_config::stack_dir),
         backend: args.backend,
+        images: args.images,
         wire: args.wire,
         registry_listen: args.registry_listen,
     };

@@ -26,6 +26,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub attester: Box<dyn Attester>,
     pub backend: Arc<dyn Backend>,
+    /// Image generation, when this enclave offers it.
+    pub images: Option<Arc<dyn crate::images::ImageBackend>>,
     pub observations: Observations,
     models: Vec<String>,
     passthrough_models: bool,
@@ -66,10 +68,12 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     let spec = config.backend.clone();
     let backend = tokio::task::spawn_blocking(move || backend::build(&spec)).await??;
     let models = backend.models().await.unwrap_or_default();
+    let images = crate::images::build(&config.images)?;
     let binary = std::env::current_exe()?;
     let config_measured = serde_json::json!({
         "gateway": env!("CARGO_PKG_VERSION"),
         "backend": config.backend.describe(),
+        "images": config.images.describe(),
         "wire": format!("{:?}", config.wire).to_lowercase(),
     })
     .to_string();
@@ -110,6 +114,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         attester: Box::new(attester),
         passthrough_models: matches!(config.backend, crate::BackendSpec::OpenAi { .. }),
         backend,
+        images,
         observations: Observations::new(config.admin_listen.is_some()),
         models,
         opengradient,
@@ -265,6 +270,7 @@ mod tests {
                 admin_listen: admin.map(|a| a.parse().unwrap()),
                 state_dir: std::env::temp_dir(),
                 backend: crate::BackendSpec::Scripted { script: "/nonexistent.json".into() },
+                images: crate::ImagesSpec::Off,
                 wire: crate::Wire::Opengradient,
                 registry_listen: registry.map(|a| a.parse().unwrap()),
             };

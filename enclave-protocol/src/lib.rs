@@ -4,12 +4,14 @@
 //! - [`receipt`]: the signed statement closing every reply.
 //! - [`bhttp_stream`]: writing a Binary HTTP response piece by piece, so each piece can be
 //!   sealed into its own chunked-OHTTP chunk as soon as it exists.
+//! - [`images`]: image generation's request and reply.
 //! - [`media`]: media types, paths, trailer names.
 //! - [`padding`]: every sealed chunk and request padded to size buckets (the relay sees sizes).
 //! - [`opengradient`]: OpenGradient's wire (OHTTP with JSON inside, RSA-PSS receipts, registry ABI).
 
 pub mod bhttp_stream;
 pub mod bundle;
+pub mod images;
 pub mod media;
 pub mod opengradient;
 pub mod padding;

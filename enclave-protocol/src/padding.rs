@@ -84,6 +84,25 @@ pub fn content(data: &[u8], style: Style) -> (Vec<u8>, Vec<u8>) {
     (chunk, content)
 }
 
+/// Content bytes per chunk of a large reply: with its 4-byte length prefix a chunk fills
+/// exactly [`LARGE_CHUNK`] bytes.
+pub const LARGE_SLICE: usize = LARGE_CHUNK - 4;
+/// The size of every chunk of a large reply (an image), the last one included.
+pub const LARGE_CHUNK: usize = 64 * 1024;
+
+/// Large whitespace-tolerant content (an image reply's JSON) as chunks of exactly
+/// [`LARGE_CHUNK`] bytes: the last slice is padded with trailing spaces, so the relay learns the
+/// reply's size only to the nearest 64 KiB and no padding lands inside a JSON string. Returns
+/// each chunk and its content as padded (what the receipt hashes).
+pub fn large_content(data: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    data.chunks(LARGE_SLICE)
+        .map(|slice| {
+            let content = padded(slice, Style::Whitespace, LARGE_SLICE - slice.len());
+            (content_chunk(&content), content)
+        })
+        .collect()
+}
+
 /// The response head, padded with a `sotto-padding` header.
 pub fn head(status: u16, headers: &[(&str, &[u8])]) -> Vec<u8> {
     pad_to(CHUNK_BUCKET, |n| {
@@ -129,6 +148,18 @@ mod tests {
         let parsed = bhttp::Message::read_bhttp(&mut std::io::Cursor::new(&msg)).unwrap();
         assert_eq!(parsed.trailer().get(b"sotto-receipt"), Some(&b"{}"[..]));
         assert!(parsed.content().starts_with(b"data: {}\n\n:"));
+    }
+
+    #[test]
+    fn large_content_fills_whole_64k_chunks_and_pads_only_at_the_end() {
+        let data: Vec<u8> = (0..150_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let pieces = large_content(&data);
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces.iter().all(|(chunk, _)| chunk.len() == LARGE_CHUNK));
+        let joined: Vec<u8> = pieces.iter().flat_map(|(_, c)| c.clone()).collect();
+        assert_eq!(&joined[..data.len()], &data[..]);
+        assert!(joined[data.len()..].iter().all(|b| *b == b' '));
+        assert!(large_content(&[]).is_empty());
     }
 
     #[test]

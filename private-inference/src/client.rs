@@ -10,7 +10,7 @@ use sotto_enclave_protocol::padding;
 use sotto_relay_config::Profile;
 
 use crate::attest::{attest, TrustPolicy};
-use crate::reply::{self, ReplyContext};
+use crate::reply::{self, ReplyContext, ReplyLimits};
 use crate::ledger::{LedgerSink, Purpose};
 use crate::transport::{read_limited, Transport};
 use crate::wire::opengradient::{OpenGradientWire, TokenSource};
@@ -42,6 +42,33 @@ impl Default for ClientOptions {
             coalesce: Duration::ZERO,
             ledger: None,
         }
+    }
+}
+
+/// What a model makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Chat,
+    Image,
+}
+
+/// One entry of the enclave's (signed) model list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub kind: ModelKind,
+    /// What the model is, in words, when the enclave says (e.g. "local demo generator — not a
+    /// trained model").
+    pub description: Option<String>,
+}
+
+impl ModelInfo {
+    fn from_entry(entry: &Value) -> Option<Self> {
+        let id = entry["id"].as_str()?.to_string();
+        let kind = if entry["kind"].as_str() == Some("image") { ModelKind::Image } else { ModelKind::Chat };
+        let description = entry["description"].as_str().map(|d| d.chars().take(200).collect());
+        Some(Self { id, kind, description })
     }
 }
 
@@ -115,7 +142,7 @@ impl PrivateClient {
         if let Some(og) = &self.opengradient {
             return og.chat(&self.transport, self.clock.as_ref(), body).await;
         }
-        self.send("POST", "/v1/chat/completions", body).await
+        self.send("POST", "/v1/chat/completions", body, ReplyLimits::default()).await
     }
 
     /// Reads OpenGradient's registry now (not from the cache) and returns how many usable TEEs
@@ -133,20 +160,25 @@ impl PrivateClient {
     /// Lists the enclave's models through the private path (with the reply that carried the
     /// list); OpenGradient's network has no such request, so its known list comes unsigned.
     pub async fn models(&self) -> Result<(Vec<String>, Option<VerifiedReply>), InferenceError> {
-        if let Some(og) = &self.opengradient {
-            return Ok((og.models(), None));
-        }
-        let reply = self.send("GET", "/v1/models", &[]).await?.verified().await?;
-        let json: Value = serde_json::from_slice(&reply.body)
-            .map_err(|e| InferenceError::Malformed(format!("the model list is not JSON ({e})")))?;
-        let names = json["data"]
-            .as_array()
-            .map(|d| d.iter().filter_map(|m| m["id"].as_str().map(String::from)).collect())
-            .unwrap_or_default();
-        Ok((names, Some(reply)))
+        let (catalog, reply) = self.catalog().await?;
+        let chat = catalog.into_iter().filter(|m| m.kind == ModelKind::Chat).map(|m| m.id).collect();
+        Ok((chat, reply))
     }
 
-    async fn send(&self, method: &str, path: &str, body: &[u8]) -> Result<ReplyStream, InferenceError> {
+    /// Every model the enclave serves, chat and image, with what kind each is.
+    pub async fn catalog(&self) -> Result<(Vec<ModelInfo>, Option<VerifiedReply>), InferenceError> {
+        if let Some(og) = &self.opengradient {
+            let chat = og.models().into_iter().map(|id| ModelInfo { id, kind: ModelKind::Chat, description: None }).collect();
+            return Ok((chat, None));
+        }
+        let reply = self.send("GET", "/v1/models", &[], ReplyLimits::default()).await?.verified().await?;
+        let json: Value = serde_json::from_slice(&reply.body)
+            .map_err(|e| InferenceError::Malformed(format!("the model list is not JSON ({e})")))?;
+        let models = json["data"].as_array().map(|d| d.iter().filter_map(ModelInfo::from_entry).collect()).unwrap_or_default();
+        Ok((models, Some(reply)))
+    }
+
+    pub(crate) async fn send(&self, method: &str, path: &str, body: &[u8], limits: ReplyLimits) -> Result<ReplyStream, InferenceError> {
         let mut headers = Vec::new();
         if method == "POST" && !self.coalesce.is_zero() {
             headers.push((padding::COALESCE_FIELD, self.coalesce.as_millis().to_string()));
@@ -162,14 +194,18 @@ impl PrivateClient {
                 ));
             }
             let sealed = seal_request(&enclave.key_config, method, path, &headers, body).await?;
-            let purpose = if path == "/v1/models" { Purpose::Models } else { Purpose::Chat };
+            let purpose = match path {
+                "/v1/models" => Purpose::Models,
+                sotto_enclave_protocol::images::PATH => Purpose::Image,
+                _ => Purpose::Chat,
+            };
             let answer = self
                 .transport
                 .post(&self.profile.enclave.gateway_path, CHUNKED_REQUEST, sealed.ciphertext.clone(), purpose)
                 .await?;
             let (status, relay) = (answer.status, answer.relay.clone());
             if status.is_success() {
-                let ctx = ReplyContext { sealed, enclave, relay, stall: self.profile.timeouts.stall };
+                let ctx = ReplyContext { sealed, enclave, relay, stall: self.profile.timeouts.stall, limits: limits.clone() };
                 return Ok(reply::spawn(ctx, answer));
             }
             let detail = read_limited(answer, MAX_ERROR_BODY, self.profile.timeouts.stall)

@@ -37,6 +37,10 @@ pub enum InferenceError {
     Registry(String),
     #[error("the TEE's receipt does not check out: {0}")]
     TeeReceipt(#[from] sotto_enclave_protocol::opengradient::receipt::TeeReceiptError),
+    #[error("{0}")]
+    Request(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("relay {relay} refused the request (HTTP 401): log in with `sotto og login` (or set SOTTO_OG_TOKEN)")]
     LoginNeeded { relay: String },
 }
@@ -44,7 +48,7 @@ pub enum InferenceError {
 impl InferenceError {
     /// True for failures of the attestation step, which happen before anything is sent.
     pub fn before_sending(&self) -> bool {
-        matches!(self, Self::Attestation(_) | Self::Bundle(_) | Self::Profile(_) | Self::Registry(_))
+        matches!(self, Self::Attestation(_) | Self::Bundle(_) | Self::Profile(_) | Self::Registry(_) | Self::Request(_) | Self::Unsupported(_))
     }
 }
 

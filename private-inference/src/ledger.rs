@@ -46,6 +46,8 @@ pub enum Purpose {
     Models,
     /// OpenGradient's TEE registry (`eth_call`).
     Registry,
+    /// An image request (the prompt, sealed).
+    Image,
     /// A login's token refresh (OpenGradient's auth server; a credential, no conversation).
     Login,
 }
@@ -58,11 +60,12 @@ impl Purpose {
             Purpose::Models => "models",
             Purpose::Registry => "registry",
             Purpose::Login => "login",
+            Purpose::Image => "image",
         }
     }
 
     fn user_content(self) -> bool {
-        self == Purpose::Chat
+        matches!(self, Purpose::Chat | Purpose::Image)
     }
 }
 

@@ -10,6 +10,9 @@
 //! A profile of OpenGradient's network uses [`wire::opengradient`] for steps 1–5 instead: TEEs
 //! from its registry, its OHTTP wire with JSON inside, RSA-PSS receipts.
 //!
+//! Image generation ([`images`]) rides the same path: its reply is one more content verified by
+//! the same receipt code, and each image is checked against the hashes the receipt covers.
+//!
 //! [`PrivateClient`] ties these together with a cache of the verified key and relay fail-over.
 //! Nothing unverified is returned: any error after text was handed on means *withdraw it*.
 
@@ -17,6 +20,7 @@ mod attest;
 mod client;
 mod clock;
 mod error;
+pub mod images;
 pub mod ledger;
 pub mod proof;
 mod registry;
@@ -27,8 +31,8 @@ mod wire;
 
 pub use attest::{AttestationEvidence, AttestedEnclave, EnclaveIdentity, ATTESTED_DEVELOPMENT, ATTESTED_HERE, KEYS_FROM_REGISTRY, MODEL_IN_ENCLAVE, PROVIDER_PROXY};
 pub use wire::opengradient::TokenSource;
-pub use client::{ClientOptions, PrivateClient};
+pub use client::{ClientOptions, ModelInfo, ModelKind, PrivateClient};
 pub use clock::{Clock, FixedOffsetClock, SystemClock};
 pub use error::InferenceError;
-pub use reply::{ReplyEvent, ReplyStream, VerifiedReply};
+pub use reply::{Progress, ReplyEvent, ReplyStream, VerifiedReply};
 pub use seal::{open_whole_response_for_bench, seal_request, SealedRequest};

@@ -76,7 +76,26 @@ pub(crate) struct ReplyContext {
     pub enclave: Arc<AttestedEnclave>,
     pub relay: String,
     pub stall: Duration,
+    pub limits: ReplyLimits,
 }
+
+/// How a large reply arrives: how much is accepted, and who hears how much has come.
+#[derive(Clone)]
+pub(crate) struct ReplyLimits {
+    pub max_bytes: usize,
+    /// Called with (bytes received, bytes announced by the enclave in the sealed head).
+    pub progress: Option<Progress>,
+}
+
+impl Default for ReplyLimits {
+    fn default() -> Self {
+        Self { max_bytes: MAX_REPLY, progress: None }
+    }
+}
+
+/// Hears how much of a reply has arrived (authenticated bytes) and how much the enclave said
+/// would come.
+pub type Progress = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
 
 /// Reads the reply on its own task; the caller consumes events as they authenticate.
 pub(crate) fn spawn(ctx: ReplyContext, answer: crate::transport::Answer) -> ReplyStream {
@@ -113,6 +132,13 @@ async fn read<R: AsyncRead + Send + 'static>(
         let header = within(ctx.stall, msg.header(), classify_bhttp).await?;
         let status = header.control().status().map(|s| s.code()).unwrap_or(0);
         let streaming = status == 200 && header.get(b"content-type") == Some(b"text/event-stream".as_slice());
+        let announced = header
+            .get(sotto_enclave_protocol::images::CONTENT_BYTES_FIELD.as_bytes())
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > ctx.limits.max_bytes as u64) {
+            return Err(InferenceError::Malformed(format!("the reply would be larger than {} MiB", ctx.limits.max_bytes >> 20)));
+        }
         let mut body = msg.body().map_err(classify_bhttp)?;
         let mut sse = SseBuffer::default();
         let mut buf = vec![0u8; 16 * 1024];
@@ -121,10 +147,13 @@ async fn read<R: AsyncRead + Send + 'static>(
             if n == 0 {
                 break;
             }
-            if content.len() + n > MAX_REPLY {
-                return Err(InferenceError::Malformed(format!("the reply is larger than {} MiB", MAX_REPLY >> 20)));
+            if content.len() + n > ctx.limits.max_bytes {
+                return Err(InferenceError::Malformed(format!("the reply is larger than {} MiB", ctx.limits.max_bytes >> 20)));
             }
             content.extend_from_slice(&buf[..n]);
+            if let Some(progress) = &ctx.limits.progress {
+                progress(content.len() as u64, announced);
+            }
             if streaming {
                 for data in sse.push(&buf[..n]) {
                     if let Some(text) = assembled.absorb_event(&data)? {
@@ -399,7 +428,7 @@ mod receipt_tests {
             valid_until: std::time::SystemTime::now(),
             evidence: None,
         });
-        let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5) };
+        let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
         let (tx, mut rx) = mpsc::channel(16);
         let result = read(&ctx, futures::io::Cursor::new(wire), &tx).await;
         drop(tx);

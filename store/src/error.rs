@@ -29,6 +29,10 @@ pub enum StoreError {
     NoMessage(String),
     #[error("`{0}` matches more than one conversation; give more of its id")]
     AmbiguousConversation(String),
+    #[error("no image in the gallery matches `{0}`")]
+    NoImage(String),
+    #[error("`{0}` matches more than one image; give more of its id")]
+    AmbiguousImage(String),
     #[error("type some words to search for")]
     EmptySearch,
     #[error("{0} is not a Sotto archive, or the passphrase is wrong")]

@@ -4,11 +4,14 @@
 //! - conversations and messages, with streaming drafts that survive a crash as "unfinished";
 //! - [`Store::search`]: full-text search;
 //! - [`Store::export_archive`] / [`Store::import_archive`];
-//! - attachments, images, agent steps, settings.
+//! - attachments, images, agent steps, settings;
+//! - Image Studio's gallery ([`Store::add_generation`], [`Store::gallery`]): generations with
+//!   their verified reply, receipt and thumbnails.
 
 mod archive;
 mod conversations;
 mod error;
+mod gallery;
 mod kdf;
 mod key_file;
 mod ledger;
@@ -23,6 +26,7 @@ pub use archive::ArchiveCounts;
 pub use conversations::{title_from, Conversation, ConversationSummary, Message, MessageStatus, ReplyDraft, ReplyOutcome, DRAFT_SAVE_INTERVAL};
 pub use error::StoreError;
 pub use kdf::KdfParams;
+pub use gallery::{GalleryEntry, ImageOutput, NewGeneration};
 pub use key_file::{KeyFile, Protection, Unlock};
 pub use ledger::NetworkRecord;
 pub use records::{AgentStepRecord, Attachment, ImageRecord};

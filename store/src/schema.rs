@@ -126,7 +126,33 @@ const V5: &str = r#"
 ALTER TABLE network_ledger ADD COLUMN credential INTEGER NOT NULL DEFAULT 0;
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+/// Image Studio's gallery. A generation keeps the verified reply exactly as the receipt covers
+/// it (the PNGs live inside it, base64) and what its check used; each output keeps its size,
+/// hash and a small thumbnail so the gallery opens without decoding any full image.
+const V6: &str = r#"
+CREATE TABLE image_generations (
+    uid          TEXT PRIMARY KEY,
+    prompt       TEXT NOT NULL,
+    settings     TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    receipt      TEXT NOT NULL,
+    material     TEXT,
+    reply        BLOB NOT NULL,
+    created_ms   INTEGER NOT NULL
+);
+CREATE INDEX image_generations_by_time ON image_generations(created_ms);
+CREATE TABLE image_outputs (
+    generation_uid  TEXT NOT NULL REFERENCES image_generations(uid) ON DELETE CASCADE,
+    idx             INTEGER NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    sha256          TEXT NOT NULL,
+    thumbnail       BLOB NOT NULL,
+    PRIMARY KEY (generation_uid, idx)
+);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -30,6 +30,8 @@ pub struct StackSpec {
     pub backend: Option<String>,
     /// `--flavor opengradient`: OpenGradient's wire, relay paths and a registry stand-in.
     pub opengradient: bool,
+    /// `--images`: `demo` unless set (`off`, `openai:URL`).
+    pub images: Option<String>,
 }
 
 impl Default for StackSpec {
@@ -39,6 +41,7 @@ impl Default for StackSpec {
             stall_s: 30,
             backend: None,
             opengradient: false,
+            images: None,
         }
     }
 }
@@ -106,6 +109,7 @@ impl Stack {
             .arg(&stack.profile)
             .arg("--backend")
             .arg(spec.backend.clone().unwrap_or_else(|| format!("scripted:{}", script.display())))
+            .args(["--images", spec.images.as_deref().unwrap_or("demo")])
             .args(["--flavor", if spec.opengradient { "opengradient" } else { "sotto" }])
             .env("SOTTO_HOME", stack.home.path())
             .stdout(Stdio::piped())

@@ -2,6 +2,7 @@ pub mod agent;
 pub mod ask;
 pub mod attest;
 pub mod history;
+pub mod image;
 pub mod ledger;
 pub mod models;
 pub mod og;

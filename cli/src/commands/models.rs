@@ -1,3 +1,5 @@
+use sotto_core::private_inference::ModelKind;
+
 use super::ProfileArgs;
 use crate::exit;
 
@@ -17,15 +19,21 @@ pub fn run(args: ModelsArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return exit::report(&e),
     };
-    match super::runtime().block_on(client.models()) {
-        Ok((names, reply)) => {
+    match super::runtime().block_on(client.catalog()) {
+        Ok((catalog, reply)) => {
             let receipt = reply.as_ref().map(crate::output::receipt_json);
+            let chat: Vec<&str> = catalog.iter().filter(|m| m.kind == ModelKind::Chat).map(|m| m.id.as_str()).collect();
             if args.json {
-                let out = serde_json::json!({"models": names, "verified": reply.is_some(), "receipt": receipt});
+                // `models`: the chat models; `catalog`: every model with its kind.
+                let out = serde_json::json!({"models": chat, "catalog": catalog, "verified": reply.is_some(), "receipt": receipt});
                 println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
-                for n in &names {
-                    println!("{n}");
+                for m in &catalog {
+                    match (m.kind, &m.description) {
+                        (ModelKind::Chat, _) => println!("{}", m.id),
+                        (ModelKind::Image, Some(d)) => println!("{}  (images: {d})", m.id),
+                        (ModelKind::Image, None) => println!("{}  (images)", m.id),
+                    }
                 }
                 match &reply {
                     Some(r) => eprintln!("{}", crate::output::proof_line(r)),

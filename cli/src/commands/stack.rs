@@ -15,6 +15,10 @@ pub enum StackCommand {
         /// embedded (default), scripted:FILE or openai:URL.
         #[arg(long, default_value = "embedded")]
         backend: String,
+        /// Image generation: demo (the local demo generator, not a trained model), off, or
+        /// openai:URL (an OpenAI-compatible image API).
+        #[arg(long, default_value = "demo")]
+        images: String,
         /// sotto (default): Sotto's development enclave; opengradient: OpenGradient's wire,
         /// relay paths and a registry stand-in, all offline.
         #[arg(long, value_parser = ["sotto", "opengradient"], default_value = "sotto")]
@@ -24,17 +28,17 @@ pub enum StackCommand {
 
 pub fn run(command: StackCommand) -> i32 {
     match command {
-        StackCommand::Up { profile, backend, flavor } => {
+        StackCommand::Up { profile, backend, images, flavor } => {
             let flavor = if flavor == "opengradient" { Flavor::OpenGradient } else { Flavor::Sotto };
-            up(profile, backend, flavor)
+            up(profile, backend, images, flavor)
         }
     }
 }
 
-fn up(profile: Option<PathBuf>, backend: String, flavor: Flavor) -> i32 {
+fn up(profile: Option<PathBuf>, backend: String, images: String, flavor: Flavor) -> i32 {
     let dir = sotto_core::relay_config::stack_dir();
     eprintln!("starting the development enclave ({backend}) and the nginx relay; files in {}", dir.display());
-    let options = StackOptions { flavor, profile, backend, dir };
+    let options = StackOptions { flavor, profile, backend, images, dir };
     let mut stack = match LocalStack::start(&options) {
         Ok(s) => s,
         Err(e) => {
