@@ -87,7 +87,8 @@ pub fn content(data: &[u8], style: Style) -> (Vec<u8>, Vec<u8>) {
 /// Content bytes per chunk of a large reply: with its 4-byte length prefix a chunk fills
 /// exactly [`LARGE_CHUNK`] bytes.
 pub const LARGE_SLICE: usize = LARGE_CHUNK - 4;
-/// The size of every chunk of a large reply (an image), the last one included.
+/// The size of every piece of a large reply (an image), the last one included. (The OHTTP
+/// layer seals each piece as four 16 KiB chunks, its largest.)
 pub const LARGE_CHUNK: usize = 64 * 1024;
 
 /// Large whitespace-tolerant content (an image reply's JSON) as chunks of exactly

@@ -409,9 +409,24 @@ mod receipt_tests {
             }
             w.close().await.unwrap();
         }
-        let enclave = Arc::new(AttestedEnclave {
+        let mut enclave = test_enclave(key_config);
+        enclave.receipt_public_key = attested.public_key().to_vec();
+        let enclave = Arc::new(enclave);
+        let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
+        let (tx, mut rx) = mpsc::channel(16);
+        let result = read(&ctx, futures::io::Cursor::new(wire), &tx).await;
+        drop(tx);
+        let mut shown = Vec::new();
+        while let Some(Ok(ReplyEvent::Text(t))) = rx.recv().await {
+            shown.push(t);
+        }
+        (shown, result)
+    }
+
+    fn test_enclave(key_config: Vec<u8>) -> AttestedEnclave {
+        AttestedEnclave {
             key_config,
-            receipt_public_key: attested.public_key().to_vec(),
+            receipt_public_key: Vec::new(),
             identity: EnclaveIdentity {
                 kind: "development".into(),
                 module_id: "test".into(),
@@ -427,16 +442,7 @@ mod receipt_tests {
             },
             valid_until: std::time::SystemTime::now(),
             evidence: None,
-        });
-        let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
-        let (tx, mut rx) = mpsc::channel(16);
-        let result = read(&ctx, futures::io::Cursor::new(wire), &tx).await;
-        drop(tx);
-        let mut shown = Vec::new();
-        while let Some(Ok(ReplyEvent::Text(t))) = rx.recv().await {
-            shown.push(t);
         }
-        (shown, result)
     }
 
     #[tokio::test]
@@ -451,6 +457,90 @@ mod receipt_tests {
         assert_eq!(shown, vec!["hi"], "the text was authenticated and handed on first");
         let err = result.unwrap_err();
         assert!(matches!(err, InferenceError::Receipt(sotto_enclave_protocol::ReceiptError::WrongKey { .. })), "{err}");
+    }
+
+    /// An image reply carrying `content`, whose receipt signs `signed` (the same bytes, or others).
+    async fn image_reply(content: &[u8], signed: &[u8]) -> Result<VerifiedReply, InferenceError> {
+        let key = ReceiptSigner::generate();
+        let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
+        let key_config = config.encode().unwrap();
+        let server = ohttp::Server::new(config).unwrap();
+        let sealed = crate::seal_request(&key_config, "POST", "/v1/images/generations", &[], b"{}").await.unwrap();
+        let mut request = server.decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
+        let mut plaintext = Vec::new();
+        futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext).await.unwrap();
+        let mut wire = Vec::new();
+        {
+            let mut w = request.response(futures::io::AllowStdIo::new(&mut wire)).unwrap();
+            w.write_all(&response_head(200, &[("content-type", b"application/json")])).await.unwrap();
+            w.write_all(&content_chunk(content)).await.unwrap();
+            let hash = sotto_enclave_protocol::sha256;
+            let receipt = key.sign("m", 200, hash(&plaintext), hash(signed), 1, 0).unwrap().to_json();
+            w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
+            w.close().await.unwrap();
+        }
+        let mut enclave = test_enclave(key_config);
+        enclave.receipt_public_key = key.public_key().to_vec();
+        let ctx = ReplyContext { sealed, enclave: Arc::new(enclave), relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
+        let (tx, mut rx) = mpsc::channel(16);
+        read(&ctx, futures::io::Cursor::new(wire), &tx).await?;
+        drop(tx);
+        match rx.recv().await {
+            Some(Ok(ReplyEvent::Verified(r))) => Ok(*r),
+            other => panic!("no verified reply: {other:?}"),
+        }
+    }
+
+    fn image_body(png: &[u8], claimed_sha: &str, size: (u32, u32)) -> Vec<u8> {
+        use base64::Engine;
+        serde_json::json!({"created": 1, "model": "m", "seed": 1, "data": [{
+            "b64_json": base64::engine::general_purpose::STANDARD.encode(png),
+            "width": size.0, "height": size.1, "sha256": claimed_sha,
+        }]})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn tiny_png(side: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = png::Encoder::new(&mut out, side, side);
+        e.set_color(png::ColorType::Grayscale);
+        let mut w = e.write_header().unwrap();
+        w.write_image_data(&vec![128; (side * side) as usize]).unwrap();
+        w.finish().unwrap();
+        out
+    }
+
+    fn request(size: &str) -> sotto_enclave_protocol::images::ImageRequest {
+        serde_json::from_value(serde_json::json!({"prompt": "p", "size": size, "n": 1})).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_image_reply_is_kept_only_when_its_receipt_covers_these_very_pixels() {
+        let png = tiny_png(256);
+        let sha = hex::encode(sotto_enclave_protocol::sha256(&png));
+        let good = image_body(&png, &sha, (256, 256));
+        let reply = image_reply(&good, &good).await.unwrap();
+        let images = crate::images::check_images(&request("256x256"), reply).unwrap();
+        assert_eq!(images.images[0].png, png);
+
+        // A receipt over other bytes (one changed byte of the image data): refused whole.
+        let mut other = good.clone();
+        let at = other.len() / 2;
+        other[at] ^= 0x01;
+        let err = image_reply(&good, &other).await.unwrap_err();
+        assert!(matches!(err, InferenceError::Receipt(_)), "{err}");
+
+        // The enclave signed what it sent, but the image is not the one its hash names.
+        let lying = image_body(&tiny_png(256), &"00".repeat(32), (256, 256));
+        let reply = image_reply(&lying, &lying).await.unwrap();
+        let err = crate::images::check_images(&request("256x256"), reply).unwrap_err();
+        assert!(err.to_string().contains("do not match the hash"), "{err}");
+
+        // An image of another size than asked.
+        let reply = image_reply(&good, &good).await.unwrap();
+        let err = crate::images::check_images(&request("512x512"), reply).unwrap_err();
+        assert!(err.to_string().contains("256×256, not the 512×512"), "{err}");
     }
 
     #[tokio::test]

@@ -3,8 +3,10 @@
 //! for attacks on the path between client and relay.
 
 pub mod desktop;
+pub mod image_standin;
 pub mod proxy;
 pub mod stack;
 
+pub use image_standin::{solid_png, ImageStandin};
 pub use proxy::{chunk_plaintext_lengths, Attack, Exchange, Observed, Proxy};
 pub use stack::{cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};

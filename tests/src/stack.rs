@@ -32,6 +32,8 @@ pub struct StackSpec {
     pub opengradient: bool,
     /// `--images`: `demo` unless set (`off`, `openai:URL`).
     pub images: Option<String>,
+    /// Environment for the stack's processes (e.g. `SOTTO_IMAGES_TIMEOUT_S`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for StackSpec {
@@ -42,6 +44,7 @@ impl Default for StackSpec {
             backend: None,
             opengradient: false,
             images: None,
+            env: Vec::new(),
         }
     }
 }
@@ -112,6 +115,7 @@ impl Stack {
             .args(["--images", spec.images.as_deref().unwrap_or("demo")])
             .args(["--flavor", if spec.opengradient { "opengradient" } else { "sotto" }])
             .env("SOTTO_HOME", stack.home.path())
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

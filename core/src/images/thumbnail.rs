@@ -9,6 +9,7 @@ pub const THUMBNAIL_SIDE: u32 = 256;
 const MAX_DECODE_BYTES: usize = 64 << 20;
 
 /// An 8-bit RGB image.
+#[derive(Debug)]
 pub struct Rgb8 {
     pub width: u32,
     pub height: u32,
