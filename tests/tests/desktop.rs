@@ -384,3 +384,52 @@ async fn check_again_re_verifies_a_stored_reply_and_the_whole_history() {
     app.screenshot("network-activity-800x600").await;
     app.close().await;
 }
+
+/// Image Studio in the real window: a picture made through the private path appears only after
+/// it verified, opens with its receipt and passes "Check again", is saved as a PNG, and waits in
+/// the gallery (screenshots in light, dark and at 800×600).
+#[tokio::test]
+async fn image_studio_makes_a_verified_picture_keeps_it_in_the_gallery_and_saves_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::start(StackSpec::default());
+    let saved = tempfile::tempdir().unwrap();
+    let app = launch(&stack).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    app.click("button.nav-button[data-view=images]").await;
+    app.wait_for_text(".images-view .model-note", "not a trained model", 20).await;
+    app.type_into(".image-prompt", "snowy mountains above a lake at sunset with a pine forest").await;
+    app.client.execute("const s = document.querySelector('.image-options select'); s.value = '512x512'; s.dispatchEvent(new Event('change'))", vec![]).await.expect("size");
+    app.type_into(".image-options input[type=number]", "11").await;
+    app.click(".image-form button.primary").await;
+    app.wait_present(".panel-body img.detail-image[src^='data:image/png']", 60).await;
+    let detail = app.text_of(".panel-body", 5).await;
+    assert!(detail.contains("local demo generator") && detail.contains("What left this device") && detail.contains("Seed"), "{detail}");
+    assert!(app.texts(".panel-body .badge-development").await.len() == 1, "the badge says development enclave");
+    app.screenshot("image-detail").await;
+
+    app.click(".panel-body button.recheck").await;
+    let verdict = app.wait_for_text(".panel-body .recheck-result", "Verified again", 20).await;
+    assert!(verdict.contains("development enclave"), "{verdict}");
+    app.type_into(".panel-body input.save-folder", saved.path().to_str().unwrap()).await;
+    app.click(".panel-body button.save-png").await;
+    app.wait_for_text(".panel-body .save-status", "Saved", 20).await;
+    let files: Vec<_> = std::fs::read_dir(saved.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let info = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().expect("a PNG").info().clone();
+    assert_eq!((info.width, info.height), (512, 512));
+
+    app.click(".panel button[aria-label^='Close panel']").await;
+    app.wait_present(".gallery .gallery-item img[src^='data:image/png']", 20).await;
+    assert_eq!(app.texts(".gallery .gallery-item").await.len(), 1);
+    app.screenshot("image-gallery").await;
+    app.client.execute("document.documentElement.dataset.theme = 'dark'", vec![]).await.expect("dark theme");
+    app.screenshot("image-gallery-dark").await;
+    app.click(".gallery .gallery-item").await;
+    app.wait_present(".panel-body img.detail-image[src^='data:image/png']", 20).await;
+    app.screenshot("image-detail-dark").await;
+    app.client.set_window_size(800, 600).await.expect("resize");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.screenshot("image-detail-800x600").await;
+    app.close().await;
+}

@@ -122,6 +122,18 @@ export interface AgentResult {
   steps: number;
 }
 
+export interface ImageModel { id: string; kind: 'image'; description: string | null }
+export interface ImageSettings { size: string; n: number; seed: number | null; style: string | null; model: string | null }
+export interface ImageOutput { index: number; width: number; height: number; sha256: string }
+export interface GalleryEntry { id: string; prompt: string; settings: ImageSettings; model: string; receipt: Receipt; created_ms: number; outputs: ImageOutput[] }
+export interface GenerateResult {
+  status: 'verified' | 'development' | 'failed' | 'stopped';
+  reason: string | null;
+  entry: GalleryEntry | null;
+  images: string[];
+  receipt: Receipt | null;
+}
+
 export interface About { version: string; components: [string, string, string][]; home: string }
 
 function channel<T>(on: (event: T) => void): Channel<T> {
@@ -138,7 +150,16 @@ export const api = {
     onText: (piece: string) => void,
   ) => invoke<SendResult>('send_message', { request, events: channel<{ kind: 'text'; piece: string }>((e) => onText(e.piece)) }),
   stopReply: (requestId: string) => invoke<void>('stop_reply', { requestId }),
-  listModels: () => invoke<{ models: string[]; receipt: Receipt }>('list_models'),
+  listModels: () => invoke<{ models: string[]; image_models: ImageModel[]; receipt: Receipt }>('list_models'),
+  generateImages: (request: { request_id: string; prompt: string; settings: ImageSettings }, onReceived: (bytes: number, total: number | null) => void) =>
+    invoke<GenerateResult>('generate_images', { request, events: channel<{ kind: 'received'; bytes: number; total: number | null }>((e) => onReceived(e.bytes, e.total)) }),
+  listGallery: (limit: number, offset: number) => invoke<{ total: number; entries: GalleryEntry[] }>('list_gallery', { limit, offset }),
+  galleryThumbnail: (id: string, index: number) => invoke<string>('gallery_thumbnail', { id, index }),
+  galleryImage: (id: string, index: number) => invoke<string>('gallery_image', { id, index }),
+  recheckGeneration: (id: string) => invoke<{ verdict: 'verified' | 'failed'; detail: string }>('recheck_generation', { id }),
+  saveGeneration: (id: string, index: number | null, folder: string | null) => invoke<string[] | null>('save_generation', { id, index, folder }),
+  deleteGeneration: (id: string) => invoke<void>('delete_generation', { id }),
+  imageToWorkspace: (id: string, index: number) => invoke<string>('image_to_workspace', { id, index }),
   getReceipt: (conversationId: string, messageUid: string) => invoke<Receipt>('get_receipt', { conversationId, messageUid }),
   recheckReply: (conversationId: string, messageUid: string) => invoke<ReplyCheck>('recheck_reply', { conversationId, messageUid }),
   recheckHistory: () => invoke<ReplyCheck[]>('recheck_history'),

@@ -7,11 +7,12 @@ import { clear, h } from './dom';
 import { MIN_PASSPHRASE_CHARS, newPassphraseProblem } from './passphrase';
 import { AgentView } from './views/agent';
 import { ChatView } from './views/chat';
+import { ImagesView } from './views/images';
 import { NetworkView } from './views/network';
 import { SettingsPage } from './views/settings';
 import { Sidebar } from './views/sidebar';
 
-type ViewName = 'chat' | 'agent' | 'network' | 'settings';
+type ViewName = 'chat' | 'agent' | 'images' | 'network' | 'settings';
 
 const root = document.getElementById('app') as HTMLElement;
 const main = h('main', { class: 'main' });
@@ -109,7 +110,17 @@ const sidebar = new Sidebar({
   error: notify,
 });
 const network = new NetworkView();
-const views: Record<ViewName, HTMLElement> = { chat: chat.el, agent: agent.el, network: network.el, settings: settings.el };
+const images = new ImagesView({
+  error: notify,
+  notify,
+  openPanel,
+  closePanel,
+  toChat: (name) => {
+    show('chat');
+    chat.attachImage(name);
+  },
+});
+const views: Record<ViewName, HTMLElement> = { chat: chat.el, agent: agent.el, images: images.el, network: network.el, settings: settings.el };
 let currentView: ViewName = 'chat';
 
 function show(view: ViewName): void {
@@ -118,6 +129,10 @@ function show(view: ViewName): void {
   sidebar.markView(view);
   if (view === 'settings') void settings.load();
   if (view === 'network') void network.load();
+  if (view === 'images') {
+    if (!images.loaded) void images.load();
+    images.focus();
+  }
   if (view === 'chat') chat.focus();
 }
 
@@ -199,17 +214,21 @@ document.addEventListener('keydown', (e) => {
     e.preventDefault();
     sidebar.search.focus();
     sidebar.search.select();
+  } else if (mod && e.key.toLowerCase() === 'i') {
+    e.preventDefault();
+    show('images');
   } else if (mod && e.key === ',') {
     e.preventDefault();
     show('settings');
   } else if (e.key === 'Escape') {
     if (!panel.classList.contains('hidden')) closePanel();
     else if (currentView === 'chat' && chat.busy) chat.stop();
+    else if (currentView === 'images' && images.busy) images.stop();
     else if (currentView === 'agent') void api.stopAgent();
   }
 });
 
 root.append(h('div', { class: 'app' }, sidebar.el, main, panel), toasts, startup);
-main.append(chat.el, agent.el, network.el, settings.el);
+main.append(chat.el, agent.el, images.el, network.el, settings.el);
 show('chat');
 void start();

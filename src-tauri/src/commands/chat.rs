@@ -103,6 +103,8 @@ pub fn stop_reply(state: State<'_, AppState>, request_id: String) {
 #[derive(Serialize)]
 pub struct Models {
     models: Vec<String>,
+    /// Models that make images, with what each one is (from the same signed list).
+    image_models: Vec<sotto_core::private_inference::ModelInfo>,
     /// The model list itself came through the private path with a verified receipt.
     receipt: Value,
 }
@@ -110,8 +112,13 @@ pub struct Models {
 #[tauri::command]
 pub async fn list_models(state: State<'_, AppState>) -> CommandResult<Models> {
     let client = state.client()?;
-    let (models, reply) = client.models().await?;
-    Ok(Models { models, receipt: reply.as_ref().map(receipt_json).unwrap_or(Value::Null) })
+    let (catalog, reply) = client.catalog().await?;
+    let (images, chat): (Vec<_>, Vec<_>) = catalog.into_iter().partition(|m| m.kind == sotto_core::private_inference::ModelKind::Image);
+    Ok(Models {
+        models: chat.into_iter().map(|m| m.id).collect(),
+        image_models: images,
+        receipt: reply.as_ref().map(receipt_json).unwrap_or(Value::Null),
+    })
 }
 
 /// A stored reply's whole receipt, including the exact request that left the device.

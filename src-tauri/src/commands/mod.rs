@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod chat;
 pub mod history;
+pub mod images;
 pub mod settings;
 pub mod startup;
 

@@ -209,6 +209,13 @@ export class ChatView {
     this.renderChips();
   }
 
+  /** An image from Image Studio, attached to the next message (listed; this profile's models read text only). */
+  attachImage(name: string): void {
+    this.attachments.push({ name, size: 0, text: null, why: 'not sent: the model on this profile reads text only, not images' });
+    this.renderChips();
+    this.focus();
+  }
+
   private renderChips(): void {
     clear(this.chips);
     this.attachments.forEach((a, i) => {

@@ -15,6 +15,7 @@ const PURPOSES: Record<string, string> = {
   attestation: 'Enclave attestation',
   chat: 'Chat request',
   models: 'Model list',
+  image: 'Image request',
   registry: 'TEE registry look-up',
 };
 

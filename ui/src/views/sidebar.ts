@@ -8,7 +8,7 @@ export interface SidebarHandlers {
   newChat(): void;
   open(id: string): void;
   deleted(id: string): void;
-  show(view: 'chat' | 'agent' | 'network' | 'settings'): void;
+  show(view: 'chat' | 'agent' | 'images' | 'network' | 'settings'): void;
   error(message: string): void;
 }
 
@@ -30,6 +30,7 @@ export class Sidebar {
       h('div', { class: 'nav-views' },
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'chat', onclick: () => on.show('chat') }, 'Chat'),
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'agent', onclick: () => on.show('agent') }, 'Local agent'),
+        h('button', { type: 'button', class: 'nav-button', 'data-view': 'images', 'aria-label': 'Image Studio (Ctrl+I)', onclick: () => on.show('images') }, 'Image Studio'),
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'network', onclick: () => on.show('network') }, 'Network activity'),
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'settings', 'aria-label': 'Settings (Ctrl+,)', onclick: () => on.show('settings') }, 'Settings')),
     );
