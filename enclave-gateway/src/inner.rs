@@ -69,7 +69,8 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
         self.send(&head).await
     }
 
-    /// Large whitespace-tolerant content (an image reply) in 64 KiB chunks, padded only at the end.
+    /// Large whitespace-tolerant content (an image reply) in 64 KiB pieces, padded to a size
+    /// class (see `padding::large_pieces`), each piece made just before it is sent.
     pub(crate) async fn content_large(&mut self, data: &[u8]) -> std::io::Result<()> {
         if !self.padded {
             for slice in data.chunks(padding::LARGE_SLICE) {
@@ -77,7 +78,8 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
             }
             return Ok(());
         }
-        for (chunk, padded) in padding::large_content(data) {
+        for i in 0..padding::large_pieces(data.len()) {
+            let (chunk, padded) = padding::large_piece(data, i);
             self.content_hash.update(&padded);
             self.pieces += 1;
             self.send(&chunk).await?;
@@ -87,7 +89,7 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
 
     /// How many content bytes `content_large` sends for `len` bytes (padding included).
     pub(crate) fn large_len(&self, len: usize) -> usize {
-        if self.padded { len.div_ceil(padding::LARGE_SLICE) * padding::LARGE_SLICE } else { len }
+        if self.padded { padding::large_pieces(len) * padding::LARGE_SLICE } else { len }
     }
 
     pub(crate) async fn content(&mut self, data: &[u8]) -> std::io::Result<()> {
@@ -144,7 +146,7 @@ pub(crate) fn error_body(message: &str) -> Value {
     json!({"error": {"message": message, "type": "invalid_request_error"}})
 }
 
-pub(crate) async fn json_reply<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, status: u16, body: &Value) -> std::io::Result<Outcome> {
+async fn json_reply<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, status: u16, body: &Value) -> std::io::Result<Outcome> {
     w.head(status, "application/json").await?;
     w.content(body.to_string().as_bytes()).await?;
     Ok(Outcome::Complete { model: String::new() })

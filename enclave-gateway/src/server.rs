@@ -28,6 +28,8 @@ pub struct AppState {
     pub backend: Arc<dyn Backend>,
     /// Image generation, when this enclave offers it.
     pub images: Option<Arc<dyn crate::images::ImageBackend>>,
+    /// Image jobs running now (bounded, see `images::serve::MAX_JOBS`).
+    pub image_jobs: tokio::sync::Semaphore,
     pub observations: Observations,
     models: Vec<String>,
     passthrough_models: bool,
@@ -115,6 +117,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         passthrough_models: matches!(config.backend, crate::BackendSpec::OpenAi { .. }),
         backend,
         images,
+        image_jobs: tokio::sync::Semaphore::new(crate::images::serve::MAX_JOBS),
         observations: Observations::new(config.admin_listen.is_some()),
         models,
         opengradient,

@@ -21,6 +21,8 @@ pub const MAX_IMAGES: u32 = 4;
 pub const MAX_PROMPT_CHARS: usize = 4000;
 /// The largest image reply a client accepts.
 pub const MAX_REPLY_BYTES: usize = 96 << 20;
+/// The largest seed: every seed survives a trip through JavaScript's numbers (the app's UI).
+pub const MAX_SEED: u64 = (1 << 53) - 1;
 /// The styles the local demo generator knows (an upstream may know others).
 pub const DEMO_STYLES: &[&str] = &["natural", "vivid", "pastel", "mono"];
 
@@ -98,6 +100,15 @@ impl ImageRequest {
         if self.n == 0 || self.n > MAX_IMAGES {
             return Some(format!("{} images were asked for; choose 1 to {MAX_IMAGES}", self.n));
         }
+        if self.seed.is_some_and(|s| s > MAX_SEED) {
+            return Some(format!("the seed must be a whole number from 0 to {MAX_SEED}"));
+        }
+        if self.style.as_ref().is_some_and(|s| s.chars().count() > 40) {
+            return Some("the style is longer than 40 characters".into());
+        }
+        if self.model.as_ref().is_some_and(|m| m.chars().count() > 100) {
+            return Some("the model name is longer than 100 characters".into());
+        }
         if self.response_format != "b64_json" {
             return Some(format!("response_format `{}` is not offered: images come back as b64_json, inside the seal", self.response_format));
         }
@@ -139,6 +150,9 @@ mod tests {
         let mut r = request("512x512", 1);
         r.response_format = "url".into();
         assert!(r.problem().unwrap().contains("b64_json"));
+        r = request("512x512", 1);
+        r.seed = Some(MAX_SEED + 1);
+        assert!(r.problem().unwrap().contains("seed"));
         r = request("512x512", 1);
         r.prompt = " ".into();
         assert!(r.problem().unwrap().contains("empty"));

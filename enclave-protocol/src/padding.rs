@@ -91,17 +91,26 @@ pub const LARGE_SLICE: usize = LARGE_CHUNK - 4;
 /// layer seals each piece as four 16 KiB chunks, its largest.)
 pub const LARGE_CHUNK: usize = 64 * 1024;
 
-/// Large whitespace-tolerant content (an image reply's JSON) as chunks of exactly
-/// [`LARGE_CHUNK`] bytes: the last slice is padded with trailing spaces, so the relay learns the
-/// reply's size only to the nearest 64 KiB and no padding lands inside a JSON string. Returns
-/// each chunk and its content as padded (what the receipt hashes).
-pub fn large_content(data: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    data.chunks(LARGE_SLICE)
-        .map(|slice| {
-            let content = padded(slice, Style::Whitespace, LARGE_SLICE - slice.len());
-            (content_chunk(&content), content)
-        })
-        .collect()
+/// The fewest pieces a large reply is padded to (1 MiB).
+pub const LARGE_MIN_PIECES: usize = 16;
+
+/// How many [`LARGE_CHUNK`] pieces a large reply of `len` bytes is padded to: a power of two
+/// of at least [`LARGE_MIN_PIECES`], so the relay learns only a coarse size class — not the
+/// number of images, their size or how well they compressed, nor whether it was a refusal.
+pub fn large_pieces(len: usize) -> usize {
+    len.div_ceil(LARGE_SLICE).max(LARGE_MIN_PIECES).next_power_of_two()
+}
+
+/// Piece `i` of large whitespace-tolerant content (an image reply's JSON) padded to
+/// `large_pieces(data.len())` pieces of exactly [`LARGE_CHUNK`] bytes each; trailing spaces
+/// only (after the JSON ends), so no padding lands inside a JSON string. Returns the chunk and
+/// its content as padded (what the receipt hashes). Made one at a time, so a sender never
+/// holds them all.
+pub fn large_piece(data: &[u8], i: usize) -> (Vec<u8>, Vec<u8>) {
+    let start = (i * LARGE_SLICE).min(data.len());
+    let slice = &data[start..(start + LARGE_SLICE).min(data.len())];
+    let content = padded(slice, Style::Whitespace, LARGE_SLICE - slice.len());
+    (content_chunk(&content), content)
 }
 
 /// The response head, padded with a `sotto-padding` header.
@@ -152,15 +161,19 @@ mod tests {
     }
 
     #[test]
-    fn large_content_fills_whole_64k_chunks_and_pads_only_at_the_end() {
+    fn large_content_fills_whole_64k_chunks_in_size_classes_and_pads_only_at_the_end() {
         let data: Vec<u8> = (0..150_000u32).map(|i| b'a' + (i % 26) as u8).collect();
-        let pieces = large_content(&data);
-        assert_eq!(pieces.len(), 3);
+        let n = large_pieces(data.len());
+        assert_eq!(n, 16, "at least 1 MiB");
+        let pieces: Vec<_> = (0..n).map(|i| large_piece(&data, i)).collect();
         assert!(pieces.iter().all(|(chunk, _)| chunk.len() == LARGE_CHUNK));
         let joined: Vec<u8> = pieces.iter().flat_map(|(_, c)| c.clone()).collect();
         assert_eq!(&joined[..data.len()], &data[..]);
         assert!(joined[data.len()..].iter().all(|b| *b == b' '));
-        assert!(large_content(&[]).is_empty());
+        // Sizes fall into powers of two: 1 and 1.3 MiB of content both become 2 MiB.
+        assert_eq!(large_pieces(17 * LARGE_SLICE), 32);
+        assert_eq!(large_pieces(21 * LARGE_SLICE), 32);
+        assert_eq!(large_pieces(0), 16);
     }
 
     #[test]

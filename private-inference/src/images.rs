@@ -43,7 +43,7 @@ impl PrivateClient {
             return Err(InferenceError::Request(problem));
         }
         let body = serde_json::to_vec(request).map_err(|e| InferenceError::Seal(e.to_string()))?;
-        let limits = ReplyLimits { max_bytes: images::MAX_REPLY_BYTES, progress };
+        let limits = ReplyLimits { max_bytes: images::MAX_REPLY_BYTES, chat: false, progress };
         let reply = self.send("POST", images::PATH, &body, limits).await?.verified().await?;
         check_images(request, reply)
     }
@@ -57,12 +57,20 @@ pub fn check_images(request: &ImageRequest, mut reply: VerifiedReply) -> Result<
     if parsed.data.len() != request.n as usize {
         return Err(bad(format!("holds {} images, not the {} asked for", parsed.data.len(), request.n)));
     }
+    if request.seed.is_some() && parsed.seed != request.seed {
+        return Err(bad(format!("says it used seed {:?}, not the {:?} asked for", parsed.seed, request.seed)));
+    }
+    // No PNG of these pixels is larger than the pixels themselves (plus a little framing).
+    let most = width as usize * height as usize * 4 + (64 << 10);
     let mut out = Vec::with_capacity(parsed.data.len());
     for (i, item) in parsed.data.into_iter().enumerate() {
         let n = i + 1;
         let png = base64::engine::general_purpose::STANDARD
             .decode(item.b64_json.as_bytes())
             .map_err(|_| bad(format!("has image {n} in invalid base64")))?;
+        if png.len() > most {
+            return Err(bad(format!("has image {n} of {} bytes, more than any picture of its size needs", png.len())));
+        }
         let digest = sha256(&png);
         if hex::encode(digest) != item.sha256.to_ascii_lowercase() {
             return Err(bad(format!("has image {n} whose bytes do not match the hash beside it")));

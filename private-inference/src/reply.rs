@@ -83,13 +83,15 @@ pub(crate) struct ReplyContext {
 #[derive(Clone)]
 pub(crate) struct ReplyLimits {
     pub max_bytes: usize,
+    /// Read a whole (non-streamed) body as a chat completion (not for image replies).
+    pub chat: bool,
     /// Called with (bytes received, bytes announced by the enclave in the sealed head).
     pub progress: Option<Progress>,
 }
 
 impl Default for ReplyLimits {
     fn default() -> Self {
-        Self { max_bytes: MAX_REPLY, progress: None }
+        Self { max_bytes: MAX_REPLY, chat: true, progress: None }
     }
 }
 
@@ -186,7 +188,7 @@ async fn read<R: AsyncRead + Send + 'static>(
     if status != 200 {
         return Err(InferenceError::EnclaveStatus { status, message: error_message(&content) });
     }
-    if assembled.events == 0 {
+    if assembled.events == 0 && ctx.limits.chat {
         assembled.absorb_whole(&content);
     }
     let tool_calls = assembled.tool_calls();

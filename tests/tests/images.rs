@@ -167,6 +167,19 @@ async fn a_reply_changed_or_cut_anywhere_is_refused_and_nothing_is_written() {
         assert!(*len == 16384 || *len % 256 == 0 && *len <= 1024, "a sealed chunk of {len} bytes ({lengths:?})");
     }
 
+    // A refusal looks the same to the relay: the same size class, no quicker.
+    let p = stack.profile.to_string_lossy().into_owned();
+    let refused_dir = out.path().join("refused").to_string_lossy().into_owned();
+    let (url, home) = (faithful.url.clone(), stack.home.path().to_path_buf());
+    let refused = tokio::task::spawn_blocking(move || {
+        cli_with(&home, &["image", "--profile", &p, "--relay", &url, "--size", "512x512", "--style", "oil", "-o", &refused_dir, "a harbour"], &[PASS])
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    let refusal = faithful.exchanges().last().expect("the refused exchange").response.clone();
+    assert_eq!(refusal.len(), response.len(), "a refusal and a picture are the same size on the wire");
+
     let kept = gallery(&stack).len();
     for (i, at) in [40, response.len() / 3, response.len() / 2 + 7, response.len() - 30].into_iter().enumerate() {
         let proxy = Proxy::start(&stack.relay_url, Attack::FlipResponseByte(at)).await;

@@ -6,24 +6,20 @@ use std::path::{Path, PathBuf};
 
 use super::ImageStudioError;
 
-/// Writes `png` as `dir/STEM.png` (or `STEM (2).png` … when taken); returns the path.
+/// Writes `png` as `dir/STEM.png` (or `STEM (2).png` … when taken); returns the path. The bytes
+/// go to a temporary file in `dir` first and are moved to a free name only when complete.
 pub fn save_png(dir: &Path, stem: &str, png: &[u8]) -> Result<PathBuf, ImageStudioError> {
     let fail = |path: &Path, source| ImageStudioError::Write { path: path.to_owned(), source };
     std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    let mut tmp = tempfile::Builder::new().prefix(".sotto-image-").suffix(".part").tempfile_in(dir).map_err(|e| fail(dir, e))?;
+    tmp.write_all(png).and_then(|_| tmp.as_file().sync_all()).map_err(|e| fail(dir, e))?;
     for n in 1..1000 {
         let name = if n == 1 { format!("{stem}.png") } else { format!("{stem} ({n}).png") };
         let path = dir.join(name);
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                let written = f.write_all(png).and_then(|_| f.sync_all());
-                if let Err(e) = written {
-                    let _ = std::fs::remove_file(&path);
-                    return Err(fail(&path, e));
-                }
-                return Ok(path);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(fail(&path, e)),
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => tmp = e.file,
+            Err(e) => return Err(fail(&path, e.error)),
         }
     }
     Err(fail(dir, std::io::Error::other("too many files of that name")))

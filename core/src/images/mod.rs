@@ -112,11 +112,9 @@ pub async fn generate(
     if let Some(problem) = request.problem() {
         return Err(ImageStudioError::Input(problem));
     }
+    // The client checked that the enclave used this seed.
     let verified = client.images(&request, progress).await?;
     let seed = request.seed.unwrap_or_default();
-    if verified.seed.is_some_and(|s| s != seed) {
-        return Err(InferenceError::Malformed(format!("the enclave says it used seed {:?}, not the {seed} asked for", verified.seed)).into());
-    }
     let thumbnails = thumbnails_of(&verified)?;
     let settings = ImageSettings { seed: Some(seed), ..settings.clone() };
     let receipt = crate::proof::receipt_json(&verified.reply);
@@ -139,10 +137,15 @@ fn thumbnails_of(verified: &VerifiedImages) -> Result<Vec<Vec<u8>>, ImageStudioE
 
 fn keep(store: &Store, prompt: &str, settings: &ImageSettings, v: &VerifiedImages, thumbs: &[Vec<u8>], receipt: &Value) -> Result<String, StoreError> {
     // The reply's bytes are kept once, in `reply`; the proof material points at them.
-    let material = v.reply.proof.as_ref().map(|m| {
-        let mut m = m.clone();
-        m.reply = Vec::new();
-        serde_json::to_string(&m).unwrap_or_default()
+    let material = v.reply.proof.as_ref().and_then(|m| {
+        let without_reply = sotto_private_inference::proof::ProofMaterial {
+            attestation: m.attestation.clone(),
+            request: m.request.clone(),
+            reply_status: m.reply_status,
+            reply: Vec::new(),
+            receipt: m.receipt.clone(),
+        };
+        serde_json::to_string(&without_reply).ok()
     });
     let outputs = v
         .images
@@ -223,6 +226,6 @@ pub fn save_generation(dir: &Path, g: &Generation) -> Result<Vec<PathBuf>, Image
     g.images.iter().enumerate().map(|(i, img)| save_png(dir, &format!("{stem}-{}", i + 1), &img.png)).collect()
 }
 
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
 }

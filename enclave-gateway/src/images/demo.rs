@@ -22,6 +22,10 @@ impl ImageBackend for DemoGenerator {
         vec![ImageModel { id: MODEL.into(), description: DESCRIPTION.into() }]
     }
 
+    fn canonical_output(&self) -> bool {
+        true
+    }
+
     fn generate(&self, job: ImageJob) -> BoxFuture<'_, Result<Vec<Vec<u8>>, ImageError>> {
         Box::pin(async move {
             let style = Style::named(job.style.as_deref())?;

@@ -57,6 +57,38 @@ pub trait ImageBackend: Send + Sync {
     }
     /// `job.n` PNG files.
     fn generate(&self, job: ImageJob) -> BoxFuture<'_, Result<Vec<Vec<u8>>, ImageError>>;
+    /// True when this back-end writes its PNGs itself, with nothing but the pixels; otherwise the
+    /// gateway decodes and re-encodes each one.
+    fn canonical_output(&self) -> bool {
+        false
+    }
+}
+
+/// The largest image decoded for re-encoding (2048 × 2048 RGBA at 16 bits).
+const MAX_DECODE: usize = 32 << 20;
+
+/// A PNG decoded and written anew with only its pixels (no text, time or other chunks).
+pub fn canonical_png(png_bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut limits = png::Limits::default();
+    limits.bytes = MAX_DECODE;
+    let mut decoder = png::Decoder::new_with_limits(std::io::Cursor::new(png_bytes), limits);
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().map_err(|e| format!("not a readable PNG ({e})"))?;
+    let size = reader.output_buffer_size().filter(|s| *s <= MAX_DECODE).ok_or("too large to decode")?;
+    let mut pixels = vec![0; size];
+    let info = reader.next_frame(&mut pixels).map_err(|e| format!("a damaged PNG ({e})"))?;
+    pixels.truncate(info.buffer_size());
+    let mut out = Vec::with_capacity(png_bytes.len());
+    let mut encoder = png::Encoder::new(&mut out, info.width, info.height);
+    encoder.set_color(info.color_type);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let written = encoder.write_header().and_then(|mut w| {
+        w.write_image_data(&pixels)?;
+        w.finish()
+    });
+    written.map_err(|e| format!("not re-encodable ({e})"))?;
+    Ok(out)
 }
 
 /// Which image back-end a gateway runs.
@@ -109,6 +141,22 @@ pub fn build(spec: &ImagesSpec) -> anyhow::Result<Option<Arc<dyn ImageBackend>>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn re_encoding_keeps_the_pixels_and_drops_text_chunks() {
+        let mut png_bytes = Vec::new();
+        let mut e = png::Encoder::new(&mut png_bytes, 4, 4);
+        e.set_color(png::ColorType::Rgb);
+        e.add_text_chunk("parameters".into(), "secret prompt words".into()).unwrap();
+        let mut w = e.write_header().unwrap();
+        w.write_image_data(&[200u8; 48]).unwrap();
+        w.finish().unwrap();
+        assert!(png_bytes.windows(6).any(|w| w == b"secret"));
+        let clean = canonical_png(&png_bytes).unwrap();
+        assert!(!clean.windows(6).any(|w| w == b"secret"));
+        assert_eq!(sotto_enclave_protocol::images::png_dimensions(&clean), Ok((4, 4)));
+        assert!(canonical_png(&png_bytes[..png_bytes.len() - 20]).is_err());
+    }
 
     #[test]
     fn image_specs_parse_with_clear_errors() {

@@ -1,44 +1,63 @@
 //! `POST /v1/images/generations`: check the request, settle the seed, generate, check every
-//! image (a PNG of the size asked for), and send the reply in 64 KiB sealed chunks. The
-//! receipt that closes it covers the whole JSON body, so every byte of every image.
+//! image (a PNG of the size asked for; an upstream's written anew), and send the reply in 64 KiB
+//! pieces padded to a size class, starting on a whole-second step — refusals too, so the relay
+//! tells neither the pictures' size nor a refusal. The receipt that closes it covers the whole
+//! JSON body, so every byte of every image.
+
+use std::time::Duration;
 
 use base64::Engine;
 use futures::AsyncWrite;
+use tokio::time::Instant;
 use serde_json::{json, Value};
 use sotto_enclave_protocol::images::{self, ImageRequest};
 use sotto_enclave_protocol::sha256;
 
 use super::{ImageError, ImageJob};
-use crate::inner::{error_body, json_reply, Outcome, ReplyWriter};
+use crate::inner::{error_body, Outcome, ReplyWriter};
 use crate::server::AppState;
 
+/// Replies start only at whole multiples of this after the request arrived, so the relay cannot
+/// time the generation (which depends on the size, the count and the scene) nor tell a quick
+/// refusal from a picture.
+const REPLY_STEP: Duration = Duration::from_secs(1);
+/// Image jobs that may run at once; more are refused (503) rather than queued without bound.
+pub(crate) const MAX_JOBS: usize = 2;
+
 pub(crate) async fn generate<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
-    let job = match job_of(state, body) {
-        Ok(job) => job,
-        Err(e) => return refuse(w, e).await,
+    let arrived = Instant::now();
+    let (status, model, body) = match made(state, body).await {
+        Ok((model, reply)) => (200, model, reply),
+        Err(e) => {
+            // Only the status: the message may quote the prompt or an upstream's words.
+            tracing::info!(status = e.status, "image request refused");
+            (e.status, String::new(), error_body(&e.message))
+        }
     };
-    state.observations.chat_request();
-    let Some(backend) = state.images.as_ref() else {
-        return refuse(w, ImageError::new(404, "this enclave makes no images")).await;
-    };
-    let made = match backend.generate(job.clone()).await {
-        Ok(made) => made,
-        Err(e) => return refuse(w, e).await,
-    };
-    let reply = match reply_of(&job, made) {
-        Ok(reply) => reply,
-        Err(e) => return refuse(w, e).await,
-    };
-    let body = reply.to_string().into_bytes();
+    let body = body.to_string().into_bytes();
     let total = w.large_len(body.len()).to_string();
-    w.head_with(200, "application/json", &[(images::CONTENT_BYTES_FIELD, total.as_bytes())]).await?;
+    let steps = arrived.elapsed().as_secs_f64() / REPLY_STEP.as_secs_f64();
+    tokio::time::sleep_until(arrived + REPLY_STEP.mul_f64(steps.ceil().max(1.0))).await;
+    // Refusals travel in the same size class as pictures.
+    w.head_with(status, "application/json", &[(images::CONTENT_BYTES_FIELD, total.as_bytes())]).await?;
     w.content_large(&body).await?;
-    Ok(Outcome::Complete { model: job.model })
+    Ok(Outcome::Complete { model })
 }
 
-async fn refuse<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, e: ImageError) -> std::io::Result<Outcome> {
-    tracing::info!(status = e.status, message = %e.message, "image request refused");
-    json_reply(w, e.status, &error_body(&e.message)).await
+/// The checked images as the reply body, and the model that made them.
+async fn made(state: &AppState, body: &[u8]) -> Result<(String, Value), ImageError> {
+    let job = job_of(state, body)?;
+    let backend = state.images.as_ref().ok_or_else(|| ImageError::new(404, "this enclave makes no images"))?;
+    let _permit = state
+        .image_jobs
+        .try_acquire()
+        .map_err(|_| ImageError::new(503, "the enclave is busy making other pictures; try again in a moment"))?;
+    let made = backend.generate(job.clone()).await?;
+    let canonical = backend.canonical_output();
+    let reply = tokio::task::spawn_blocking(move || reply_of(&job, made, canonical))
+        .await
+        .map_err(|_| ImageError::new(500, "the enclave stopped while checking the images"))??;
+    Ok(reply)
 }
 
 /// The request as a job: checked, its model resolved, its seed settled (a random one when none
@@ -69,12 +88,15 @@ fn job_of(state: &AppState, body: &[u8]) -> Result<ImageJob, ImageError> {
 }
 
 /// The reply body, after checking that each image is a PNG of the size asked for.
-fn reply_of(job: &ImageJob, made: Vec<Vec<u8>>) -> Result<Value, ImageError> {
+fn reply_of(job: &ImageJob, made: Vec<Vec<u8>>, canonical: bool) -> Result<(String, Value), ImageError> {
     if made.len() != job.n as usize {
         return Err(ImageError::new(502, format!("{} images came back, not the {} asked for", made.len(), job.n)));
     }
     let mut data = Vec::with_capacity(made.len());
     for png in made {
+        // An upstream's PNG is decoded and written anew: its text chunks (some servers put the
+        // prompt there) and any padding never reach the client.
+        let png = if canonical { png } else { super::canonical_png(&png).map_err(|e| ImageError::new(502, format!("the image service sent an image that is {e}")))? };
         let (width, height) = images::png_dimensions(&png).map_err(|e| ImageError::new(502, format!("the image service sent an image that is {e}")))?;
         if (width, height) != (job.width, job.height) {
             return Err(ImageError::new(
@@ -87,5 +109,5 @@ fn reply_of(job: &ImageJob, made: Vec<Vec<u8>>) -> Result<Value, ImageError> {
             "width": width, "height": height, "sha256": hex::encode(sha256(&png)),
         }));
     }
-    Ok(json!({"created": crate::now_ms() / 1000, "model": job.model, "seed": job.seed, "data": data}))
+    Ok((job.model.clone(), json!({"created": crate::now_ms() / 1000, "model": job.model, "seed": job.seed, "data": data})))
 }

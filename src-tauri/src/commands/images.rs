@@ -65,8 +65,14 @@ pub async fn generate_images(state: State<'_, AppState>, request: GenerateReques
     let store = state.store_connection().ok();
     let stop = CancellationToken::new();
     lock(&state.replies).insert(request.request_id.clone(), stop.clone());
+    // At most one event per 256 KiB: the window needs a moving bar, not one event per chunk.
+    let last = std::sync::atomic::AtomicU64::new(0);
     let progress: sotto_core::private_inference::Progress = Arc::new(move |bytes, total| {
-        let _ = events.send(ImageEvent::Received { bytes, total });
+        let before = last.load(std::sync::atomic::Ordering::Relaxed);
+        if bytes >= before + (256 << 10) || Some(bytes) == total {
+            last.store(bytes, std::sync::atomic::Ordering::Relaxed);
+            let _ = events.send(ImageEvent::Received { bytes, total });
+        }
     });
     let stop_for_run = stop.clone();
     let outcome = blocking(move || {
@@ -116,15 +122,15 @@ pub fn gallery_thumbnail(state: State<'_, AppState>, id: String, index: u32) -> 
     Ok(png_url(&state.with_store(|s| s.thumbnail(&id, index))?))
 }
 
+/// One stored image (read from the verified reply kept with it, off the window's thread).
 #[tauri::command]
-pub fn gallery_image(state: State<'_, AppState>, id: String, index: u32) -> CommandResult<String> {
-    let png = {
-        let guard = lock(&state.store);
-        let store = guard.as_ref().ok_or(CommandError::Locked)?;
+pub async fn gallery_image(state: State<'_, AppState>, id: String, index: u32) -> CommandResult<String> {
+    let store = state.store_connection()?;
+    blocking(move || {
         let entry = store.generation(&id)?;
-        images::stored_png(store, &entry, index)?
-    };
-    Ok(png_url(&png))
+        Ok(png_url(&images::stored_png(&store, &entry, index)?))
+    })
+    .await?
 }
 
 #[derive(Serialize)]
@@ -134,8 +140,9 @@ pub struct Check {
 }
 
 #[tauri::command]
-pub fn recheck_generation(state: State<'_, AppState>, id: String) -> CommandResult<Check> {
-    let verdict = state.with_store(|s| images::recheck(s, &id))?;
+pub async fn recheck_generation(state: State<'_, AppState>, id: String) -> CommandResult<Check> {
+    let store = state.store_connection()?;
+    let verdict = blocking(move || images::recheck(&store, &id)).await??;
     Ok(match verdict {
         Ok(detail) => Check { verdict: "verified", detail },
         Err(detail) => Check { verdict: "failed", detail },
@@ -147,7 +154,7 @@ pub fn recheck_generation(state: State<'_, AppState>, id: String) -> CommandResu
 #[tauri::command]
 pub async fn save_generation(app: AppHandle, state: State<'_, AppState>, id: String, index: Option<u32>, folder: Option<String>) -> CommandResult<Option<Vec<String>>> {
     let dir = match folder.filter(|f| !f.trim().is_empty()) {
-        Some(f) => std::path::PathBuf::from(f.trim()),
+        Some(f) => typed_folder(f.trim())?,
         None => {
             let picked = blocking(move || app.dialog().file().set_title("Choose where to save the images").blocking_pick_folder()).await?;
             match picked.and_then(|p| p.into_path().ok()) {
@@ -156,32 +163,50 @@ pub async fn save_generation(app: AppHandle, state: State<'_, AppState>, id: Str
             }
         }
     };
-    if !dir.is_absolute() {
-        return Err(CommandError::Other(format!("`{}` is not a full path to a folder", dir.display())));
-    }
     let store = state.store_connection()?;
     let written = blocking(move || images::export(&store, &id, index, &dir)).await??;
     Ok(Some(written.iter().map(|p| p.display().to_string()).collect()))
 }
 
+/// A folder typed by the user: it must exist already, and it may not be inside Sotto's own
+/// data folder (nothing of the history is ever written there in the clear).
+fn typed_folder(typed: &str) -> CommandResult<std::path::PathBuf> {
+    let path = std::path::Path::new(typed);
+    if !path.is_absolute() {
+        return Err(CommandError::Other(format!("`{typed}` is not a full path to a folder")));
+    }
+    let dir = path
+        .canonicalize()
+        .ok()
+        .filter(|d| d.is_dir())
+        .ok_or_else(|| CommandError::Other(format!("there is no folder `{typed}`; choose an existing one")))?;
+    let home = sotto_core::relay_config::sotto_home();
+    if home.canonicalize().is_ok_and(|h| dir.starts_with(h)) {
+        return Err(CommandError::Other("that folder is inside Sotto's own data folder; choose another".into()));
+    }
+    Ok(dir)
+}
+
 #[tauri::command]
-pub fn delete_generation(state: State<'_, AppState>, id: String) -> CommandResult<()> {
-    state.with_store(|s| s.delete_generation(&id).map(|_| ()))
+pub async fn delete_generation(state: State<'_, AppState>, id: String) -> CommandResult<()> {
+    let store = state.store_connection()?;
+    blocking(move || store.delete_generation(&id).map(|_| ())).await??;
+    Ok(())
 }
 
 /// Writes one image into the agent's workspace (the last one used); returns the file's name.
 #[tauri::command]
-pub fn image_to_workspace(state: State<'_, AppState>, id: String, index: u32) -> CommandResult<String> {
+pub async fn image_to_workspace(state: State<'_, AppState>, id: String, index: u32) -> CommandResult<String> {
     let workspace = lock(&state.workspace)
         .clone()
         .ok_or_else(|| CommandError::Other("choose a workspace in the Local agent view first".into()))?;
-    let png = {
-        let guard = lock(&state.store);
-        let store = guard.as_ref().ok_or(CommandError::Locked)?;
+    let store = state.store_connection()?;
+    blocking(move || {
         let entry = store.generation(&id)?;
-        images::stored_png(store, &entry, index)?
-    };
-    let short: String = id.chars().take(8).collect();
-    let path = images::save_png(&workspace, &format!("image-{short}-{}", index + 1), &png)?;
-    Ok(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        let png = images::stored_png(&store, &entry, index)?;
+        let short: String = entry.id.chars().take(8).collect();
+        let path = images::save_png(&workspace, &format!("image-{short}-{}", index + 1), &png)?;
+        Ok(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+    })
+    .await?
 }
