@@ -26,6 +26,9 @@ const TABLES: &[(&str, &str)] = &[
     ("attachments", "uid, message_uid, name, media_type, bytes, created_ms"),
     ("images", "uid, conversation_id, prompt, model, media_type, bytes, receipt, created_ms"),
     ("agent_steps", "uid, conversation_id, run_id, step, tool, input, output, files, duration_ms, sent_bytes, created_ms"),
+    // Image Studio's gallery (archives written before it lack these tables; import skips them).
+    ("image_generations", "uid, prompt, settings, model, receipt, material, reply, created_ms"),
+    ("image_outputs", "generation_uid, idx, width, height, sha256, thumbnail"),
 ];
 
 /// Rows per table: written (export) or added (import; rows already present are skipped).
@@ -36,6 +39,8 @@ pub struct ArchiveCounts {
     pub attachments: usize,
     pub images: usize,
     pub agent_steps: usize,
+    /// Image Studio generations (their images and thumbnails go with them).
+    pub image_generations: usize,
 }
 
 impl ArchiveCounts {
@@ -45,7 +50,9 @@ impl ArchiveCounts {
             "messages" => self.messages = n,
             "attachments" => self.attachments = n,
             "images" => self.images = n,
-            _ => self.agent_steps = n,
+            "agent_steps" => self.agent_steps = n,
+            "image_generations" => self.image_generations = n,
+            _ => {}
         }
     }
 }
@@ -125,6 +132,10 @@ impl Store {
         tx.execute_batch("PRAGMA defer_foreign_keys = ON;")?;
         let mut counts = ArchiveCounts::default();
         for (table, cols) in TABLES.iter().rev() {
+            let present: bool = tx.query_row("SELECT count(*) > 0 FROM archive.sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))?;
+            if !present {
+                continue;
+            }
             let (extra_col, extra_val) = if matches!(*table, "messages" | "images") { (", imported", ", 1") } else { ("", "") };
             // Only rows of conversations that are new here; never a child of a row already here.
             let scope = match *table {
@@ -138,6 +149,9 @@ impl Store {
                     "WHERE (conversation_id IS NULL OR conversation_id NOT IN (SELECT id FROM main.conversations))
                        AND run_id NOT IN (SELECT run_id FROM main.agent_steps)"
                 }
+                // A generation comes whole or not at all (`INSERT OR IGNORE` keeps one already here).
+                "image_generations" => "",
+                "image_outputs" => "WHERE generation_uid NOT IN (SELECT uid FROM main.image_generations)",
                 _ => "WHERE conversation_id IS NULL OR conversation_id NOT IN (SELECT id FROM main.conversations)",
             };
             let n = tx.execute(

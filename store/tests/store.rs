@@ -487,3 +487,64 @@ fn imported_rows_are_marked_and_never_sent_as_verified_turns() {
     assert_eq!(store.conversation(&id).unwrap().messages.len(), 1);
     assert!(!store.conversation(&id).unwrap().messages[0].imported);
 }
+
+fn generation(prompt: &str, pixels: &[u8]) -> sotto_store::NewGeneration {
+    sotto_store::NewGeneration {
+        prompt: prompt.into(),
+        settings: json!({"size": "256x256", "n": 2, "seed": 7, "style": null, "model": null}),
+        model: "sotto-demo-images".into(),
+        receipt: json!({"output_hash": "ab"}),
+        material: Some("{}".into()),
+        reply: [b"{\"data\":\"", pixels, b"\"}"].concat(),
+        outputs: (0..2)
+            .map(|i| (sotto_store::ImageOutput { index: i, width: 256, height: 256, sha256: format!("{i:064}") }, [pixels, b"-thumb"].concat()))
+            .collect(),
+    }
+}
+
+#[test]
+fn the_gallery_keeps_generations_newest_first_and_deletes_them_for_real() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let kept = store.add_generation(&generation("kept-picture-canary", b"KEPTPIXELS")).unwrap();
+    let doomed = store.add_generation(&generation("doomed-picture-canary", b"DOOMEDPIXELS")).unwrap();
+    assert_eq!(store.gallery_len().unwrap(), 2);
+    let listed = store.gallery(10, 0).unwrap();
+    assert_eq!(listed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec![doomed.as_str(), kept.as_str()]);
+    assert_eq!(listed[0].outputs.len(), 2);
+    assert_eq!(listed[0].settings["seed"], 7);
+    assert_eq!(store.gallery(1, 1).unwrap()[0].id, kept);
+    assert_eq!(store.generation(&kept[..6]).unwrap().prompt, "kept-picture-canary");
+    assert_eq!(store.thumbnail(&kept, 1).unwrap(), b"KEPTPIXELS-thumb");
+    assert!(matches!(store.thumbnail(&kept, 5), Err(StoreError::NoImage(_))));
+    assert!(matches!(store.generation("zz"), Err(StoreError::NoImage(_))));
+    assert!(store.generation_reply(&kept).unwrap().0.windows(10).any(|w| w == b"KEPTPIXELS"));
+
+    store.delete_generation(&doomed[..8]).unwrap();
+    assert_eq!(store.gallery_len().unwrap(), 1);
+    assert!(matches!(store.thumbnail(&doomed, 0), Err(StoreError::NoImage(_))));
+    drop(store);
+    let key = KeyFile::load(tmp.path()).unwrap().unwrap().unlock(&Unlock::Passphrase(PASS), tmp.path()).unwrap();
+    let plain = decrypted_pages(&std::fs::read(Store::db_path(tmp.path())).unwrap(), &key);
+    assert!(contains(&plain, b"kept-picture-canary") && contains(&plain, b"KEPTPIXELS"));
+    for gone in [&b"doomed-picture-canary"[..], b"DOOMEDPIXELS"] {
+        assert!(!contains(&plain, gone), "{} survived the delete", String::from_utf8_lossy(gone));
+    }
+}
+
+#[test]
+fn the_archive_carries_the_gallery_and_imports_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(&tmp.path().join("a"));
+    let id = store.add_generation(&generation("archived picture", b"ARCHIVEDPIXELS")).unwrap();
+    let archive = tmp.path().join("gallery.sotto-archive");
+    let written = store.export_archive(&archive, "archive pass").unwrap();
+    assert_eq!(written.image_generations, 1);
+    assert!(!contains(&std::fs::read(&archive).unwrap(), b"ARCHIVEDPIXELS"));
+    let other = Store::open_or_create(&tmp.path().join("b"), &Unlock::Passphrase("other"), kdf()).unwrap();
+    assert_eq!(other.import_archive(&archive, "archive pass").unwrap().image_generations, 1);
+    assert_eq!(other.generation(&id).unwrap().outputs.len(), 2);
+    assert_eq!(other.thumbnail(&id, 0).unwrap(), b"ARCHIVEDPIXELS-thumb");
+    assert_eq!(other.import_archive(&archive, "archive pass").unwrap().image_generations, 0, "a second import adds nothing");
+    assert_eq!(other.gallery_len().unwrap(), 1);
+}

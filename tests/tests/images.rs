@@ -128,6 +128,26 @@ fn images_come_back_verified_reproducible_and_only_in_the_encrypted_gallery() {
     assert_eq!(gone.status.code(), Some(1));
     assert!(text(&gone.stderr).contains("no image in the gallery matches"), "{}", text(&gone.stderr));
 
+    // `-` reads the prompt from standard input: the same picture as the prompt given inline.
+    let (_, inline, _) = image(&stack, &out.path().join("g"), &["--size", "256x256", "--seed", "5", "--ephemeral"], "a lake at night");
+    let mut child = std::process::Command::new(sotto_e2e::stack::bin_dir().join("sotto"))
+        .args(["image", "--profile", stack.profile.to_str().unwrap(), "--json", "--size", "256x256", "--seed", "5", "--ephemeral", "-o"])
+        .arg(out.path().join("h"))
+        .arg("-")
+        .env("SOTTO_HOME", stack.home.path())
+        .env(PASS.0, PASS.1)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"a lake at night\n").unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert_eq!(piped.status.code(), Some(0), "{}", text(&piped.stderr));
+    let piped: Value = serde_json::from_slice(&piped.stdout).unwrap();
+    assert_eq!(piped["images"][0]["sha256"], inline["images"][0]["sha256"]);
+    assert_eq!(piped["prompt"], "a lake at night");
+
     // Input errors are said in words before anything is sent.
     let (code, _, err) = image(&stack, &out.path().join("f"), &["--size", "1000x1000"], "a lake");
     assert_eq!(code, Some(1));

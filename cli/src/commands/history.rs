@@ -294,13 +294,14 @@ fn export(store: &Store, file: &std::path::Path) -> Result<(), StoreError> {
     let pass = archive_passphrase(true)?;
     let n = store.export_archive(file, &pass)?;
     eprintln!(
-        "wrote {} ({} conversations, {} messages, {} attachments, {} images, {} agent steps), encrypted",
+        "wrote {} ({} conversations, {} messages, {} attachments, {} images, {} agent steps, {} Image Studio generations), encrypted",
         file.display(),
         n.conversations,
         n.messages,
         n.attachments,
         n.images,
-        n.agent_steps
+        n.agent_steps,
+        n.image_generations
     );
     Ok(())
 }

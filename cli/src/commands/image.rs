@@ -52,7 +52,8 @@ struct MakeArgs {
     /// Do not keep the generation in the gallery.
     #[arg(long)]
     ephemeral: bool,
-    /// What to picture.
+    /// What to picture; `-` reads it from standard input (so it stays out of the shell's
+    /// history and the process list).
     #[arg(required = true)]
     prompt: Option<String>,
 }
@@ -93,8 +94,27 @@ pub fn run(args: ImageArgs) -> i32 {
     }
 }
 
+/// The prompt as given, or read from standard input for `-` (at most 64 KiB).
+fn prompt_of(given: Option<&str>) -> Result<String, String> {
+    match given {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), 64 << 10), &mut text)
+                .map_err(|e| format!("cannot read the prompt from standard input ({e})"))?;
+            Ok(text.trim().to_string())
+        }
+        other => Ok(other.unwrap_or_default().to_string()),
+    }
+}
+
 fn make(args: MakeArgs) -> i32 {
-    let prompt = args.prompt.clone().unwrap_or_default();
+    let prompt = match prompt_of(args.prompt.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::SETUP;
+        }
+    };
     let settings = ImageSettings { size: args.size.clone(), n: args.n, seed: args.seed, style: args.style.clone(), model: args.model.clone() };
     // Input problems are said before anything is attested or sent.
     if let Some(problem) = images::request_for(&prompt, &settings).problem() {
