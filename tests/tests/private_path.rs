@@ -63,8 +63,13 @@ async fn streamed_and_whole_replies_verify() {
     assert_eq!(stdout(&out).trim(), "Hello, private world.");
     assert!(stderr(&out).contains("not hardware-protected"));
 
+    // The chat model, then the image model with what it is.
     let out = stack.sotto(&["models", "--profile", &p]);
-    assert_eq!(stdout(&out).trim(), "scripted");
+    assert_eq!(stdout(&out).trim(), "scripted\nsotto-demo-images  (images: local demo generator — not a trained model)");
+    let out = stack.sotto(&["models", "--profile", &p, "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["models"], serde_json::json!(["scripted"]), "`models` lists the chat models");
+    assert_eq!(json["catalog"][1]["kind"], "image");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -326,7 +331,7 @@ async fn the_openai_back_end_forwards_and_the_reply_verifies() {
     assert_eq!(json["reply"], "From upstream.");
     assert_eq!(json["model"], "stand-in-large");
     let out = stack.sotto(&["models", "--profile", &p]);
-    assert_eq!(stdout(&out).trim(), "stand-in-large");
+    assert_eq!(stdout(&out).lines().next(), Some("stand-in-large"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
