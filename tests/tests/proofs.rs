@@ -237,6 +237,8 @@ fn nothing_on_the_device_sends_http_except_through_the_ledgered_paths() {
         "private-inference/src/ledger.rs",
         "private-inference/src/error.rs",
         "enclave-gateway/src/backend/openai.rs",
+        // The enclave's own call to an image service (inside the enclave, not on the device).
+        "enclave-gateway/src/images/upstream.rs",
         // Only its tests use reqwest (to play the browser posting to the loopback listener);
         // its token refresh goes through `ledger::post_direct`.
         "core/src/opengradient_login.rs",
