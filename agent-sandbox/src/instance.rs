@@ -170,6 +170,9 @@ fn wasi_context(
     };
     grant(&a.lib_dir, "/usr/local/lib", ro)?;
     grant(&a.mpl_data, &format!("/usr/local/lib/{STDLIB_ZIP}/matplotlib/mpl-data"), ro)?;
+    if a.shelf.is_dir() {
+        grant(&a.shelf, crate::artifacts::SHELF_GUEST, ro)?;
+    }
     grant(private, "/tmp", rw)?;
     if let Some(w) = workspace {
         grant(w, "/work", if writable { rw } else { ro })?;

@@ -20,7 +20,7 @@ mod tools;
 mod watch;
 mod workspace;
 
-pub use artifacts::{Artifacts, SNAPSHOT_SHA256};
+pub use artifacts::{Artifacts, SHELF_GUEST, SNAPSHOT_SHA256};
 pub use error::SandboxError;
 pub use instance::Grants;
 pub use run::{Limits, RunRequest, RunResult};

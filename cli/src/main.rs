@@ -39,6 +39,8 @@ enum Command {
     /// The local agent: a task on a workspace folder, tools run on this device.
     #[command(subcommand)]
     Agent(commands::agent::AgentCommand),
+    /// What Sotto would send for an attached file (read inside the sandbox).
+    Extract(commands::extract::ExtractArgs),
     /// Turn a Markdown file into a PDF.
     Pdf(commands::pdf::PdfArgs),
     /// OpenGradient's network: log in to OpenGradient Chat for its relay, log out, status.
@@ -69,6 +71,7 @@ fn main() {
         Command::Sandbox(c) => commands::sandbox::run(c),
         Command::Agent(c) => commands::agent::run(c),
         Command::Pdf(a) => commands::pdf::run(a),
+        Command::Extract(a) => commands::extract::run(a),
         Command::Og(c) => commands::og::run(c),
     };
     std::process::exit(code);

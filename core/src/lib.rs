@@ -2,6 +2,8 @@
 //!
 //! - [`stack`]: start and stop the local stack (nginx relay + development enclave gateway).
 //! - [`profiles`]: which network profile a command uses.
+//! - [`extract`]: reading a user's file (PDF, Office, text …) inside the sandbox, for attachments
+//!   and the agent.
 //! - [`history`]: the encrypted store's location and unlocking, and recording exchanges.
 //! - [`chat`]: one chat exchange (store, send, stream, record the outcome).
 //! - [`settings`]: the app's settings (profile, expected measurements, relays, limits, theme).
@@ -13,6 +15,7 @@
 
 pub mod agent;
 pub mod chat;
+pub mod extract;
 pub mod history;
 pub mod images;
 pub mod ledger;

@@ -36,11 +36,49 @@ pub struct AskArgs {
     /// Continue a stored conversation (its id, or the start of it): its verified turns are sent too.
     #[arg(long = "continue", value_name = "ID")]
     continue_id: Option<String>,
+    /// Attach a file (repeatable): PDF, Word, Excel, OpenDocument, CSV/TSV, JSON, HTML, Markdown
+    /// or text. It is read inside the sandbox and its text goes with the prompt, sealed; what
+    /// will be sent is said on stderr first.
+    #[arg(long = "attach", value_name = "FILE")]
+    attach: Vec<std::path::PathBuf>,
     /// The prompt.
     prompt: String,
 }
 
+/// The prompt with each attachment's text, read in the sandbox; the preview goes to stderr.
+fn with_attachments(args: &AskArgs) -> Result<String, i32> {
+    if args.attach.is_empty() {
+        return Ok(args.prompt.clone());
+    }
+    let runtime = super::sandbox::load(false).map_err(|e| {
+        eprintln!("error: the attachments cannot be read without the sandbox: {e}");
+        exit::SETUP
+    })?;
+    let password = std::env::var("SOTTO_PDF_PASSWORD").ok().filter(|p| !p.is_empty());
+    let limits = sotto_core::extract::ExtractLimits::default();
+    let mut read = Vec::new();
+    for file in &args.attach {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.display().to_string());
+        match super::runtime().block_on(sotto_core::extract::extract(&runtime, file, password.as_deref(), &limits)) {
+            Ok(e) => {
+                eprintln!("attaching {} — sent with your message, sealed to the enclave", e.summary(&name));
+                read.push((name, e));
+            }
+            Err(e) => {
+                eprintln!("error: {e}; nothing was sent");
+                return Err(super::extract::code_for(&e));
+            }
+        }
+    }
+    Ok(sotto_core::extract::compose(&args.prompt, &read))
+}
+
 pub fn run(args: AskArgs) -> i32 {
+    // Attachments are read first: a file that cannot be read stops the request before anything is sent.
+    let prompt = match with_attachments(&args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let store = history(&args);
     if args.continue_id.is_some() && store.is_none() {
         return exit::SETUP;
@@ -51,7 +89,7 @@ pub fn run(args: AskArgs) -> i32 {
     };
     let turn = ChatTurn {
         conversation_id: args.continue_id.clone(),
-        prompt: args.prompt.clone(),
+        prompt,
         model: args.model.clone(),
         max_tokens: args.max_tokens,
         no_stream: args.no_stream,

@@ -1,6 +1,7 @@
 pub mod agent;
 pub mod ask;
 pub mod attest;
+pub mod extract;
 pub mod history;
 pub mod image;
 pub mod ledger;

@@ -1,0 +1,178 @@
+//! Reading a user's file (PDF, Word, Excel, OpenDocument, CSV/TSV, JSON, HTML, Markdown, text in
+//! any common encoding) for a chat attachment or the agent — always inside the sandbox, never in
+//! this process: the file is copied into a folder of its own, granted read-only to a fresh
+//! instance under a deadline and a memory cap, and `reader.py` (run there) answers with the text
+//! and its structure. A decompression bomb or a pathological file ends as a plain error.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sotto_agent_sandbox::{Limits, RunRequest, Runtime};
+
+/// The program that reads the file, inside the sandbox.
+const READER: &str = include_str!("reader.py");
+
+/// Files larger than this are not read.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// The most text an attachment contributes to a request.
+pub const MAX_CHARS: usize = 200_000;
+
+/// How a read is bounded.
+#[derive(Debug, Clone)]
+pub struct ExtractLimits {
+    pub deadline: Duration,
+    pub memory_bytes: usize,
+    /// Text kept (the rest is cut, and the result says so).
+    pub max_chars: usize,
+    /// Rows read per sheet.
+    pub max_rows: usize,
+    /// What an Office file (a ZIP) may unpack to.
+    pub max_expanded: u64,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        Self { deadline: Duration::from_secs(60), memory_bytes: 768 << 20, max_chars: MAX_CHARS, max_rows: 5_000, max_expanded: 512 << 20 }
+    }
+}
+
+/// What was read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Extracted {
+    /// pdf, docx, xlsx, xls, ods, odt, csv, tsv, json, html, markdown or text.
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<Vec<Page>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheets: Option<Vec<Sheet>>,
+    pub chars: usize,
+    /// The text was cut at the limit.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    pub number: usize,
+    pub chars: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sheet {
+    pub name: String,
+    pub rows: usize,
+    pub columns: usize,
+    /// Rows that went into the text (all of them unless the sheet is longer than the limit).
+    pub rows_included: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtractError {
+    /// The file cannot be read, for the reason given (encrypted, no text layer, damaged …).
+    #[error("{name}: {reason}")]
+    Unreadable { name: String, code: String, reason: String },
+    /// A sandbox limit (deadline, memory, output) or the reader's own limit stopped the read.
+    #[error("{name}: {reason}")]
+    Limit { name: String, reason: String },
+    #[error("{name} is {size} MiB; files are read up to {} MiB", MAX_FILE_BYTES >> 20)]
+    TooLarge { name: String, size: u64 },
+    #[error("cannot read {name}: {source}")]
+    Io { name: String, source: std::io::Error },
+    #[error("the sandbox could not run the reader: {0}")]
+    Sandbox(#[from] sotto_agent_sandbox::SandboxError),
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    ok: bool,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(flatten)]
+    rest: serde_json::Value,
+}
+
+/// A file's display name (its last component).
+fn name_of(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+/// Reads `path` in a fresh sandbox instance. `password` opens an encrypted PDF.
+pub async fn extract(runtime: &Runtime, path: &Path, password: Option<&str>, limits: &ExtractLimits) -> Result<Extracted, ExtractError> {
+    let name = name_of(path);
+    let io = |source| ExtractError::Io { name: name.clone(), source };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(ExtractError::TooLarge { name, size: size >> 20 });
+    }
+    // The file alone, in a folder of its own: the sandbox sees nothing beside it.
+    let folder = tempfile::Builder::new().prefix("sotto-read-").tempdir().map_err(io)?;
+    let input = folder.path().join("input");
+    if std::fs::hard_link(path, &input).is_err() {
+        std::fs::copy(path, &input).map_err(io)?;
+    }
+    let args = serde_json::json!({
+        "name": name, "password": password, "max_chars": limits.max_chars, "max_rows": limits.max_rows,
+        "max_expanded": limits.max_expanded, "max_text_bytes": (limits.max_chars * 4).max(1 << 20),
+    });
+    let encoded = base64::engine::general_purpose::STANDARD.encode(args.to_string());
+    let code = format!("SOTTO_ARGS = __import__('json').loads(__import__('base64').b64decode('{encoded}'))\n{READER}");
+    let sandbox_limits = Limits { deadline: limits.deadline, memory_bytes: limits.memory_bytes, output_bytes: limits.max_chars * 8 + (1 << 20), disk_bytes: 64 << 20, ..Limits::default() };
+    let run = runtime.run(&RunRequest { code, workspace: Some(folder.path().to_path_buf()), writable: false, limits: sandbox_limits }).await?;
+    if let Some(limit) = run.trapped {
+        let reason = match limit.as_str() {
+            "deadline" => format!("reading it took longer than {} s, so it was stopped (nothing was sent)", limits.deadline.as_secs()),
+            "memory" => format!("reading it needed more than {} MiB of memory, so it was stopped (nothing was sent)", limits.memory_bytes >> 20),
+            "output" => "reading it produced more text than the sandbox passes back; it was stopped".to_string(),
+            other => format!("the sandbox stopped the reader ({other}); nothing was sent"),
+        };
+        return Err(ExtractError::Limit { name, reason });
+    }
+    let answer: Answer = serde_json::from_str(run.stdout.trim()).map_err(|_| ExtractError::Unreadable {
+        name: name.clone(),
+        code: "unreadable".into(),
+        reason: format!("the reader failed: {}", run.stderr.lines().last().unwrap_or("no reason given")),
+    })?;
+    if !answer.ok {
+        return Err(match answer.code.as_str() {
+            "limit" | "too_large" => ExtractError::Limit { name, reason: answer.reason },
+            _ => ExtractError::Unreadable { name, code: answer.code, reason: answer.reason },
+        });
+    }
+    serde_json::from_value(answer.rest).map_err(|e| ExtractError::Unreadable { name, code: "unreadable".into(), reason: format!("the reader's answer is not understood ({e})") })
+}
+
+impl Extracted {
+    /// One line on what will be sent: kind, pages or sheets, size, whether it was cut.
+    pub fn summary(&self, name: &str) -> String {
+        let shape = match (&self.pages, &self.sheets) {
+            (Some(p), _) => format!("{} page{}", p.len(), if p.len() == 1 { "" } else { "s" }),
+            (_, Some(s)) if s.len() > 1 || self.kind.starts_with("xl") || self.kind == "ods" => {
+                format!("{} sheet{} ({} rows)", s.len(), if s.len() == 1 { "" } else { "s" }, s.iter().map(|s| s.rows).sum::<usize>())
+            }
+            (_, Some(s)) => format!("{} rows", s.iter().map(|s| s.rows).sum::<usize>()),
+            _ => String::new(),
+        };
+        let cut = if self.truncated { format!(", cut at {} characters", self.chars) } else { String::new() };
+        let shape = if shape.is_empty() { String::new() } else { format!(", {shape}") };
+        format!("{name}: {}{shape}, {} characters of text{cut}", self.kind.to_uppercase(), self.chars)
+    }
+
+    /// The attachment as it goes into a message (the same form the app uses).
+    pub fn as_message_part(&self, name: &str) -> String {
+        let fence = if self.text.contains("```") { "~~~~" } else { "```" };
+        let cut = if self.truncated { "\n\n(The file's text was cut here: it is longer than Sotto sends.)" } else { "" };
+        format!("Attached file `{name}` ({}):\n\n{fence}\n{}\n{fence}{cut}", self.kind, self.text)
+    }
+}
+
+/// The message as sent: the typed text, then each attachment.
+pub fn compose(prompt: &str, attachments: &[(String, Extracted)]) -> String {
+    let mut parts = vec![prompt.trim().to_string()];
+    parts.extend(attachments.iter().map(|(name, e)| e.as_message_part(name)));
+    parts.retain(|p| !p.is_empty());
+    parts.join("\n\n")
+}
