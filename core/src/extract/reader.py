@@ -56,9 +56,14 @@ def decode_text(raw):
         pass
     try:
         from charset_normalizer import from_bytes
-        best = from_bytes(raw[: 1 << 20]).best()
-        if best is not None and best.encoding:
-            return raw.decode(best.encoding, errors="replace"), best.encoding
+        matches = list(from_bytes(raw[: 1 << 20]))
+        if matches:
+            # Among equally plausible single-byte guesses, Windows-1252 (Western Europe) is by far
+            # the most common legacy encoding; a short sample cannot tell cp1250 from it.
+            least = min(m.percent_chaos for m in matches)
+            tied = [m for m in matches if m.percent_chaos <= least + 0.5]
+            choice = next((m for m in tied if m.encoding in ("cp1252", "latin_1", "iso8859_15")), tied[0])
+            return raw.decode(choice.encoding, errors="replace"), choice.encoding
     except Exception:
         pass
     return raw.decode("cp1252", errors="replace"), "cp1252"
