@@ -159,3 +159,32 @@ fn runaway_code_is_stopped_the_model_is_told_and_the_next_step_gets_a_fresh_sess
     assert!(after.contains("new one") && after.contains("alive False"), "{after}");
     assert_eq!(run["verified"], true);
 }
+
+/// The agent reads office files with the same shelf as attachments: `read_file` on a Word file
+/// returns its text (read in the sandbox), and `run_python` opens Word and Excel files itself.
+#[test]
+fn the_agent_reads_word_and_excel_files_through_the_sandboxed_reader_and_in_python() {
+    let workspace = tempfile::tempdir().unwrap();
+    let maker = tempfile::tempdir().unwrap();
+    let make = "import docx, openpyxl\nd = docx.Document(); d.add_paragraph('Ζήτηση — спрос rose in March'); d.save('/work/memo.docx')\nwb = openpyxl.Workbook(); ws = wb.active; ws.append(['month', 'units']); ws.append(['Jan', 3]); ws.append(['Feb', 4]); wb.save('/work/units.xlsx')";
+    let made = cli_with(maker.path(), &["sandbox", "run", "--workspace", workspace.path().to_str().unwrap(), "--writable", "-c", make], &[]);
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let python = "import docx, pandas as pd\nprint(docx.Document('/work/memo.docx').paragraphs[0].text)\nprint(int(pd.read_excel('/work/units.xlsx')['units'].sum()))";
+    let replies = json!([
+        tool_calls(&[("read_file", json!({"path": "memo.docx"})), ("read_file", json!({"path": "units.xlsx"}))]),
+        tool_calls(&[("run_python", json!({"code": python}))]),
+        {"chunks": [{"text": "Read both."}]},
+    ]);
+    let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });
+    let args = ["agent", "run", "--profile", stack.profile.to_str().unwrap(), "--workspace", workspace.path().to_str().unwrap(), "--json", "Read the memo and the units"];
+    let out = cli_with(stack.home.path(), &args, &[("SOTTO_PASSPHRASE", "e2e passphrase")]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = run["steps"].as_array().unwrap();
+    let memo = steps[0]["output"].as_str().unwrap();
+    assert!(memo.contains("DOCX") && memo.contains("Ζήτηση — спрос rose in March"), "{memo}");
+    let units = steps[1]["output"].as_str().unwrap();
+    assert!(units.contains("XLSX") && units.contains("| Feb | 4 |"), "{units}");
+    let printed = steps[2]["output"].as_str().unwrap();
+    assert!(printed.contains("Ζήτηση — спрос rose in March") && printed.contains('7'), "{printed}");
+}

@@ -45,7 +45,7 @@ pub fn definitions() -> Value {
         ),
         function(
             "read_file",
-            "Read a UTF-8 text file from the workspace (at most 1 MiB).",
+            "Read a file from the workspace: a text file as it is (at most 1 MiB); a PDF, Word, Excel or OpenDocument file as its text and tables (read in the sandbox).",
             json!({"type": "object", "properties": {"path": path}, "required": ["path"]})
         ),
         function(
@@ -88,7 +88,7 @@ impl Toolbox {
         match (name, text("code"), text("path"), text("content"), text("markdown")) {
             ("run_python", Some(code), ..) => self.run_python(code, observer).await,
             ("list_files", _, path, ..) => self.list(path.unwrap_or("")),
-            ("read_file", _, Some(path), ..) => self.files.read(path).map_or_else(ToolOutput::error, |t| ToolOutput::ok(t, Vec::new())),
+            ("read_file", _, Some(path), ..) => self.read_file(path).await,
             ("write_file", _, Some(path), Some(content), _) => self.write_file(path, content, observer),
             ("make_pdf", _, Some(path), _, Some(markdown)) => self.make_pdf(path, markdown, observer),
             ("run_python" | "read_file" | "write_file" | "make_pdf", ..) => ToolOutput::error(format!("{name} is missing a required argument")),
@@ -106,6 +106,26 @@ impl Toolbox {
     pub async fn close(&mut self) {
         if let Some(s) = self.session.take() {
             s.close().await;
+        }
+    }
+
+    /// Text as it is; anything else (a PDF, an Office file, a large file) read by the same
+    /// sandboxed reader as a chat attachment.
+    async fn read_file(&self, path: &str) -> ToolOutput {
+        match self.files.read(path) {
+            Ok(text) => ToolOutput::ok(text, Vec::new()),
+            Err(FileToolError::NotText(_) | FileToolError::TooLarge { .. }) => {
+                let host = match self.files.existing_file(path) {
+                    Ok((host, _)) => host,
+                    Err(e) => return ToolOutput::error(e),
+                };
+                let limits = crate::extract::ExtractLimits { max_chars: 60_000, ..Default::default() };
+                match crate::extract::extract(&self.runtime, &host, None, &limits).await {
+                    Ok(e) => ToolOutput::ok(format!("[{}]\n\n{}", e.summary(path), e.text), Vec::new()),
+                    Err(e) => ToolOutput::error(e),
+                }
+            }
+            Err(e) => ToolOutput::error(e),
         }
     }
 
