@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "stop_reply",
     "list_models",
     "get_receipt",
+    "read_attachment",
     "generate_images",
     "list_gallery",
     "gallery_thumbnail",

@@ -37,6 +37,7 @@ fn main() {
             commands::chat::stop_reply,
             commands::chat::list_models,
             commands::chat::get_receipt,
+            commands::attachments::read_attachment,
             commands::images::generate_images,
             commands::images::list_gallery,
             commands::images::gallery_thumbnail,

@@ -62,6 +62,15 @@ impl AppState {
         Ok(f(store)?)
     }
 
+    /// The prepared sandbox, or why there is none yet.
+    pub fn sandbox_runtime(&self) -> CommandResult<Arc<Runtime>> {
+        match &*lock(&self.sandbox) {
+            SandboxState::Ready(r) => Ok(r.clone()),
+            SandboxState::Failed(e) => Err(CommandError::Other(format!("the sandbox could not be prepared: {e}"))),
+            _ => Err(CommandError::Other("the sandbox is still being prepared; try again when the bar is full".into())),
+        }
+    }
+
     pub fn client(&self) -> CommandResult<Arc<PrivateClient>> {
         let mut cached = lock(&self.client);
         if let Some(c) = cached.as_ref() {

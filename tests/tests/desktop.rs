@@ -433,3 +433,43 @@ async fn image_studio_makes_a_verified_picture_keeps_it_in_the_gallery_and_saves
     app.screenshot("image-detail-800x600").await;
     app.close().await;
 }
+
+/// Attachments in the real window: a PDF and a spreadsheet (made by reportlab and openpyxl) are
+/// read in the sandbox, the note and the preview say exactly what will be sent, and the reply to
+/// the message that carried them verifies with their text in the exact request.
+#[tokio::test]
+async fn attached_pdf_and_spreadsheet_are_read_in_the_sandbox_previewed_and_sent_sealed() {
+    use base64::Engine;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::start(StackSpec::default());
+    let files = tempfile::tempdir().unwrap();
+    let make = "import openpyxl\nfrom reportlab.pdfgen import canvas\nc = canvas.Canvas('/work/Q3-REPORT.PDF')\nfor i in range(2):\n    c.drawString(72, 720, f'Page {i + 1}: margins widened in Q3'); c.showPage()\nc.save()\nwb = openpyxl.Workbook(); ws = wb.active; ws.title = 'Units'; ws.append(['region', 'units']); ws.append(['north', 12]); ws.append(['south', 7]); wb.save('/work/units.xlsx')";
+    let made = sotto_e2e::cli(stack.home.path(), &["sandbox", "run", "--workspace", files.path().to_str().unwrap(), "--writable", "-c", make]);
+    assert_eq!(made.status.code(), Some(0), "{}", String::from_utf8_lossy(&made.stderr));
+    let app = launch(&stack).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    // The sandbox must be ready before a file can be read (it is compiled once, at start-up).
+    app.click("button.nav-button[data-view=agent]").await;
+    app.wait_present(".agent-view .sandbox-progress.hidden", 120).await;
+    app.click("button.nav-button[data-view=chat]").await;
+    let b64 = |name: &str| base64::engine::general_purpose::STANDARD.encode(std::fs::read(files.path().join(name)).unwrap());
+    let attach = "const input = document.querySelector('input[type=file]'); const dt = new DataTransfer();
+        for (const [name, data] of arguments[0]) { dt.items.add(new File([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))], name)); }
+        input.files = dt.files; input.dispatchEvent(new Event('change'));";
+    app.client.execute(attach, vec![json!([["Q3-REPORT.PDF", b64("Q3-REPORT.PDF")], ["units.xlsx", b64("units.xlsx")]])]).await.expect("attach");
+    let note = app.wait_for_text(".composer-note", "units.xlsx: XLSX", 60).await;
+    assert!(note.contains("Q3-REPORT.PDF: PDF, 2 pages") && note.contains("sealed to the enclave"), "{note}");
+    app.screenshot("attachments-note").await;
+    app.click(".chip-name").await;
+    let preview = app.wait_for_text(".panel-body .attachment-preview", "margins widened", 10).await;
+    assert!(preview.contains("Page 2: margins widened in Q3"), "{preview}");
+    app.screenshot("attachment-preview").await;
+    app.click(".panel button[aria-label^='Close panel']").await;
+    send(&app, "Summarise these").await;
+    app.wait_present(".message.assistant[data-uid] .badge-development", 30).await;
+    app.click(".message.assistant button.badge").await;
+    let receipt = app.wait_for_text(".panel-body .sent-request", "margins widened", 10).await;
+    assert!(receipt.contains("| north | 12 |") && receipt.contains("request hash above covers all of it"), "{receipt}");
+    app.screenshot("attachments-receipt").await;
+    app.close().await;
+}

@@ -160,6 +160,8 @@ export const api = {
   saveGeneration: (id: string, index: number | null, folder: string | null) => invoke<string[] | null>('save_generation', { id, index, folder }),
   deleteGeneration: (id: string) => invoke<void>('delete_generation', { id }),
   imageToWorkspace: (id: string, index: number) => invoke<string>('image_to_workspace', { id, index }),
+  readAttachment: (name: string, data: string, password: string | null) =>
+    invoke<{ kind: string; text: string; chars: number; truncated: boolean; summary: string; part: string }>('read_attachment', { name, data, password }),
   getReceipt: (conversationId: string, messageUid: string) => invoke<Receipt>('get_receipt', { conversationId, messageUid }),
   recheckReply: (conversationId: string, messageUid: string) => invoke<ReplyCheck>('recheck_reply', { conversationId, messageUid }),
   recheckHistory: () => invoke<ReplyCheck[]>('recheck_history'),

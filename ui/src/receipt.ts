@@ -84,7 +84,7 @@ export function receiptPanel(r: Receipt): HTMLElement {
       row('Size', `${formatBytes(r.request_bytes)} sealed (HPKE) to the enclave's key; the relay saw only those bytes and your network address`)),
     r.sent_request !== undefined
       ? h('details', { class: 'sent-request', open: true },
-          h('summary', {}, 'The exact request, before sealing'),
+          h('summary', {}, 'The exact request, before sealing — attached files’ text included; the request hash above covers all of it'),
           h('pre', { tabindex: '0', 'aria-label': 'The exact request that was sealed and sent' }, prettyRequest(r.sent_request)))
       : null,
   );

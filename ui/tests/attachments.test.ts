@@ -1,26 +1,39 @@
-import { describe, expect, it } from 'vitest';
-import { attachmentNote, composePrompt, readAttachment } from '../src/attachments';
+import { describe, expect, it, vi } from 'vitest';
+
+// The sandboxed reader lives in the app; here it is played by a stand-in that answers as the
+// `read_attachment` command does.
+const readAttachment = vi.fn();
+vi.mock('../src/api', () => ({
+  api: { readAttachment: (...args: unknown[]) => readAttachment(...args) },
+  errorText: (e: unknown) => String(e),
+}));
+
+const { attachmentNote, composePrompt, readAttachment: read } = await import('../src/attachments');
 
 describe('attachments', () => {
-  it('sends text files and says which files are not sent and why', async () => {
-    const csv = await readAttachment(new File(['region,revenue\nnorth,10\n'], 'sales.csv', { type: 'text/csv' }));
-    const png = await readAttachment(new File([new Uint8Array([137, 80, 78, 71])], 'chart.png', { type: 'image/png' }));
-    const pdf = await readAttachment(new File(['%PDF-1.7'], 'report.pdf', { type: 'application/pdf' }));
-    expect(csv.text).toBe('region,revenue\nnorth,10\n');
+  it('sends what the sandboxed reader returned and says what will leave', async () => {
+    readAttachment.mockResolvedValueOnce({
+      kind: 'pdf', text: 'Page 1 text', chars: 11, truncated: false,
+      summary: 'report.pdf: PDF, 1 page, 11 characters of text', part: 'Attached file `report.pdf` (pdf):\n\n```\nPage 1 text\n```',
+    });
+    const pdf = await read(new File(['%PDF-1.7 …'], 'report.pdf', { type: 'application/pdf' }));
+    const [name, data, password] = readAttachment.mock.calls[0];
+    expect([name, password]).toEqual(['report.pdf', null]);
+    expect(new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)))).toBe('%PDF-1.7 …');
+    const png = await read(new File([new Uint8Array([137, 80, 78, 71])], 'chart.png', { type: 'image/png' }));
     expect(png.text).toBeNull();
-    const note = attachmentNote([csv, png, pdf]);
-    expect(note).toContain('sales.csv (24 bytes of text)');
+    const note = attachmentNote([pdf, png]);
+    expect(note).toContain('Will be sent with your message, sealed to the enclave: report.pdf: PDF, 1 page, 11 characters of text');
     expect(note).toContain('chart.png: not sent: the model on this profile reads text only, not images');
-    expect(note).toContain('report.pdf: not sent');
-    const prompt = composePrompt('Sum the revenue', [csv, png]);
-    expect(prompt.startsWith('Sum the revenue')).toBe(true);
-    expect(prompt).toContain('north,10');
-    expect(prompt).not.toContain('PNG');
+    const prompt = composePrompt('Summarise', [pdf, png]);
+    expect(prompt).toBe('Summarise\n\nAttached file `report.pdf` (pdf):\n\n```\nPage 1 text\n```');
   });
 
-  it('refuses binary content with a text name', async () => {
-    const bin = await readAttachment(new File([new Uint8Array([0, 1, 2])], 'data.txt', { type: 'text/plain' }));
-    expect(bin.text).toBeNull();
-    expect(bin.why).toContain('not text');
+  it('says why a file the reader refused is not sent', async () => {
+    readAttachment.mockRejectedValueOnce('scan.pdf: the PDF has 1 page(s) but no text layer; nothing was sent');
+    const scan = await read(new File(['%PDF-1.4'], 'scan.pdf'));
+    expect(scan.text).toBeNull();
+    expect(scan.why).toBe('not sent: the PDF has 1 page(s) but no text layer; nothing was sent');
+    expect(composePrompt('Read it', [scan])).toBe('Read it');
   });
 });

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::blocking;
 use crate::error::{CommandError, CommandResult};
-use crate::state::{lock, AgentControl, AppState, SandboxState};
+use crate::state::{lock, AgentControl, AppState};
 
 /// Charts larger than this are not shown inline (they can still be opened).
 const MAX_INLINE_IMAGE: u64 = 8 << 20;
@@ -64,11 +64,7 @@ pub async fn run_agent_task(app: AppHandle, task: AgentTask, events: Channel<Age
         .ok()
         .filter(|p| p.is_dir())
         .ok_or_else(|| CommandError::Other(format!("{} is not a folder that can be used", task.workspace.display())))?;
-    let runtime = match &*lock(&state.sandbox) {
-        SandboxState::Ready(r) => r.clone(),
-        SandboxState::Failed(e) => return Err(CommandError::Other(format!("the sandbox could not be prepared: {e}"))),
-        _ => return Err(CommandError::Other("the sandbox is still being prepared; try again when the bar is full".into())),
-    };
+    let runtime = state.sandbox_runtime()?;
     if lock(&state.agent).is_some() {
         return Err(CommandError::Other("a task is already running; stop it first".into()));
     }

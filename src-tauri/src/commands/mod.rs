@@ -2,6 +2,7 @@
 //! `capabilities/default.json`).
 
 pub mod agent;
+pub mod attachments;
 pub mod chat;
 pub mod history;
 pub mod images;

@@ -45,7 +45,7 @@ export class ChatView {
     const composer = h('div', { class: 'composer' },
       this.chips,
       h('div', { class: 'composer-row' },
-        h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Attach files', title: 'Attach files (text, CSV…)', onclick: () => this.fileInput.click() }, icon('attach')),
+        h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Attach files', title: 'Attach files (PDF, Word, Excel, OpenDocument, CSV, text…), read on this device in the sandbox', onclick: () => this.fileInput.click() }, icon('attach')),
         this.input, this.sendButton, this.stopButton, this.fileInput),
       this.note);
     this.el = h('section', { class: 'view chat-view', 'aria-label': 'Chat' },
@@ -204,9 +204,23 @@ export class ChatView {
   }
 
   private async addFiles(files: FileList | null): Promise<void> {
-    for (const f of Array.from(files ?? [])) this.attachments.push(await readAttachment(f));
+    const list = Array.from(files ?? []);
     this.fileInput.value = '';
-    this.renderChips();
+    for (const f of list) {
+      this.note.textContent = `Reading ${f.name} in the sandbox…`;
+      this.attachments.push(await readAttachment(f));
+      this.renderChips();
+    }
+  }
+
+  /** The exact text an attachment adds to the message, in the side panel. */
+  private previewAttachment(a: Attachment): void {
+    const body = a.text === null
+      ? h('p', { class: 'refusal' }, `${a.name} is ${a.why}.`)
+      : h('div', { class: 'attachment-preview' },
+          h('p', { class: 'muted' }, `${a.summary ?? a.name}. This is exactly what will leave this device for it, sealed to the enclave; the receipt's request hash covers it.`),
+          h('pre', { tabindex: '0', 'aria-label': `The text sent for ${a.name}` }, a.part ?? a.text));
+    this.host.openPanel(`What will be sent: ${a.name}`, body);
   }
 
   /** An image from Image Studio, attached to the next message (listed; this profile's models read text only). */
@@ -219,7 +233,8 @@ export class ChatView {
   private renderChips(): void {
     clear(this.chips);
     this.attachments.forEach((a, i) => {
-      this.chips.append(h('span', { class: `chip${a.text === null ? ' not-sent' : ''}` }, a.name,
+      this.chips.append(h('span', { class: `chip${a.text === null ? ' not-sent' : ''}` },
+        h('button', { type: 'button', class: 'link chip-name', title: a.summary ?? a.why ?? a.name, onclick: () => this.previewAttachment(a) }, a.name),
         h('button', { type: 'button', class: 'icon', 'aria-label': `Remove ${a.name}`, onclick: () => { this.attachments.splice(i, 1); this.renderChips(); } }, '×')));
     });
     this.updateNote();
