@@ -13,7 +13,7 @@ import json
 import sys
 import zipfile
 
-PATH = "/work/input"
+PATH = SOTTO_ARGS.get("path", "/work/input")  # noqa: F821 (the bench runs this same reader natively)
 ARGS = SOTTO_ARGS  # noqa: F821 (set by the host in the line before this program)
 MAX_CHARS = ARGS["max_chars"]
 MAX_ROWS = ARGS["max_rows"]
