@@ -65,6 +65,14 @@ xref = len(out)
 out += b'xref\n0 5\n0000000000 65535 f \n' + b''.join(b'%010d 00000 n \n' % o for o in offsets)
 out += b'trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n' % xref
 open(f'{d}/inflate.pdf', 'wb').write(out)
+# A workbook whose sheet declares the whole grid (A1:XFD1048576): read-only readers pad to it.
+with zipfile.ZipFile(f'{d}/sales.xlsx') as src, zipfile.ZipFile(f'{d}/wide.xlsx', 'w', zipfile.ZIP_DEFLATED) as dst:
+    for item in src.infolist():
+        data = src.read(item.filename)
+        if item.filename.startswith('xl/worksheets/'):
+            import re
+            data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', data)
+        dst.writestr(item, data)
 "#;
     let s = Command::new("python3").args(["-c", bombs, dir.to_str().unwrap()]).status().expect("python3");
     assert!(s.success());
@@ -111,6 +119,10 @@ fn office_files_made_by_other_programs_are_read_inside_the_sandbox() {
     let totals = cli(home, &["sandbox", "run", "--workspace", f.dir.to_str().unwrap(), "-c",
         "import pandas as pd\nsheets = pd.read_excel('/work/sales.xlsx', sheet_name=None)\nprint(sum(int(s['units'].sum()) for s in sheets.values()))"]);
     assert_eq!(text(&totals.stdout).trim(), expected.to_string(), "{}", text(&totals.stderr));
+    // A sheet that declares the whole grid is read as the cells it has.
+    let (code, wide, err) = extract(home, &f.dir.join("wide.xlsx"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(wide["sheets"][0]["columns"].as_u64(), Some(2), "{wide}");
     // Told by content, not by name.
     let (_, zipped, _) = extract(home, &f.dir.join("data.xlsx.zip"), &[]);
     assert_eq!(zipped["kind"], "xlsx");

@@ -61,11 +61,11 @@ fn with_attachments(args: &AskArgs) -> Result<String, i32> {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.display().to_string());
         match super::runtime().block_on(sotto_core::extract::extract(&runtime, file, password.as_deref(), &limits)) {
             Ok(e) => {
-                eprintln!("attaching {} — sent with your message, sealed to the enclave", e.summary(&name));
+                eprintln!("attaching {} — sent with your message, sealed to the enclave", sotto_core::extract::terminal_safe(&e.summary(&name)));
                 read.push((name, e));
             }
             Err(e) => {
-                eprintln!("error: {e}; nothing was sent");
+                eprintln!("error: {}; nothing was sent", sotto_core::extract::terminal_safe(&e.to_string()));
                 return Err(super::extract::code_for(&e));
             }
         }

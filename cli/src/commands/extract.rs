@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use sotto_core::extract::{extract, ExtractError, ExtractLimits};
+use sotto_core::extract::{extract, terminal_safe, ExtractError, ExtractLimits};
 
 use crate::exit;
 
@@ -31,14 +31,14 @@ pub fn run(args: ExtractArgs) -> i32 {
             if args.json {
                 println!("{}", serde_json::to_string(&e).unwrap_or_default());
             } else {
-                println!("{}", e.text);
+                println!("{}", terminal_safe(&e.text));
                 let name = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                eprintln!("{}", e.summary(&name));
+                eprintln!("{}", terminal_safe(&e.summary(&name)));
             }
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", terminal_safe(&e.to_string()));
             code_for(&e)
         }
     }

@@ -114,6 +114,17 @@ impl WorkspaceFiles {
         }
     }
 
+    /// A regular file inside the workspace, opened without following links (for the sandboxed
+    /// reader: the handle, not a path that could be swapped for a link in between).
+    pub fn open_regular(&self, path: &str) -> Result<std::fs::File, FileToolError> {
+        let rel = relative(path)?;
+        let file = self.dir.open_with(&rel, OpenOptions::new().read(true).follow(FollowSymlinks::No)).map_err(|e| self.refusal(&rel, e))?;
+        match file.metadata() {
+            Ok(m) if m.is_file() => Ok(file.into_std()),
+            _ => Err(FileToolError::Io { path: rel.display().to_string(), problem: "not a file".into() }),
+        }
+    }
+
     /// Writes `content` to `path`, creating folders on the way; an existing link is refused.
     pub fn write(&self, path: &str, content: &str) -> Result<String, FileToolError> {
         let rel = relative(path)?;

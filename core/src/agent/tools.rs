@@ -115,12 +115,12 @@ impl Toolbox {
         match self.files.read(path) {
             Ok(text) => ToolOutput::ok(text, Vec::new()),
             Err(FileToolError::NotText(_) | FileToolError::TooLarge { .. }) => {
-                let host = match self.files.existing_file(path) {
-                    Ok((host, _)) => host,
+                let file = match self.files.open_regular(path) {
+                    Ok(file) => file,
                     Err(e) => return ToolOutput::error(e),
                 };
                 let limits = crate::extract::ExtractLimits { max_chars: 60_000, ..Default::default() };
-                match crate::extract::extract(&self.runtime, &host, None, &limits).await {
+                match crate::extract::extract_file(&self.runtime, file, path, None, &limits).await {
                     Ok(e) => ToolOutput::ok(format!("[{}]\n\n{}", e.summary(path), e.text), Vec::new()),
                     Err(e) => ToolOutput::error(e),
                 }

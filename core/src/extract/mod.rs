@@ -84,6 +84,28 @@ pub enum ExtractError {
     Sandbox(#[from] sotto_agent_sandbox::SandboxError),
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Extracted {
+        Extracted { kind: "text".into(), text: text.into(), pages: None, sheets: None, chars: text.chars().count(), truncated: false }
+    }
+
+    #[test]
+    fn an_attachment_cannot_close_its_own_fence() {
+        let part = read("a ``` b ~~~~ c ````` d").as_message_part("x.txt");
+        assert!(part.contains("``````\na ``` b"), "{part}");
+        assert!(part.ends_with("\n``````"), "{part}");
+        assert!(read("plain").as_message_part("x.txt").contains("```\nplain\n```"));
+    }
+
+    #[test]
+    fn terminal_text_loses_escape_sequences() {
+        assert_eq!(terminal_safe("a\u{1b}[2Jb\tc\n"), "a\u{FFFD}[2Jb\tc\n");
+    }
+}
+
 #[derive(Deserialize)]
 struct Answer {
     ok: bool,
@@ -100,20 +122,36 @@ fn name_of(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
-/// Reads `path` in a fresh sandbox instance. `password` opens an encrypted PDF.
+/// Reads the file at `path` (the user named it) in a fresh sandbox instance. `password` opens
+/// an encrypted PDF.
 pub async fn extract(runtime: &Runtime, path: &Path, password: Option<&str>, limits: &ExtractLimits) -> Result<Extracted, ExtractError> {
     let name = name_of(path);
+    let file = std::fs::File::open(path).map_err(|source| ExtractError::Io { name: name.clone(), source })?;
+    extract_file(runtime, file, &name, password, limits).await
+}
+
+/// Reads an opened file (the agent opens it inside its workspace without following links),
+/// shown as `name`. Only a regular file is read, and at most [`MAX_FILE_BYTES`] of it.
+pub async fn extract_file(runtime: &Runtime, file: std::fs::File, name: &str, password: Option<&str>, limits: &ExtractLimits) -> Result<Extracted, ExtractError> {
+    let name = name.to_string();
     let io = |source| ExtractError::Io { name: name.clone(), source };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > MAX_FILE_BYTES {
-        return Err(ExtractError::TooLarge { name, size: size >> 20 });
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(ExtractError::Io { name, source: std::io::Error::other("it is not a regular file") });
     }
-    // The file alone, in a folder of its own: the sandbox sees nothing beside it.
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ExtractError::TooLarge { name, size: meta.len() >> 20 });
+    }
+    // A copy of the file alone, in a private folder (0700) of its own, removed when this returns:
+    // the sandbox sees nothing beside it, and never the original.
     let folder = tempfile::Builder::new().prefix("sotto-read-").tempdir().map_err(io)?;
     let input = folder.path().join("input");
-    if std::fs::hard_link(path, &input).is_err() {
-        std::fs::copy(path, &input).map_err(io)?;
+    let mut out = std::fs::File::create(&input).map_err(io)?;
+    let copied = std::io::copy(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), &mut out).map_err(io)?;
+    if copied > MAX_FILE_BYTES {
+        return Err(ExtractError::TooLarge { name, size: copied >> 20 });
     }
+    drop(out);
     let args = serde_json::json!({
         "name": name, "password": password, "max_chars": limits.max_chars, "max_rows": limits.max_rows,
         "max_expanded": limits.max_expanded, "max_text_bytes": (limits.max_chars * 4).max(1 << 20),
@@ -145,6 +183,12 @@ pub async fn extract(runtime: &Runtime, path: &Path, password: Option<&str>, lim
     serde_json::from_value(answer.rest).map_err(|e| ExtractError::Unreadable { name, code: "unreadable".into(), reason: format!("the reader's answer is not understood ({e})") })
 }
 
+/// Text made safe for a terminal: control characters (escape sequences that could rewrite the
+/// screen) become U+FFFD; line breaks and tabs stay.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c }).collect()
+}
+
 impl Extracted {
     /// One line on what will be sent: kind, pages or sheets, size, whether it was cut.
     pub fn summary(&self, name: &str) -> String {
@@ -163,7 +207,9 @@ impl Extracted {
 
     /// The attachment as it goes into a message (the same form the app uses).
     pub fn as_message_part(&self, name: &str) -> String {
-        let fence = if self.text.contains("```") { "~~~~" } else { "```" };
+        // A fence longer than any run of backticks in the text, so the file cannot close it.
+        let longest = self.text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+        let fence = "`".repeat(longest.max(2) + 1);
         let cut = if self.truncated { "\n\n(The file's text was cut here: it is longer than Sotto sends.)" } else { "" };
         format!("Attached file `{name}` ({}):\n\n{fence}\n{}\n{fence}{cut}", self.kind, self.text)
     }

@@ -7,11 +7,23 @@
 # {"ok": false, "code", "reason"} with code one of: encrypted, no_text, unreadable, too_large,
 # unsupported, limit.
 
+import codecs
 import csv
 import io
 import json
+import logging
+import re
 import sys
+import warnings
 import zipfile
+
+# Only the one JSON answer goes to stdout: libraries that print (xlrd's warnings) write to
+# stderr instead, and their log chatter is silenced so it cannot fill the output cap.
+_ANSWER = sys.stdout
+sys.stdout = sys.stderr
+logging.disable(logging.CRITICAL)
+warnings.simplefilter("ignore")
+MAX_COLUMNS = 200
 
 PATH = SOTTO_ARGS.get("path", "/work/input")  # noqa: F821 (the bench runs this same reader natively)
 ARGS = SOTTO_ARGS  # noqa: F821 (set by the host in the line before this program)
@@ -28,17 +40,35 @@ class Refusal(Exception):
 
 
 def emit(obj):
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False))
-    sys.stdout.flush()
+    _ANSWER.write(json.dumps(obj, ensure_ascii=False))
+    _ANSWER.flush()
 
 
-def finish(kind, parts, **extra):
-    """parts: the text pieces in order; the text is cut at MAX_CHARS (never mid-piece silently)."""
-    text = "\n\n".join(p for p in parts if p)
-    truncated = len(text) > MAX_CHARS
-    if truncated:
-        text = text[:MAX_CHARS]
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def finish(kind, parts, cut=False, **extra):
+    """parts: the text pieces in order; the text is cut at MAX_CHARS, and `cut` says the source
+    was not read to its end: either way the answer says it was truncated."""
+    text = SURROGATES.sub("\ufffd", "\n\n".join(p for p in parts if p))
+    truncated = cut or len(text) > MAX_CHARS
+    text = text[:MAX_CHARS]
     emit(dict(ok=True, kind=kind, text=text, chars=len(text), truncated=truncated, **extra))
+
+
+class Budget:
+    """A running count of the text gathered, so long documents stop early (no re-summing)."""
+
+    def __init__(self):
+        self.used = 0
+
+    def add(self, piece):
+        self.used += len(piece) + 2
+        return piece
+
+    @property
+    def full(self):
+        return self.used > MAX_CHARS
 
 
 def head(n=4096):
@@ -46,12 +76,13 @@ def head(n=4096):
         return f.read(n)
 
 
-def decode_text(raw):
+def decode_text(raw, cut):
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if raw.startswith(bom):
             return raw.decode(enc, errors="replace"), enc
     try:
-        return raw.decode("utf-8"), "utf-8"
+        # A cut may fall inside a character: the incremental decoder leaves it for "later".
+        return codecs.getincrementaldecoder("utf-8")().decode(raw, final=not cut), "utf-8"
     except UnicodeDecodeError:
         pass
     try:
@@ -67,6 +98,14 @@ def decode_text(raw):
     except Exception:
         pass
     return raw.decode("cp1252", errors="replace"), "cp1252"
+
+
+def trimmed(row):
+    """A row without its empty tail (read-only openpyxl pads rows to the sheet's declared width)."""
+    row = list(row)[:MAX_COLUMNS]
+    while row and (row[-1] is None or row[-1] == ""):
+        row.pop()
+    return row
 
 
 def table_markdown(rows, name=None):
@@ -115,14 +154,16 @@ def read_pdf():
                               if not password else "the PDF's password is not right (nothing was sent)")
         pages = []
         parts = []
+        budget = Budget()
+        total_pages = len(reader.pages)
         for i, page in enumerate(reader.pages, start=1):
             text = (page.extract_text() or "").strip()
             if not text and page_over_limit(page):
                 raise Refusal("limit", f"page {i} of the PDF holds a stream that expands beyond the reader's "
                                        "limit (a decompression bomb?); it was not read")
             pages.append({"number": i, "chars": len(text)})
-            parts.append(f"--- Page {i} ---\n{text}" if text else f"--- Page {i} ---")
-            if sum(len(p) for p in parts) > MAX_CHARS + 10_000:
+            parts.append(budget.add(f"--- Page {i} ---\n{text}" if text else f"--- Page {i} ---"))
+            if budget.full:
                 break
     except Refusal:
         raise
@@ -138,7 +179,7 @@ def read_pdf():
     if not any(p["chars"] for p in pages):
         raise Refusal("no_text", f"the PDF has {len(pages)} page(s) but no text layer (it is scanned images, "
                                  "and Sotto does not read text from pictures); nothing was sent")
-    finish("pdf", parts, pages=pages, page_count=len(reader.pages))
+    finish("pdf", parts, cut=len(pages) < total_pages, pages=pages)
 
 
 # ---- Office files inside a ZIP -------------------------------------------------------------------
@@ -176,30 +217,31 @@ def read_docx():
     from docx.table import Table
     from docx.text.paragraph import Paragraph
     d = docx.Document(PATH)
-    parts, tables, paragraphs = [], 0, 0
+    parts, tables, paragraphs, budget = [], 0, 0, Budget()
     for block in d.element.body.iterchildren():
         tag = block.tag.rsplit("}", 1)[-1]
         if tag == "p":
             text = Paragraph(block, d).text.strip()
             if text:
                 paragraphs += 1
-                parts.append(text)
+                parts.append(budget.add(text))
         elif tag == "tbl":
             tables += 1
             t = Table(block, d)
-            parts.append(table_markdown([[c.text for c in row.cells] for row in t.rows]))
-        if sum(len(p) for p in parts) > MAX_CHARS + 10_000:
+            parts.append(budget.add(table_markdown([[c.text for c in row.cells][:MAX_COLUMNS] for row in t.rows])))
+        if budget.full:
             break
-    finish("docx", parts, paragraphs=paragraphs, tables=tables)
+    finish("docx", parts, cut=budget.full)
 
 
 def sheet_result(kind, sheets_rows):
-    parts, sheets = [], []
+    parts, sheets, cut = [], [], False
     for name, rows, total in sheets_rows:
         parts.append(table_markdown(rows, name))
+        cut = cut or len(rows) < total
         sheets.append({"name": name, "rows": total, "columns": max((len(r) for r in rows), default=0),
                        "rows_included": len(rows)})
-    finish(kind, parts, sheets=sheets)
+    finish(kind, parts, cut=cut, sheets=sheets)
 
 
 def read_xlsx():
@@ -210,9 +252,12 @@ def read_xlsx():
     for ws in wb.worksheets:
         rows, total = [], 0
         for row in ws.iter_rows(values_only=True):
+            row = trimmed(row)
+            if not row:
+                continue
             total += 1
             if len(rows) < MAX_ROWS:
-                rows.append(list(row))
+                rows.append(row)
         out.append((ws.title, rows, total))
     sheet_result("xlsx", out)
 
@@ -220,13 +265,13 @@ def read_xlsx():
 def read_xls():
     import xlrd
     try:
-        book = xlrd.open_workbook(PATH, on_demand=True)
+        book = xlrd.open_workbook(PATH, on_demand=True, logfile=sys.stderr)
     except xlrd.biffh.XLRDError as e:
         raise Refusal("unsupported", f"the file is an old Office document this reader does not take ({e}); "
                                      "save it as .xlsx or .docx")
     out = []
     for sh in book.sheets():
-        rows = [sh.row_values(r) for r in range(min(sh.nrows, MAX_ROWS))]
+        rows = [trimmed(sh.row_values(r)) for r in range(min(sh.nrows, MAX_ROWS))]
         out.append((sh.name, rows, sh.nrows))
     sheet_result("xls", out)
 
@@ -281,7 +326,7 @@ def read_text():
     if b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise Refusal("unsupported", "the file is not text, and not a kind Sotto reads "
                                      "(PDF, Word, Excel, OpenDocument, CSV, JSON, HTML, Markdown or text)")
-    text, encoding = decode_text(raw)
+    text, encoding = decode_text(raw, cut)
     hint = ARGS.get("name", "").lower()
     start = text.lstrip()[:1024].lower()
     if start.startswith(("<!doctype html", "<html")) or hint.endswith((".html", ".htm")):
@@ -290,23 +335,27 @@ def read_text():
         for tag in soup(["script", "style", "noscript"]):
             tag.decompose()
         lines = [line.strip() for line in soup.get_text("\n").splitlines()]
-        return finish("html", ["\n".join(line for line in lines if line)], encoding=encoding, source_truncated=cut)
-    if start[:1] in ("{", "[") or hint.endswith(".json"):
+        return finish("html", ["\n".join(line for line in lines if line)], cut=cut)
+    if (start[:1] in ("{", "[") or hint.endswith(".json")) and not cut:
         try:
             json.loads(text)
-            return finish("json", [text], encoding=encoding, source_truncated=cut)
-        except ValueError:
-            if hint.endswith(".json"):
-                raise Refusal("unreadable", "the file is named .json but is not valid JSON")
+            return finish("json", [text])
+        except (ValueError, RecursionError):
+            pass  # not JSON after all: read as text
     if hint.endswith((".csv", ".tsv")) or looks_tabular(text):
         delimiter = "\t" if hint.endswith(".tsv") or text[:4096].count("\t") > text[:4096].count(",") else ","
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
         kind = "tsv" if delimiter == "\t" else "csv"
-        return finish(kind, [text], encoding=encoding, source_truncated=cut,
-                      sheets=[{"name": ARGS.get("name", kind), "rows": len(rows),
-                               "columns": max((len(r) for r in rows[:1000]), default=0), "rows_included": len(rows)}])
+        try:
+            count, columns = 0, 0
+            for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+                count += 1
+                columns = max(columns, len(row)) if count <= 1000 else columns
+            return finish(kind, [text], cut=cut,
+                          sheets=[{"name": ARGS.get("name", kind), "rows": count, "columns": columns, "rows_included": count}])
+        except csv.Error:
+            pass  # not well-formed CSV: its text is still worth sending
     kind = "markdown" if hint.endswith((".md", ".markdown")) else "text"
-    finish(kind, [text], encoding=encoding, source_truncated=cut)
+    finish(kind, [text], cut=cut)
 
 
 def looks_tabular(text):

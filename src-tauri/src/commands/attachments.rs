@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use serde::Serialize;
-use sotto_core::extract::{extract, Extracted, ExtractLimits, MAX_FILE_BYTES};
+use sotto_core::extract::{extract_file, Extracted, ExtractLimits, MAX_FILE_BYTES};
 use tauri::State;
 
 use crate::error::{CommandError, CommandResult};
@@ -23,6 +23,7 @@ pub struct AttachmentView {
 fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let clean: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
+    // The name is only shown (the bytes never go to a file of this name).
     if clean.trim().is_empty() || clean == "." || clean == ".." { "attachment".into() } else { clean }
 }
 
@@ -36,12 +37,14 @@ pub async fn read_attachment(state: State<'_, AppState>, name: String, data: Str
         .decode(data.as_bytes())
         .map_err(|_| CommandError::Other(format!("{name} did not reach Sotto whole; attach it again")))?;
     let runtime = state.sandbox_runtime()?;
-    // The file under its own name in a private folder (0700), gone when this returns.
-    let folder = tempfile::Builder::new().prefix("sotto-attach-").tempdir().map_err(|e| CommandError::Other(format!("cannot hold {name} for reading: {e}")))?;
-    let path = folder.path().join(&name);
-    std::fs::write(&path, &bytes).map_err(|e| CommandError::Other(format!("cannot hold {name} for reading: {e}")))?;
+    // The bytes in an unnamed temporary file (0600, removed when this returns); the reader
+    // copies them into its own private folder.
+    let hold = |e: std::io::Error| CommandError::Other(format!("cannot hold {name} for reading: {e}"));
+    let mut file = tempfile::tempfile().map_err(hold)?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(hold)?;
+    std::io::Seek::rewind(&mut file).map_err(hold)?;
     drop(bytes);
-    let read = extract(&runtime, &path, password.as_deref().filter(|p| !p.is_empty()), &ExtractLimits::default())
+    let read = extract_file(&runtime, file, &name, password.as_deref().filter(|p| !p.is_empty()), &ExtractLimits::default())
         .await
         .map_err(|e| CommandError::Other(e.to_string()))?;
     Ok(AttachmentView { summary: read.summary(&name), part: read.as_message_part(&name), read })
@@ -54,8 +57,8 @@ mod tests {
     #[test]
     fn names_lose_folders_and_control_characters() {
         assert_eq!(clean_name("../../etc/passwd"), "passwd");
-        assert_eq!(clean_name("C:\\\\Users\\\\me\\\\REPORT.PDF"), "REPORT.PDF");
-        assert_eq!(clean_name("a\\u{0}b\\nc.txt"), "abc.txt");
+        assert_eq!(clean_name("C:\\Users\\me\\REPORT.PDF"), "REPORT.PDF");
+        assert_eq!(clean_name("a\u{0}b\nc.txt"), "abc.txt");
         assert_eq!(clean_name(".."), "attachment");
     }
 }
