@@ -18,6 +18,37 @@ pub struct ChatTurn {
     pub max_tokens: Option<u32>,
     /// Ask for the whole reply at once instead of a stream (it is verified the same way).
     pub no_stream: bool,
+    /// Images sent with the prompt as OpenAI `image_url` parts (data URLs), for models that
+    /// read images. They are sealed with the rest, so the receipt's request hash covers them;
+    /// the history keeps the text.
+    pub images: Vec<ImagePart>,
+}
+
+/// An image attached to a prompt.
+#[derive(Debug, Clone)]
+pub struct ImagePart {
+    pub media_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+impl ImagePart {
+    /// PNG, JPEG, GIF or WebP, told by the first bytes (nothing of the image is decoded here).
+    pub fn sniff(bytes: Vec<u8>) -> Option<Self> {
+        let media_type = match bytes.as_slice() {
+            [0x89, b'P', b'N', b'G', ..] => "image/png",
+            [0xff, 0xd8, 0xff, ..] => "image/jpeg",
+            [b'G', b'I', b'F', b'8', ..] => "image/gif",
+            [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "image/webp",
+            _ => return None,
+        };
+        Some(Self { media_type, bytes })
+    }
+
+    fn part(&self) -> Value {
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD.encode(&self.bytes);
+        json!({"type": "image_url", "image_url": {"url": format!("data:{};base64,{data}", self.media_type)}})
+    }
 }
 
 /// How an exchange ended.
@@ -60,6 +91,7 @@ pub async fn exchange(
         }
         None => (None, vec![json!({"role": "user", "content": turn.prompt})]),
     };
+    let messages = with_images(messages, &turn.images);
     let sent = request_body(&messages, turn);
     let conversation = recorder.as_ref().map(|r| r.conversation_id().to_owned());
     let end = ledger::in_conversation(conversation, async {
@@ -80,6 +112,20 @@ pub async fn exchange(
         }
     }
     Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings })
+}
+
+/// The last (new) user message as text and image parts, when there are images.
+fn with_images(mut messages: Vec<Value>, images: &[ImagePart]) -> Vec<Value> {
+    if images.is_empty() {
+        return messages;
+    }
+    if let Some(last) = messages.last_mut() {
+        let text = last["content"].as_str().unwrap_or_default().to_string();
+        let mut parts = vec![json!({"type": "text", "text": text})];
+        parts.extend(images.iter().map(ImagePart::part));
+        last["content"] = Value::Array(parts);
+    }
+    messages
 }
 
 fn request_body(messages: &[Value], turn: &ChatTurn) -> Vec<u8> {

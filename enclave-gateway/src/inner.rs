@@ -155,9 +155,11 @@ async fn json_reply<W: AsyncWrite + Unpin>(w: &mut ReplyWriter<W>, status: u16, 
 async fn models<W: AsyncWrite + Unpin>(state: &AppState, w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
     match state.backend.models().await {
         Ok(names) => {
+            // What each chat model reads, so a client can tell the user before sending an image.
+            let input = if state.backend.accepts_images() { json!(["text", "image"]) } else { json!(["text"]) };
             let mut data: Vec<Value> = names
                 .iter()
-                .map(|n| json!({"id": n, "object": "model", "owned_by": "sotto-enclave", "kind": "chat"}))
+                .map(|n| json!({"id": n, "object": "model", "owned_by": "sotto-enclave", "kind": "chat", "input": input}))
                 .collect();
             // Image models say what they are: a trained model behind an API, or the demo painter.
             for m in state.images.iter().flat_map(|i| i.models()) {

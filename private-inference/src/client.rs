@@ -61,6 +61,8 @@ pub struct ModelInfo {
     /// What the model is, in words, when the enclave says (e.g. "local demo generator — not a
     /// trained model").
     pub description: Option<String>,
+    /// The model reads images (OpenAI `image_url` parts), as the enclave's list says.
+    pub accepts_images: bool,
 }
 
 impl ModelInfo {
@@ -68,7 +70,8 @@ impl ModelInfo {
         let id = entry["id"].as_str()?.to_string();
         let kind = if entry["kind"].as_str() == Some("image") { ModelKind::Image } else { ModelKind::Chat };
         let description = entry["description"].as_str().map(|d| d.chars().take(200).collect());
-        Some(Self { id, kind, description })
+        let accepts_images = entry["input"].as_array().is_some_and(|i| i.iter().any(|m| m == "image"));
+        Some(Self { id, kind, description, accepts_images })
     }
 }
 
@@ -168,7 +171,7 @@ impl PrivateClient {
     /// Every model the enclave serves, chat and image, with what kind each is.
     pub async fn catalog(&self) -> Result<(Vec<ModelInfo>, Option<VerifiedReply>), InferenceError> {
         if let Some(og) = &self.opengradient {
-            let chat = og.models().into_iter().map(|id| ModelInfo { id, kind: ModelKind::Chat, description: None }).collect();
+            let chat = og.models().into_iter().map(|id| ModelInfo { id, kind: ModelKind::Chat, description: None, accepts_images: false }).collect();
             return Ok((chat, None));
         }
         let reply = self.send("GET", "/v1/models", &[], ReplyLimits::default()).await?.verified().await?;

@@ -34,6 +34,8 @@ pub struct StackSpec {
     pub images: Option<String>,
     /// Environment for the stack's processes (e.g. `SOTTO_IMAGES_TIMEOUT_S`).
     pub env: Vec<(String, String)>,
+    /// The scripted model says it reads images.
+    pub accepts_images: bool,
 }
 
 impl Default for StackSpec {
@@ -45,6 +47,7 @@ impl Default for StackSpec {
             opengradient: false,
             images: None,
             env: Vec::new(),
+            accepts_images: false,
         }
     }
 }
@@ -85,7 +88,7 @@ impl Stack {
     fn try_start(spec: &StackSpec) -> Result<Self, String> {
         let home = tempfile::tempdir().expect("temp dir");
         let script = home.path().join("script.json");
-        std::fs::write(&script, serde_json::json!({"model": "scripted", "replies": spec.replies}).to_string()).unwrap();
+        std::fs::write(&script, serde_json::json!({"model": "scripted", "replies": spec.replies, "accepts_images": spec.accepts_images}).to_string()).unwrap();
         // The fourth port is held while the other three are chosen, so none repeats.
         let registry = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
         let (relay_port, gateway_port, admin_port) = free_ports();

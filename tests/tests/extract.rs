@@ -203,3 +203,36 @@ fn an_attached_pdf_travels_in_the_exact_request_and_the_reply_verifies() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no text layer") && text(&out.stderr).contains("nothing was sent"), "{}", text(&out.stderr));
 }
+
+/// An image goes as an OpenAI `image_url` part only to a model that reads images (the enclave's
+/// signed model list says which); to any other, nothing is sent and the user is told why.
+#[test]
+fn an_attached_image_goes_as_an_image_part_only_to_a_model_that_sees_images() {
+    use base64::Engine;
+    let folder = tempfile::tempdir().unwrap();
+    let png = sotto_e2e::solid_png(8, 8, [200, 30, 30]);
+    let photo = folder.path().join("photo.png");
+    std::fs::write(&photo, &png).unwrap();
+
+    let blind = Stack::start(StackSpec::default());
+    let p = blind.profile.to_string_lossy().into_owned();
+    let out = blind.sotto(&["ask", "--profile", &p, "--json", "--attach", photo.to_str().unwrap(), "What colour is this?"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot see images, so nothing was sent"), "{}", text(&out.stderr));
+    drop(blind);
+
+    let seeing = Stack::start(StackSpec { accepts_images: true, ..StackSpec::default() });
+    let p = seeing.profile.to_string_lossy().into_owned();
+    let models = seeing.sotto(&["models", "--profile", &p, "--json"]);
+    let models: Value = serde_json::from_slice(&models.stdout).unwrap();
+    assert_eq!(models["catalog"][0]["accepts_images"], true, "{models}");
+    let out = seeing.sotto(&["ask", "--profile", &p, "--json", "--ephemeral", "--attach", photo.to_str().unwrap(), "What colour is this?"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verified"], true);
+    let request: Value = serde_json::from_str(json["request"].as_str().unwrap()).unwrap();
+    let parts = request["messages"].as_array().unwrap().last().unwrap()["content"].clone();
+    assert_eq!(parts[0], serde_json::json!({"type": "text", "text": "What colour is this?"}));
+    let url = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(&png));
+    assert_eq!(parts[1]["image_url"]["url"], url.as_str(), "the image itself is in the sealed request the receipt covers");
+}

@@ -1,7 +1,7 @@
 use std::io::IsTerminal;
 
 use serde_json::json;
-use sotto_core::chat::{exchange, ChatEnd, ChatTurn};
+use sotto_core::chat::{exchange, ChatEnd, ChatTurn, ImagePart};
 use sotto_core::history::open_store;
 use sotto_core::private_inference::{InferenceError, VerifiedReply};
 use sotto_core::store::Store;
@@ -45,21 +45,35 @@ pub struct AskArgs {
     prompt: String,
 }
 
-/// The prompt with each attachment's text, read in the sandbox; the preview goes to stderr.
-fn with_attachments(args: &AskArgs) -> Result<String, i32> {
+/// The most an attached image may weigh.
+const MAX_IMAGE_BYTES: u64 = 20 << 20;
+
+/// The prompt with each attachment's text (read in the sandbox), and the attached images; the
+/// preview goes to stderr.
+fn with_attachments(args: &AskArgs) -> Result<(String, Vec<ImagePart>), i32> {
     if args.attach.is_empty() {
-        return Ok(args.prompt.clone());
+        return Ok((args.prompt.clone(), Vec::new()));
     }
-    let runtime = super::sandbox::load(false).map_err(|e| {
-        eprintln!("error: the attachments cannot be read without the sandbox: {e}");
-        exit::SETUP
-    })?;
+    let mut runtime = None;
     let password = std::env::var("SOTTO_PDF_PASSWORD").ok().filter(|p| !p.is_empty());
     let limits = sotto_core::extract::ExtractLimits::default();
-    let mut read = Vec::new();
+    let (mut read, mut images) = (Vec::new(), Vec::new());
     for file in &args.attach {
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.display().to_string());
-        match super::runtime().block_on(sotto_core::extract::extract(&runtime, file, password.as_deref(), &limits)) {
+        let shown = sotto_core::extract::terminal_safe(&name);
+        if let Some(image) = image_at(file) {
+            eprintln!("attaching {shown}: {} image, {} KiB — sent with your message, sealed to the enclave", image.media_type, image.bytes.len() / 1024);
+            images.push(image);
+            continue;
+        }
+        if runtime.is_none() {
+            runtime = Some(super::sandbox::load(false).map_err(|e| {
+                eprintln!("error: the attachments cannot be read without the sandbox: {e}");
+                exit::SETUP
+            })?);
+        }
+        let Some(rt) = runtime.as_ref() else { return Err(exit::SETUP) };
+        match super::runtime().block_on(sotto_core::extract::extract(rt, file, password.as_deref(), &limits)) {
             Ok(e) => {
                 eprintln!("attaching {} — sent with your message, sealed to the enclave", sotto_core::extract::terminal_safe(&e.summary(&name)));
                 read.push((name, e));
@@ -70,12 +84,50 @@ fn with_attachments(args: &AskArgs) -> Result<String, i32> {
             }
         }
     }
-    Ok(sotto_core::extract::compose(&args.prompt, &read))
+    Ok((sotto_core::extract::compose(&args.prompt, &read), images))
+}
+
+/// An attached file that is a PNG, JPEG, GIF or WebP image (by its first bytes), whole.
+fn image_at(file: &std::path::Path) -> Option<ImagePart> {
+    let mut f = std::fs::File::open(file).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut f, MAX_IMAGE_BYTES + 1), &mut bytes).ok()?;
+    if bytes.len() as u64 > MAX_IMAGE_BYTES {
+        return None;
+    }
+    ImagePart::sniff(bytes)
+}
+
+/// Images go only to a model that reads them; otherwise nothing is sent and the user is told.
+fn check_model_sees_images(client: &sotto_core::private_inference::PrivateClient, args: &AskArgs, images: &[ImagePart]) -> Result<(), i32> {
+    if images.is_empty() {
+        return Ok(());
+    }
+    let catalog = match super::runtime().block_on(client.catalog()) {
+        Ok((catalog, _)) => catalog,
+        Err(e) => return Err(exit::report(&e)),
+    };
+    let chat = catalog.iter().filter(|m| m.kind == sotto_core::private_inference::ModelKind::Chat);
+    let target = match &args.model {
+        Some(name) => chat.clone().find(|m| &m.id == name),
+        None => chat.clone().next(),
+    };
+    match target {
+        Some(m) if m.accepts_images => Ok(()),
+        Some(m) => {
+            eprintln!("error: the model {} cannot see images, so nothing was sent; leave the image out or choose a model that reads images", m.id);
+            Err(exit::SETUP)
+        }
+        None => Ok(()),
+    }
 }
 
 pub fn run(args: AskArgs) -> i32 {
     // Attachments are read first: a file that cannot be read stops the request before anything is sent.
-    let prompt = match with_attachments(&args) {
+    let (prompt, images) = match with_attachments(&args) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -87,12 +139,16 @@ pub fn run(args: AskArgs) -> i32 {
         Ok(c) => c,
         Err(e) => return finish_error(&args, &e, None, None),
     };
+    if let Err(code) = check_model_sees_images(&client, &args, &images) {
+        return code;
+    }
     let turn = ChatTurn {
         conversation_id: args.continue_id.clone(),
         prompt,
         model: args.model.clone(),
         max_tokens: args.max_tokens,
         no_stream: args.no_stream,
+        images,
     };
     // Stream to a terminal; a script only ever receives text whose receipt verified.
     let live = std::io::stdout().is_terminal() && !args.json;

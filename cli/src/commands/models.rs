@@ -30,6 +30,7 @@ pub fn run(args: ModelsArgs) -> i32 {
             } else {
                 for m in &catalog {
                     match (m.kind, &m.description) {
+                        (ModelKind::Chat, _) if m.accepts_images => println!("{}  (reads images too)", m.id),
                         (ModelKind::Chat, _) => println!("{}", m.id),
                         (ModelKind::Image, Some(d)) => println!("{}  (images: {d})", m.id),
                         (ModelKind::Image, None) => println!("{}  (images)", m.id),

@@ -87,6 +87,10 @@ pub enum BackendError {
 pub trait Backend: Send + Sync {
     /// The model names this back-end serves.
     fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>>;
+    /// Whether its models read images (OpenAI `image_url` parts) besides text.
+    fn accepts_images(&self) -> bool {
+        false
+    }
     /// The reply, as events; the stream ends after `Done`, `Error` or `Abort`.
     fn chat(&self, request: ChatRequest) -> BoxStream<'static, BackendEvent>;
     /// PCR2: the measurement of the model file, the script, or the upstream's address,

@@ -22,6 +22,9 @@ use super::{Backend, BackendError, BackendEvent, ChatRequest};
 struct Script {
     #[serde(default = "default_model")]
     model: String,
+    /// Whether the stand-in says its model reads images (for tests of image attachments).
+    #[serde(default)]
+    accepts_images: bool,
     replies: Vec<Reply>,
 }
 
@@ -111,6 +114,10 @@ impl Backend for ScriptedBackend {
     fn models(&self) -> BoxFuture<'_, Result<Vec<String>, BackendError>> {
         let name = self.script.model.clone();
         Box::pin(async move { Ok(vec![name]) })
+    }
+
+    fn accepts_images(&self) -> bool {
+        self.script.accepts_images
     }
 
     fn chat(&self, _request: ChatRequest) -> BoxStream<'static, BackendEvent> {

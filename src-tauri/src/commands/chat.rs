@@ -61,6 +61,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         model: request.model.clone(),
         max_tokens: None,
         no_stream: false,
+        images: Vec::new(),
     };
     // The history's connection is not shareable between threads, so the exchange runs on a
     // thread of its own from start to end.
