@@ -473,3 +473,30 @@ async fn attached_pdf_and_spreadsheet_are_read_in_the_sandbox_previewed_and_sent
     app.screenshot("attachments-receipt").await;
     app.close().await;
 }
+
+/// An image attached in the window goes, sealed, as an image part to a model that reads images;
+/// the note says so before sending and the receipt's sealed request holds it.
+#[tokio::test]
+async fn an_attached_image_goes_to_a_model_that_reads_images() {
+    use base64::Engine;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::start(StackSpec { accepts_images: true, ..StackSpec::default() });
+    let png = sotto_e2e::solid_png(16, 16, [20, 120, 200]);
+    let app = launch(&stack).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    let attach = "const input = document.querySelector('input[type=file]'); const dt = new DataTransfer();
+        dt.items.add(new File([Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0))], 'photo.png', { type: 'image/png' }));
+        input.files = dt.files; input.dispatchEvent(new Event('change'));";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    app.wait_for_text(".model-picker", "Default (scripted)", 30).await;
+    app.client.execute(attach, vec![json!(b64)]).await.expect("attach");
+    let note = app.wait_for_text(".composer-note", "photo.png (image", 30).await;
+    assert!(note.contains("the model reads images"), "{note}");
+    send(&app, "What colour is this?").await;
+    app.wait_present(".message.assistant[data-uid] .badge-development", 30).await;
+    app.click(".message.assistant button.badge").await;
+    let receipt = app.wait_for_text(".panel-body .sent-request", "image_url", 10).await;
+    assert!(receipt.contains(&format!("data:image/png;base64,{b64}")), "{receipt}");
+    app.screenshot("image-attachment-receipt").await;
+    app.close().await;
+}

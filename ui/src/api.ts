@@ -146,11 +146,11 @@ export const api = {
   startApp: (on: (e: StartupEvent) => void) => invoke<StartupReport>('start_app', { progress: channel(on) }),
   unlockHistory: (passphrase: string) => invoke<void>('unlock_history', { passphrase }),
   sendMessage: (
-    request: { request_id: string; conversation_id: string | null; prompt: string; model: string | null; replace_from: string | null },
+    request: { request_id: string; conversation_id: string | null; prompt: string; model: string | null; replace_from: string | null; images: string[] },
     onText: (piece: string) => void,
   ) => invoke<SendResult>('send_message', { request, events: channel<{ kind: 'text'; piece: string }>((e) => onText(e.piece)) }),
   stopReply: (requestId: string) => invoke<void>('stop_reply', { requestId }),
-  listModels: () => invoke<{ models: string[]; image_models: ImageModel[]; receipt: Receipt }>('list_models'),
+  listModels: () => invoke<{ models: string[]; image_models: ImageModel[]; sees_images: string[]; receipt: Receipt }>('list_models'),
   generateImages: (request: { request_id: string; prompt: string; settings: ImageSettings }, onReceived: (bytes: number, total: number | null) => void) =>
     invoke<GenerateResult>('generate_images', { request, events: channel<{ kind: 'received'; bytes: number; total: number | null }>((e) => onReceived(e.bytes, e.total)) }),
   listGallery: (limit: number, offset: number) => invoke<{ total: number; entries: GalleryEntry[] }>('list_gallery', { limit, offset }),

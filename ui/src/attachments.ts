@@ -15,7 +15,11 @@ export interface Attachment {
   /** One line: kind, pages or sheets, characters, whether it was cut. */
   summary?: string;
   why?: string;
+  /** An image's bytes (base64): sent as an image part when the chosen model reads images. */
+  image?: string;
 }
+
+const BLIND = 'not sent: the chosen model reads text only, not images';
 
 export const MAX_ATTACHMENT_BYTES = 64 * 1024 * 1024;
 
@@ -42,7 +46,8 @@ function bytesOf(file: File): Promise<ArrayBuffer> {
 
 export async function readAttachment(file: File, password?: string): Promise<Attachment> {
   if (isImage(file)) {
-    return { name: file.name, size: file.size, text: null, why: 'not sent: the model on this profile reads text only, not images' };
+    if (file.size > 20 * 1024 * 1024) return { name: file.name, size: file.size, text: null, why: 'not sent: images are sent up to 20 MB' };
+    return { name: file.name, size: file.size, text: null, image: base64Of(await bytesOf(file)), why: BLIND };
   }
   if (file.size > MAX_ATTACHMENT_BYTES) {
     return { name: file.name, size: file.size, text: null, why: `not sent: larger than ${formatBytes(MAX_ATTACHMENT_BYTES)}, the most Sotto reads` };
@@ -51,8 +56,19 @@ export async function readAttachment(file: File, password?: string): Promise<Att
     const read = await api.readAttachment(file.name, base64Of(await bytesOf(file)), password ?? null);
     return { name: file.name, size: file.size, text: read.text, part: read.part, summary: read.summary };
   } catch (e) {
-    return { name: file.name, size: file.size, text: null, why: `not sent: ${errorText(e).replace(/^[^:]*: /, '')}` };
+    const why = errorText(e).replace(/^[^:]*: /, '');
+    // An encrypted PDF: ask for its password once (it opens the file here and is kept nowhere).
+    if (password === undefined && why.includes('give its password')) {
+      const typed = window.prompt(`${file.name} is protected by a password. Type it to read the file on this device (the password is not sent or stored):`);
+      if (typed) return readAttachment(file, typed);
+    }
+    return { name: file.name, size: file.size, text: null, why: `not sent: ${why}` };
   }
+}
+
+/** The images that go with the message: only to a model that reads images. */
+export function imagesToSend(attachments: Attachment[], modelSeesImages: boolean): string[] {
+  return modelSeesImages ? attachments.flatMap((a) => (a.image ? [a.image] : [])) : [];
 }
 
 /** The message as it is sent: the typed text, then each attached file's part. */
@@ -63,12 +79,14 @@ export function composePrompt(typed: string, attachments: Attachment[]): string 
 }
 
 /** One sentence for under the message box: what will leave this device with the message. */
-export function attachmentNote(attachments: Attachment[]): string {
+export function attachmentNote(attachments: Attachment[], modelSeesImages = false): string {
   if (attachments.length === 0) return '';
-  const sent = attachments.filter((a) => a.text !== null);
-  const kept = attachments.filter((a) => a.text === null);
+  const goes = (a: Attachment) => a.text !== null || (a.image !== undefined && modelSeesImages);
+  const sent = attachments.filter(goes);
+  const kept = attachments.filter((a) => !goes(a));
+  const described = (a: Attachment) => a.summary ?? `${a.name} (image, ${formatBytes(a.size)}; the model reads images)`;
   const parts: string[] = [];
-  if (sent.length) parts.push(`Will be sent with your message, sealed to the enclave: ${sent.map((a) => a.summary ?? a.name).join('; ')}. Click a file to see its text.`);
+  if (sent.length) parts.push(`Will be sent with your message, sealed to the enclave: ${sent.map(described).join('; ')}. Click a file to see what it adds.`);
   for (const a of kept) parts.push(`${a.name}: ${a.why}.`);
   return parts.join(' ');
 }

@@ -115,9 +115,9 @@ const images = new ImagesView({
   notify,
   openPanel,
   closePanel,
-  toChat: (name) => {
+  toChat: (name, png) => {
     show('chat');
-    chat.attachImage(name);
+    chat.attachImage(name, png);
   },
 });
 const views: Record<ViewName, HTMLElement> = { chat: chat.el, agent: agent.el, images: images.el, network: network.el, settings: settings.el };

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sotto_core::chat::{exchange, ChatEnd, ChatTurn};
+use base64::Engine;
+use sotto_core::chat::{exchange, ChatEnd, ChatTurn, ImagePart};
 use sotto_core::proof::receipt_json;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -20,6 +21,9 @@ pub struct SendRequest {
     model: Option<String>,
     /// Regenerate / edit and resend: this message and everything after it are deleted first.
     replace_from: Option<String>,
+    /// Images (base64) sent as `image_url` parts, for a model that reads images.
+    #[serde(default)]
+    images: Vec<String>,
 }
 
 #[derive(Clone, Serialize)]
@@ -53,6 +57,17 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
     if let (Some(store), Some(conversation), Some(from)) = (&store, &request.conversation_id, &request.replace_from) {
         store.delete_messages_from(conversation, from)?;
     }
+    let images = request
+        .images
+        .iter()
+        .map(|data| {
+            base64::engine::general_purpose::STANDARD
+                .decode(data.as_bytes())
+                .ok()
+                .and_then(ImagePart::sniff)
+                .ok_or_else(|| CommandError::Other("an attached image is not a PNG, JPEG, GIF or WebP file; nothing was sent".into()))
+        })
+        .collect::<CommandResult<Vec<_>>>()?;
     let stop = CancellationToken::new();
     lock(&state.replies).insert(request.request_id.clone(), stop.clone());
     let turn = ChatTurn {
@@ -61,7 +76,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         model: request.model.clone(),
         max_tokens: None,
         no_stream: false,
-        images: Vec::new(),
+        images,
     };
     // The history's connection is not shareable between threads, so the exchange runs on a
     // thread of its own from start to end.
@@ -106,6 +121,8 @@ pub struct Models {
     models: Vec<String>,
     /// Models that make images, with what each one is (from the same signed list).
     image_models: Vec<sotto_core::private_inference::ModelInfo>,
+    /// Chat models that read images too.
+    sees_images: Vec<String>,
     /// The model list itself came through the private path with a verified receipt.
     receipt: Value,
 }
@@ -116,6 +133,7 @@ pub async fn list_models(state: State<'_, AppState>) -> CommandResult<Models> {
     let (catalog, reply) = client.catalog().await?;
     let (images, chat): (Vec<_>, Vec<_>) = catalog.into_iter().partition(|m| m.kind == sotto_core::private_inference::ModelKind::Image);
     Ok(Models {
+        sees_images: chat.iter().filter(|m| m.accepts_images).map(|m| m.id.clone()).collect(),
         models: chat.into_iter().map(|m| m.id).collect(),
         image_models: images,
         receipt: reply.as_ref().map(receipt_json).unwrap_or(Value::Null),

@@ -2,7 +2,7 @@
 // receipt panel.
 
 import { api, errorText, type MessageView, type Receipt, type SendResult } from '../api';
-import { attachmentNote, composePrompt, readAttachment, type Attachment } from '../attachments';
+import { attachmentNote, composePrompt, imagesToSend, readAttachment, type Attachment } from '../attachments';
 import { clear, h, icon } from '../dom';
 import { copyCode, renderMarkdown } from '../markdown';
 import { badgeFor, checkAgain, failurePanel, receiptPanel } from '../receipt';
@@ -28,12 +28,14 @@ export class ChatView {
   private conversationId: string | null = null;
   private messages: MessageView[] = [];
   private attachments: Attachment[] = [];
+  /** Chat models that read images (from the enclave's signed model list). */
+  private seeing = new Set<string>();
   private activeRequest: string | null = null;
   private replaceFrom: string | null = null;
 
   constructor(private readonly host: ChatHost) {
     this.title = h('h1', { class: 'chat-title' }, 'New chat');
-    this.models = h('select', { class: 'model-picker', 'aria-label': 'Model', onchange: () => this.rememberModel() }, h('option', { value: '' }, 'Default model'));
+    this.models = h('select', { class: 'model-picker', 'aria-label': 'Model', onchange: () => { this.rememberModel(); this.updateNote(); } }, h('option', { value: '' }, 'Default model'));
     this.list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', onclick: (e: Event) => this.onListClick(e) });
     this.input = h('textarea', { class: 'composer-input', rows: 1, placeholder: 'Message Sotto', title: 'Enter to send, Shift+Enter for a new line', 'aria-label': 'Message', oninput: () => this.autosize() });
     this.input.addEventListener('keydown', (e) => this.onKey(e));
@@ -72,14 +74,23 @@ export class ChatView {
 
   async loadModels(preferred: string | null): Promise<void> {
     try {
-      const { models } = await api.listModels();
+      const { models, sees_images } = await api.listModels();
+      this.seeing = new Set(sees_images ?? []);
       clear(this.models);
       this.models.append(h('option', { value: '' }, models.length ? `Default (${models[0]})` : 'Default model'));
       for (const m of models) this.models.append(h('option', { value: m }, m));
       this.models.value = preferred && models.includes(preferred) ? preferred : '';
+      // What an attached image will do depends on the model: say it again now that it is known.
+      this.updateNote();
     } catch (e) {
       this.models.title = `The model list could not be fetched: ${errorText(e)}`;
     }
+  }
+
+  /** Whether the chosen model (or the default, the first listed) reads images. */
+  private get modelSeesImages(): boolean {
+    const chosen = this.models.value || this.models.options[1]?.value || '';
+    return this.seeing.has(chosen);
   }
 
   private rememberModel(): void {
@@ -215,6 +226,12 @@ export class ChatView {
 
   /** The exact text an attachment adds to the message, in the side panel. */
   private previewAttachment(a: Attachment): void {
+    if (a.image && this.modelSeesImages) {
+      const body = h('div', { class: 'attachment-preview' },
+        h('p', { class: 'muted' }, `${a.name} goes with your message as an image, sealed to the enclave; the receipt's request hash covers it.`),
+        h('img', { src: `data:image/*;base64,${a.image}`, alt: a.name, class: 'detail-image' }));
+      return this.host.openPanel(`What will be sent: ${a.name}`, body);
+    }
     const body = a.text === null
       ? h('p', { class: 'refusal' }, `${a.name} is ${a.why}.`)
       : h('div', { class: 'attachment-preview' },
@@ -223,9 +240,10 @@ export class ChatView {
     this.host.openPanel(`What will be sent: ${a.name}`, body);
   }
 
-  /** An image from Image Studio, attached to the next message (listed; this profile's models read text only). */
-  attachImage(name: string): void {
-    this.attachments.push({ name, size: 0, text: null, why: 'not sent: the model on this profile reads text only, not images' });
+  /** An image from Image Studio (PNG, base64), attached to the next message: it goes to a model
+   * that reads images, and is listed as not sent for one that does not. */
+  attachImage(name: string, png: string): void {
+    this.attachments.push({ name, size: Math.floor((png.length * 3) / 4), text: null, image: png, why: 'not sent: the chosen model reads text only, not images' });
     this.renderChips();
     this.focus();
   }
@@ -242,7 +260,7 @@ export class ChatView {
 
   private updateNote(): void {
     const editing = this.replaceFrom ? 'Editing: sending replaces that message and everything after it (Escape to cancel). ' : '';
-    const files = attachmentNote(this.attachments);
+    const files = attachmentNote(this.attachments, this.modelSeesImages);
     this.note.textContent = editing + (files || 'Sealed on this device; only the relay sees where it comes from, only the attested enclave can read it.');
   }
 
@@ -260,6 +278,7 @@ export class ChatView {
     if (this.busy) return;
     const typed = text ?? this.input.value;
     const prompt = text ?? composePrompt(typed, this.attachments);
+    const images = text === undefined ? imagesToSend(this.attachments, this.modelSeesImages) : [];
     if (!prompt.trim()) return;
     const replace = replaceFrom ?? this.replaceFrom;
     if (replace) {
@@ -288,7 +307,7 @@ export class ChatView {
     let result: SendResult | null = null;
     try {
       result = await api.sendMessage(
-        { request_id: requestId, conversation_id: this.conversationId, prompt, model: this.models.value || null, replace_from: replace },
+        { request_id: requestId, conversation_id: this.conversationId, prompt, model: this.models.value || null, replace_from: replace, images },
         (piece) => {
           stream.push(piece);
           this.scrollToEnd(false);

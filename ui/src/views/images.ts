@@ -16,8 +16,8 @@ export interface ImageHandlers {
   notify(message: string): void;
   openPanel(title: string, body: HTMLElement): void;
   closePanel(): void;
-  /** Puts an image into the chat's composer. */
-  toChat(name: string, bytes: number): void;
+  /** Puts an image (PNG, base64) into the chat's composer. */
+  toChat(name: string, png: string): void;
 }
 
 function statusOf(entry: GalleryEntry): string {
@@ -285,7 +285,7 @@ export class ImagesView {
       if (url) img.src = url;
       else api.galleryImage(entry.id, out.index).then((u) => (img.src = u), (e) => this.on.error(errorText(e)));
       const actions = h('div', { class: 'detail-actions' },
-        h('button', { type: 'button', onclick: () => this.on.toChat(`image-${entry.id.slice(0, 8)}-${out.index + 1}.png`, 0) }, 'Send to chat'),
+        h('button', { type: 'button', onclick: () => void this.toChat(entry, out.index) }, 'Send to chat'),
         h('button', { type: 'button', onclick: () => void this.toWorkspace(entry, out.index) }, 'Send to agent workspace'));
       pictures.append(h('figure', {}, img, h('figcaption', { class: 'muted' }, `${out.width} × ${out.height} · sha256 ${out.sha256.slice(0, 16)}…`), actions));
     }
@@ -337,6 +337,16 @@ export class ImagesView {
         h('button', { type: 'button', class: 'save-png', onclick: () => void save(folder.value.trim() || null) }, label),
         h('button', { type: 'button', onclick: () => void save(null) }, 'Choose folder…')),
       status);
+  }
+
+  private async toChat(entry: GalleryEntry, index: number): Promise<void> {
+    try {
+      const url = await api.galleryImage(entry.id, index);
+      this.on.closePanel();
+      this.on.toChat(`image-${entry.id.slice(0, 8)}-${index + 1}.png`, url.slice(url.indexOf(',') + 1));
+    } catch (e) {
+      this.on.error(errorText(e));
+    }
   }
 
   private async toWorkspace(entry: GalleryEntry, index: number): Promise<void> {
