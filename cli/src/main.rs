@@ -39,6 +39,9 @@ enum Command {
     /// The local agent: a task on a workspace folder, tools run on this device.
     #[command(subcommand)]
     Agent(commands::agent::AgentCommand),
+    /// Projects: conversations grouped with shared instructions and files.
+    #[command(subcommand)]
+    Project(commands::project::ProjectCommand),
     /// What Sotto would send for an attached file (read inside the sandbox).
     Extract(commands::extract::ExtractArgs),
     /// Turn a Markdown file into a PDF.
@@ -72,6 +75,7 @@ fn main() {
         Command::Agent(c) => commands::agent::run(c),
         Command::Pdf(a) => commands::pdf::run(a),
         Command::Extract(a) => commands::extract::run(a),
+        Command::Project(c) => commands::project::run(c),
         Command::Og(c) => commands::og::run(c),
     };
     std::process::exit(code);

@@ -18,6 +18,8 @@ pub struct ChatTurn {
     pub max_tokens: Option<u32>,
     /// Ask for the whole reply at once instead of a stream (it is verified the same way).
     pub no_stream: bool,
+    /// Start the conversation in this project (by name); a conversation already in one stays there.
+    pub project: Option<String>,
     /// Images sent with the prompt as OpenAI `image_url` parts (data URLs), for models that
     /// read images. They are sealed with the rest, so the receipt's request hash covers them;
     /// the history keeps the text.
@@ -70,6 +72,8 @@ pub struct ChatOutcome {
     pub sent: Vec<u8>,
     /// Store problems that did not stop the exchange.
     pub warnings: Vec<String>,
+    /// What of a project went with the request.
+    pub project: Option<crate::projects::ProjectContext>,
 }
 
 /// Runs one exchange. `on_text` receives authenticated text (provisional until the end).
@@ -91,6 +95,14 @@ pub async fn exchange(
         }
         None => (None, vec![json!({"role": "user", "content": turn.prompt})]),
     };
+    let project = match (store, recorder.as_ref()) {
+        (Some(store), Some(r)) => project_context(store, r.conversation_id(), turn)?,
+        _ => None,
+    };
+    let messages = match &project {
+        Some(p) => std::iter::once(p.message.clone()).chain(messages).collect(),
+        None => messages,
+    };
     let messages = with_images(messages, &turn.images);
     let sent = request_body(&messages, turn);
     let conversation = recorder.as_ref().map(|r| r.conversation_id().to_owned());
@@ -111,7 +123,26 @@ pub async fn exchange(
             warnings.push(format!("the outcome could not be stored: {e}"));
         }
     }
-    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings })
+    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings, project })
+}
+
+/// The project of this exchange: the one named (a new conversation joins it), else the one the
+/// continued conversation belongs to. Its context is assembled for this prompt.
+fn project_context(store: &Store, conversation: &str, turn: &ChatTurn) -> Result<Option<crate::projects::ProjectContext>, StoreError> {
+    let id = match &turn.project {
+        Some(name) => {
+            let id = store.resolve_project(name)?;
+            if turn.conversation_id.is_none() {
+                store.set_conversation_project(conversation, Some(&id))?;
+            }
+            Some(id)
+        }
+        None => store.conversation_project(conversation)?,
+    };
+    match id {
+        Some(id) => Ok(Some(crate::projects::context(&store.project_by_id(&id)?, &turn.prompt))),
+        None => Ok(None),
+    }
 }
 
 /// The last (new) user message as text and image parts, when there are images.

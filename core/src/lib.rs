@@ -9,6 +9,7 @@
 //! - [`settings`]: the app's settings (profile, expected measurements, relays, limits, theme).
 //! - [`images`]: Image Studio: generate through the private path, check every image, keep the
 //!   gallery in the store, save PNGs.
+//! - [`projects`]: what a request in a project carries (instructions, relevant file parts).
 //! - [`proof`]: a verified reply's receipt as data and as a sentence.
 //! - [`agent`]: the local agent loop and its tools (Python in the sandbox, workspace files, PDF).
 //! - [`documents`]: Markdown to PDF (re-exported `sotto-documents`).
@@ -21,6 +22,7 @@ pub mod images;
 pub mod ledger;
 pub mod opengradient_login;
 pub mod profiles;
+pub mod projects;
 pub mod proof;
 pub mod recheck;
 pub mod settings;

@@ -29,6 +29,10 @@ pub enum StoreError {
     NoMessage(String),
     #[error("`{0}` matches more than one conversation; give more of its id")]
     AmbiguousConversation(String),
+    #[error("there is no project named `{0}`")]
+    NoProject(String),
+    #[error("a project named `{0}` exists already")]
+    ProjectExists(String),
     #[error("no image in the gallery matches `{0}`")]
     NoImage(String),
     #[error("`{0}` matches more than one image; give more of its id")]

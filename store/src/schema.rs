@@ -152,7 +152,31 @@ CREATE TABLE image_outputs (
 );
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+/// Projects: conversations grouped with shared instructions and files (their text, as the
+/// sandboxed reader gave it). Deleting a project deletes its conversations too.
+const V7: &str = r#"
+CREATE TABLE projects (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    instructions  TEXT NOT NULL DEFAULT '',
+    -- Whether requests in the project carry the user's memories.
+    memory        INTEGER NOT NULL DEFAULT 1,
+    created_ms    INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL
+);
+CREATE TABLE project_files (
+    uid          TEXT PRIMARY KEY,
+    project_id   TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL
+);
+CREATE INDEX project_files_by_project ON project_files(project_id);
+ALTER TABLE conversations ADD COLUMN project_id TEXT REFERENCES projects(id) ON DELETE CASCADE;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -232,7 +232,8 @@ fn read_all(dir: &Path) -> Result<usize, StoreError> {
     for c in store.list_conversations()? {
         n += store.conversation(&c.id)?.messages.len();
     }
-    n += store.search("canary", 1000)?.len();
+    n += store.search("canary", 1000)?.len() + store.search("padding text", 1000)?.len();
+    n += store.gallery(1000, 0)?.len() + store.projects()?.len() + store.network_ledger(0)?.len();
     Ok(n)
 }
 
@@ -248,8 +249,13 @@ fn a_changed_byte_anywhere_in_the_database_is_reported_as_tampering_not_shown() 
     assert!(read_all(tmp.path()).unwrap() > 80);
     let pages = clean.len() / 4096;
     assert!(pages > 5, "{pages} pages");
-    // Page 1 (after the clear salt), a middle page, the last page.
-    for offset in [100, (pages / 2) * 4096 + 1000, clean.len() - 200] {
+    // Page 1 (after the clear salt), a page in the middle holding a message, the last page.
+    let key = KeyFile::load(tmp.path()).unwrap().unwrap().unlock(&Unlock::Passphrase(PASS), tmp.path()).unwrap();
+    let plain = decrypted_pages(&clean, &key);
+    // Decrypted, page 1 gives 4000 bytes (its salt is clear) and every later page 4016.
+    let page = |p: usize| &plain[4000 + (p - 1) * 4016..4000 + p * 4016];
+    let middle = (pages / 3..pages).find(|&p| contains(page(p), b"canary 2")).expect("a page holding a message");
+    for offset in [100, middle * 4096 + 1000, clean.len() - 200] {
         std::fs::write(Store::db_path(tmp.path()), &clean).unwrap();
         flip(tmp.path(), offset);
         match read_all(tmp.path()) {
@@ -547,4 +553,33 @@ fn the_archive_carries_the_gallery_and_imports_it_once() {
     assert_eq!(other.thumbnail(&id, 0).unwrap(), b"ARCHIVEDPIXELS-thumb");
     assert_eq!(other.import_archive(&archive, "archive pass").unwrap().image_generations, 0, "a second import adds nothing");
     assert_eq!(other.gallery_len().unwrap(), 1);
+}
+
+#[test]
+fn a_deleted_project_takes_its_files_and_conversations_with_it_for_real() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    store.create_project("Garden", "answer as a gardener-canary").unwrap();
+    assert!(matches!(store.create_project("Garden", ""), Err(StoreError::ProjectExists(_))));
+    store.add_project_file("Garden", "roses.txt", "text", "project-file-canary roses").unwrap();
+    let inside = converse(&store, "project-chat-canary");
+    let project = store.project("Garden").unwrap();
+    store.set_conversation_project(&inside, Some(&project.id)).unwrap();
+    let outside = converse(&store, "kept-chat-canary");
+    let listed = store.projects().unwrap();
+    assert_eq!((listed.len(), listed[0].files.len(), listed[0].conversations), (1, 1, 1));
+    assert_eq!(store.conversation_project(&inside).unwrap().as_deref(), Some(project.id.as_str()));
+    assert_eq!(store.conversation_project(&outside).unwrap(), None);
+
+    store.delete_project("Garden").unwrap();
+    assert!(matches!(store.project("Garden"), Err(StoreError::NoProject(_))));
+    assert!(store.conversation(&inside).is_err(), "its conversations went with it");
+    assert!(store.conversation(&outside).is_ok());
+    drop(store);
+    let key = KeyFile::load(tmp.path()).unwrap().unwrap().unlock(&Unlock::Passphrase(PASS), tmp.path()).unwrap();
+    let plain = decrypted_pages(&std::fs::read(Store::db_path(tmp.path())).unwrap(), &key);
+    assert!(contains(&plain, b"kept-chat-canary"));
+    for gone in [&b"gardener-canary"[..], b"project-file-canary", b"project-chat-canary"] {
+        assert!(!contains(&plain, gone), "{} survived the delete", String::from_utf8_lossy(gone));
+    }
 }

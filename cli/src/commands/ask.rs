@@ -41,6 +41,10 @@ pub struct AskArgs {
     /// will be sent is said on stderr first.
     #[arg(long = "attach", value_name = "FILE")]
     attach: Vec<std::path::PathBuf>,
+    /// Ask in this project: its instructions and the relevant parts of its files go with the
+    /// prompt (stderr says which), and the conversation joins it.
+    #[arg(long, value_name = "NAME", conflicts_with = "ephemeral")]
+    project: Option<String>,
     /// The prompt.
     prompt: String,
 }
@@ -135,6 +139,20 @@ pub fn run(args: AskArgs) -> i32 {
     if args.continue_id.is_some() && store.is_none() {
         return exit::SETUP;
     }
+    // A project's share of the request is said before anything is sent.
+    if let Some(name) = &args.project {
+        let Some(s) = store.as_ref() else {
+            eprintln!("error: --project needs the history, where projects are kept");
+            return exit::SETUP;
+        };
+        match s.project(name) {
+            Ok(p) => eprintln!("{} — sent with your message, sealed to the enclave", sotto_core::extract::terminal_safe(&sotto_core::projects::context(&p, &prompt).summary())),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return crate::commands::history::code_for(&e);
+            }
+        }
+    }
     let client = match args.connect.client(store.as_ref()) {
         Ok(c) => c,
         Err(e) => return finish_error(&args, &e, None, None),
@@ -149,6 +167,7 @@ pub fn run(args: AskArgs) -> i32 {
         max_tokens: args.max_tokens,
         no_stream: args.no_stream,
         images,
+        project: args.project.clone(),
     };
     // Stream to a terminal; a script only ever receives text whose receipt verified.
     let live = std::io::stdout().is_terminal() && !args.json;

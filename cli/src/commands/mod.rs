@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod models;
 pub mod og;
 pub mod pdf;
+pub mod project;
 pub mod proof;
 pub mod sandbox;
 pub mod stack;

@@ -77,6 +77,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         max_tokens: None,
         no_stream: false,
         images,
+        project: None,
     };
     // The history's connection is not shareable between threads, so the exchange runs on a
     // thread of its own from start to end.

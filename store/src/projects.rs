@@ -1,0 +1,146 @@
+//! Projects: named groups of conversations with shared instructions and files. A file is kept
+//! as the text the sandboxed reader gave for it (never the original bytes): that is what a
+//! request in the project may carry.
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use crate::store::{now_ms, Store};
+use crate::StoreError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub instructions: String,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+    pub files: Vec<ProjectFile>,
+    pub conversations: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectFile {
+    pub name: String,
+    pub kind: String,
+    #[serde(skip)]
+    pub text: String,
+    pub chars: usize,
+}
+
+impl Store {
+    /// A new, empty project; its name must be unused.
+    pub fn create_project(&self, name: &str, instructions: &str) -> Result<String, StoreError> {
+        let name = name.trim();
+        if self.project_id(name)?.is_some() {
+            return Err(StoreError::ProjectExists(name.into()));
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let now = now_ms();
+        self.conn
+            .execute(
+                "INSERT INTO projects (id, name, instructions, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![id, name, instructions, now],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(id)
+    }
+
+    fn project_id(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT id FROM projects WHERE name = ?1", [name.trim()], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// The id of the project named `name`.
+    pub fn resolve_project(&self, name: &str) -> Result<String, StoreError> {
+        self.project_id(name)?.ok_or_else(|| StoreError::NoProject(name.trim().into()))
+    }
+
+    pub fn add_project_file(&self, project: &str, name: &str, kind: &str, text: &str) -> Result<(), StoreError> {
+        let id = self.resolve_project(project)?;
+        let now = now_ms();
+        self.atomically(|tx| {
+            tx.execute(
+                "INSERT INTO project_files (uid, project_id, name, kind, text, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![uuid::Uuid::new_v4().simple().to_string(), id, name, kind, text, now],
+            )?;
+            tx.execute("UPDATE projects SET updated_ms = ?2 WHERE id = ?1", params![id, now])
+        })?;
+        Ok(())
+    }
+
+    /// One project by name, with its files (their text included).
+    pub fn project(&self, name: &str) -> Result<Project, StoreError> {
+        let id = self.resolve_project(name)?;
+        self.project_by_id(&id)
+    }
+
+    pub fn project_by_id(&self, id: &str) -> Result<Project, StoreError> {
+        let (name, instructions, created_ms, updated_ms) = self
+            .conn
+            .query_row("SELECT name, instructions, created_ms, updated_ms FROM projects WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+            })
+            .optional()
+            .map_err(|e| self.sql_err(e))?
+            .ok_or_else(|| StoreError::NoProject(id.into()))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, kind, text FROM project_files WHERE project_id = ?1 ORDER BY created_ms, rowid")
+            .map_err(|e| self.sql_err(e))?;
+        let files = stmt
+            .query_map([id], |r| {
+                let text: String = r.get(2)?;
+                Ok(ProjectFile { name: r.get(0)?, kind: r.get(1)?, chars: text.chars().count(), text })
+            })
+            .map_err(|e| self.sql_err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.sql_err(e))?;
+        let conversations: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM conversations WHERE project_id = ?1", [id], |r| r.get(0))
+            .map_err(|e| self.sql_err(e))?;
+        Ok(Project { id: id.into(), name, instructions, created_ms: created_ms as u64, updated_ms: updated_ms as u64, files, conversations: conversations as usize })
+    }
+
+    /// Every project, most recently changed first.
+    pub fn projects(&self) -> Result<Vec<Project>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id FROM projects ORDER BY updated_ms DESC, rowid DESC").map_err(|e| self.sql_err(e))?;
+        let ids: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
+        ids.iter().map(|id| self.project_by_id(id)).collect()
+    }
+
+    /// Puts a conversation into a project (or out of any, with `None`).
+    pub fn set_conversation_project(&self, conversation: &str, project_id: Option<&str>) -> Result<(), StoreError> {
+        let id = self.resolve_conversation(conversation)?;
+        self.conn.execute("UPDATE conversations SET project_id = ?2 WHERE id = ?1", params![id, project_id]).map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    /// The project a conversation belongs to, if any.
+    pub fn conversation_project(&self, conversation: &str) -> Result<Option<String>, StoreError> {
+        let id = self.resolve_conversation(conversation)?;
+        self.conn
+            .query_row("SELECT project_id FROM conversations WHERE id = ?1", [&id], |r| r.get(0))
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// Deletes a project with its files and its conversations, for real (zeroed pages, the
+    /// search index's tokens dropped, the log emptied).
+    pub fn delete_project(&self, name: &str) -> Result<String, StoreError> {
+        let id = self.resolve_project(name)?;
+        self.atomically(|tx| {
+            tx.execute(
+                "UPDATE network_ledger SET conversation_id = NULL WHERE conversation_id IN (SELECT id FROM conversations WHERE project_id = ?1)",
+                [&id],
+            )?;
+            tx.execute("DELETE FROM conversations WHERE project_id = ?1", [&id])?;
+            tx.execute("DELETE FROM projects WHERE id = ?1", [&id])
+        })?;
+        self.checkpoint_after_delete()?;
+        Ok(id)
+    }
+}
