@@ -39,6 +39,9 @@ enum Command {
     /// The local agent: a task on a workspace folder, tools run on this device.
     #[command(subcommand)]
     Agent(commands::agent::AgentCommand),
+    /// Memory: facts kept on this device; the relevant ones go with each request.
+    #[command(subcommand)]
+    Memory(commands::memory::MemoryCommand),
     /// Projects: conversations grouped with shared instructions and files.
     #[command(subcommand)]
     Project(commands::project::ProjectCommand),
@@ -76,6 +79,7 @@ fn main() {
         Command::Pdf(a) => commands::pdf::run(a),
         Command::Extract(a) => commands::extract::run(a),
         Command::Project(c) => commands::project::run(c),
+        Command::Memory(c) => commands::memory::run(c),
         Command::Og(c) => commands::og::run(c),
     };
     std::process::exit(code);

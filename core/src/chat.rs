@@ -74,6 +74,8 @@ pub struct ChatOutcome {
     pub warnings: Vec<String>,
     /// What of a project went with the request.
     pub project: Option<crate::projects::ProjectContext>,
+    /// The memories that went with it.
+    pub memories: Vec<sotto_store::Memory>,
 }
 
 /// Runs one exchange. `on_text` receives authenticated text (provisional until the end).
@@ -95,13 +97,25 @@ pub async fn exchange(
         }
         None => (None, vec![json!({"role": "user", "content": turn.prompt})]),
     };
-    let project = match (store, recorder.as_ref()) {
-        (Some(store), Some(r)) => project_context(store, r.conversation_id(), turn)?,
-        _ => None,
+    let (project, memories) = match (store, recorder.as_ref()) {
+        (Some(store), Some(r)) => {
+            let (project, record) = project_context(store, r.conversation_id(), turn)?;
+            let memories = crate::memory::recall(store, &turn.prompt, record.as_ref()).unwrap_or_else(|e| {
+                warnings.push(format!("memories could not be read: {e}"));
+                Vec::new()
+            });
+            (project, memories)
+        }
+        _ => (None, Vec::new()),
     };
-    let messages = match &project {
-        Some(p) => std::iter::once(p.message.clone()).chain(messages).collect(),
-        None => messages,
+    let system: Vec<String> = project
+        .iter()
+        .filter_map(|p| p.message["content"].as_str().map(String::from))
+        .chain(crate::memory::message_part(&memories))
+        .collect();
+    let messages = match system.is_empty() {
+        true => messages,
+        false => std::iter::once(json!({"role": "system", "content": system.join("\n\n")})).chain(messages).collect(),
     };
     let messages = with_images(messages, &turn.images);
     let sent = request_body(&messages, turn);
@@ -123,12 +137,14 @@ pub async fn exchange(
             warnings.push(format!("the outcome could not be stored: {e}"));
         }
     }
-    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings, project })
+    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings, project, memories })
 }
 
 /// The project of this exchange: the one named (a new conversation joins it), else the one the
 /// continued conversation belongs to. Its context is assembled for this prompt.
-fn project_context(store: &Store, conversation: &str, turn: &ChatTurn) -> Result<Option<crate::projects::ProjectContext>, StoreError> {
+type ProjectShare = (Option<crate::projects::ProjectContext>, Option<sotto_store::Project>);
+
+fn project_context(store: &Store, conversation: &str, turn: &ChatTurn) -> Result<ProjectShare, StoreError> {
     let id = match &turn.project {
         Some(name) => {
             let id = store.resolve_project(name)?;
@@ -140,8 +156,11 @@ fn project_context(store: &Store, conversation: &str, turn: &ChatTurn) -> Result
         None => store.conversation_project(conversation)?,
     };
     match id {
-        Some(id) => Ok(Some(crate::projects::context(&store.project_by_id(&id)?, &turn.prompt))),
-        None => Ok(None),
+        Some(id) => {
+            let project = store.project_by_id(&id)?;
+            Ok((Some(crate::projects::context(&project, &turn.prompt)), Some(project)))
+        }
+        None => Ok((None, None)),
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`settings`]: the app's settings (profile, expected measurements, relays, limits, theme).
 //! - [`images`]: Image Studio: generate through the private path, check every image, keep the
 //!   gallery in the store, save PNGs.
+//! - [`memory`]: the stored facts relevant to a request, found on the device.
 //! - [`projects`]: what a request in a project carries (instructions, relevant file parts).
 //! - [`proof`]: a verified reply's receipt as data and as a sentence.
 //! - [`agent`]: the local agent loop and its tools (Python in the sandbox, workspace files, PDF).
@@ -20,6 +21,7 @@ pub mod extract;
 pub mod history;
 pub mod images;
 pub mod ledger;
+pub mod memory;
 pub mod opengradient_login;
 pub mod profiles;
 pub mod projects;

@@ -149,6 +149,7 @@ mod tests {
             id: "p".into(),
             name: "Garden".into(),
             instructions: "Answer as a gardener.".into(),
+            memory: true,
             created_ms: 0,
             updated_ms: 0,
             files: files.iter().map(|(n, t)| ProjectFile { name: n.to_string(), kind: "text".into(), chars: t.len(), text: t.clone() }).collect(),

@@ -29,6 +29,8 @@ pub enum StoreError {
     NoMessage(String),
     #[error("`{0}` matches more than one conversation; give more of its id")]
     AmbiguousConversation(String),
+    #[error("no memory matches `{0}`")]
+    NoMemory(String),
     #[error("there is no project named `{0}`")]
     NoProject(String),
     #[error("a project named `{0}` exists already")]

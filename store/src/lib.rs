@@ -12,6 +12,7 @@ mod archive;
 mod conversations;
 mod error;
 mod gallery;
+mod memory;
 mod projects;
 mod kdf;
 mod key_file;
@@ -28,6 +29,7 @@ pub use conversations::{title_from, Conversation, ConversationSummary, Message, 
 pub use error::StoreError;
 pub use kdf::KdfParams;
 pub use gallery::{GalleryEntry, ImageOutput, NewGeneration};
+pub use memory::Memory;
 pub use projects::{Project, ProjectFile};
 pub use key_file::{KeyFile, Protection, Unlock};
 pub use ledger::NetworkRecord;

@@ -13,6 +13,8 @@ pub struct Project {
     pub id: String,
     pub name: String,
     pub instructions: String,
+    /// Whether requests in the project carry the user's memories.
+    pub memory: bool,
     pub created_ms: u64,
     pub updated_ms: u64,
     pub files: Vec<ProjectFile>,
@@ -31,6 +33,11 @@ pub struct ProjectFile {
 impl Store {
     /// A new, empty project; its name must be unused.
     pub fn create_project(&self, name: &str, instructions: &str) -> Result<String, StoreError> {
+        self.create_project_with(name, instructions, true)
+    }
+
+    /// A new project; `memory` says whether its requests carry the user's memories.
+    pub fn create_project_with(&self, name: &str, instructions: &str, memory: bool) -> Result<String, StoreError> {
         let name = name.trim();
         if self.project_id(name)?.is_some() {
             return Err(StoreError::ProjectExists(name.into()));
@@ -39,8 +46,8 @@ impl Store {
         let now = now_ms();
         self.conn
             .execute(
-                "INSERT INTO projects (id, name, instructions, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![id, name, instructions, now],
+                "INSERT INTO projects (id, name, instructions, memory, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![id, name, instructions, memory, now],
             )
             .map_err(|e| self.sql_err(e))?;
         Ok(id)
@@ -78,10 +85,10 @@ impl Store {
     }
 
     pub fn project_by_id(&self, id: &str) -> Result<Project, StoreError> {
-        let (name, instructions, created_ms, updated_ms) = self
+        let (name, instructions, created_ms, updated_ms, memory) = self
             .conn
-            .query_row("SELECT name, instructions, created_ms, updated_ms FROM projects WHERE id = ?1", [id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+            .query_row("SELECT name, instructions, created_ms, updated_ms, memory FROM projects WHERE id = ?1", [id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?, r.get::<_, bool>(4)?))
             })
             .optional()
             .map_err(|e| self.sql_err(e))?
@@ -102,7 +109,7 @@ impl Store {
             .conn
             .query_row("SELECT count(*) FROM conversations WHERE project_id = ?1", [id], |r| r.get(0))
             .map_err(|e| self.sql_err(e))?;
-        Ok(Project { id: id.into(), name, instructions, created_ms: created_ms as u64, updated_ms: updated_ms as u64, files, conversations: conversations as usize })
+        Ok(Project { id: id.into(), name, instructions, memory, created_ms: created_ms as u64, updated_ms: updated_ms as u64, files, conversations: conversations as usize })
     }
 
     /// Every project, most recently changed first.

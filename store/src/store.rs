@@ -274,7 +274,7 @@ fn census_of(path: &Path, key: &SecretKey) -> Result<Vec<i64>, StoreError> {
 
 fn census_on(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
     let mut out = vec![conn.pragma_query_value(None, "user_version", |r| r.get(0))?];
-    for table in ["conversations", "messages", "attachments", "images", "agent_steps", "settings", "proofs", "network_ledger", "image_generations", "image_outputs", "projects", "project_files"] {
+    for table in ["conversations", "messages", "attachments", "images", "agent_steps", "settings", "proofs", "network_ledger", "image_generations", "image_outputs", "projects", "project_files", "memories"] {
         out.push(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?);
     }
     Ok(out)

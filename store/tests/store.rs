@@ -583,3 +583,27 @@ fn a_deleted_project_takes_its_files_and_conversations_with_it_for_real() {
         assert!(!contains(&plain, gone), "{} survived the delete", String::from_utf8_lossy(gone));
     }
 }
+
+#[test]
+fn memories_are_found_by_their_words_and_a_deleted_one_is_gone_for_real() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let dog = store.add_memory("My dog is called Biscuit doggone-canary").unwrap();
+    store.add_memory("I live in Lisbon kept-memory-canary").unwrap();
+    assert_eq!(store.memories().unwrap().len(), 2);
+    let found = store.relevant_memories("What is my dog called?", 5).unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].text.contains("Biscuit"));
+    assert!(store.relevant_memories("Explain TCP", 5).unwrap().is_empty());
+    assert!(store.memory_enabled().unwrap());
+    store.set_memory_enabled(false).unwrap();
+    assert!(!store.memory_enabled().unwrap());
+    store.delete_memory(&dog[..8]).unwrap();
+    assert!(store.relevant_memories("dog", 5).unwrap().is_empty());
+    drop(store);
+    let key = KeyFile::load(tmp.path()).unwrap().unwrap().unlock(&Unlock::Passphrase(PASS), tmp.path()).unwrap();
+    let plain = decrypted_pages(&std::fs::read(Store::db_path(tmp.path())).unwrap(), &key);
+    assert!(contains(&plain, b"kept-memory-canary"));
+    assert!(!contains(&plain, b"doggone-canary"), "the deleted memory survived");
+    assert!(!contains(&plain, b"biscuit"), "not even its words in the index");
+}

@@ -70,3 +70,41 @@ fn a_projects_instructions_and_files_go_only_with_its_own_requests() {
     assert!(!history.as_array().unwrap().iter().any(|c| c["id"] == id), "the project's conversation went with it");
     assert_eq!(history.as_array().unwrap().len(), 1, "the other conversation stays");
 }
+
+/// Memory: a kept fact goes with a request it bears on and not with one it does not; not when
+/// memory is off, not in an ephemeral chat, not in a project that turned it off; deleted, it
+/// goes nowhere again.
+#[test]
+fn a_kept_memory_goes_only_with_requests_it_bears_on() {
+    let stack = Stack::start(StackSpec::default());
+    let added = sotto(&stack, &["memory", "add", "My dog is called Biscuit (memmarker-9)"]);
+    assert_eq!(added.status.code(), Some(0), "{}", text(&added.stderr));
+    sotto(&stack, &["memory", "add", "I live in Lisbon"]);
+    let listed: Value = serde_json::from_slice(&sotto(&stack, &["memory", "list", "--json"]).stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    let (code, about_dog, err) = ask(&stack, &[], "What is my dog called?");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("1 memory sent") && err.contains("Biscuit"), "{err}");
+    let request = about_dog["request"].as_str().unwrap();
+    assert!(request.contains("memmarker-9") && !request.contains("Lisbon"), "{request}");
+    let (_, unrelated, _) = ask(&stack, &[], "Explain how TCP congestion control works");
+    assert!(!unrelated["request"].as_str().unwrap().contains("memmarker-9"));
+    let (_, ephemeral, _) = ask(&stack, &["--ephemeral"], "What is my dog called?");
+    assert!(!ephemeral["request"].as_str().unwrap().contains("memmarker-9"), "no memory in an ephemeral chat");
+
+    assert_eq!(sotto(&stack, &["memory", "off"]).status.code(), Some(0));
+    let (_, off, _) = ask(&stack, &[], "What is my dog called?");
+    assert!(!off["request"].as_str().unwrap().contains("memmarker-9"), "memory off sends none");
+    assert_eq!(sotto(&stack, &["memory", "on"]).status.code(), Some(0));
+
+    let created = sotto(&stack, &["project", "create", "Private", "--no-memory"]);
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+    let (_, in_project, _) = ask(&stack, &["--project", "Private"], "What is my dog called?");
+    assert!(!in_project["request"].as_str().unwrap().contains("memmarker-9"), "a project can keep memory out");
+
+    let id = listed.as_array().unwrap().iter().find(|m| m["text"].as_str().unwrap().contains("Biscuit")).unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(sotto(&stack, &["memory", "delete", &id[..8]]).status.code(), Some(0));
+    let (_, after, _) = ask(&stack, &[], "What is my dog called?");
+    assert!(!after["request"].as_str().unwrap().contains("memmarker-9"), "a deleted memory goes nowhere");
+}

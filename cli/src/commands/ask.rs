@@ -49,6 +49,40 @@ pub struct AskArgs {
     prompt: String,
 }
 
+/// Says on stderr what of a project and which memories go with the prompt (the exchange
+/// assembles the same).
+fn preview_context(args: &AskArgs, store: Option<&Store>, prompt: &str) -> Result<(), i32> {
+    let safe = sotto_core::extract::terminal_safe;
+    let fail = |e: sotto_core::store::StoreError| {
+        eprintln!("error: {e}");
+        crate::commands::history::code_for(&e)
+    };
+    let Some(store) = store else {
+        if args.project.is_some() {
+            eprintln!("error: --project needs the history, where projects are kept");
+            return Err(exit::SETUP);
+        }
+        return Ok(());
+    };
+    let project_id = match (&args.project, &args.continue_id) {
+        (Some(name), _) => Some(store.resolve_project(name).map_err(fail)?),
+        (None, Some(id)) => store.conversation_project(id).map_err(fail)?,
+        _ => None,
+    };
+    let project = match &project_id {
+        Some(id) => Some(store.project_by_id(id).map_err(fail)?),
+        None => None,
+    };
+    if let Some(p) = &project {
+        eprintln!("{} — sent with your message, sealed to the enclave", safe(&sotto_core::projects::context(p, prompt).summary()));
+    }
+    let memories = sotto_core::memory::recall(store, prompt, project.as_ref()).map_err(fail)?;
+    if !memories.is_empty() {
+        eprintln!("{} — sent with your message, sealed to the enclave", safe(&sotto_core::memory::summary(&memories)));
+    }
+    Ok(())
+}
+
 /// The most an attached image may weigh.
 const MAX_IMAGE_BYTES: u64 = 20 << 20;
 
@@ -139,19 +173,9 @@ pub fn run(args: AskArgs) -> i32 {
     if args.continue_id.is_some() && store.is_none() {
         return exit::SETUP;
     }
-    // A project's share of the request is said before anything is sent.
-    if let Some(name) = &args.project {
-        let Some(s) = store.as_ref() else {
-            eprintln!("error: --project needs the history, where projects are kept");
-            return exit::SETUP;
-        };
-        match s.project(name) {
-            Ok(p) => eprintln!("{} — sent with your message, sealed to the enclave", sotto_core::extract::terminal_safe(&sotto_core::projects::context(&p, &prompt).summary())),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return crate::commands::history::code_for(&e);
-            }
-        }
+    // A project's and the memories' share of the request is said before anything is sent.
+    if let Err(code) = preview_context(&args, store.as_ref(), &prompt) {
+        return code;
     }
     let client = match args.connect.client(store.as_ref()) {
         Ok(c) => c,

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod history;
 pub mod image;
 pub mod ledger;
+pub mod memory;
 pub mod models;
 pub mod og;
 pub mod pdf;

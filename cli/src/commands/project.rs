@@ -20,6 +20,9 @@ pub enum ProjectCommand {
         /// A file (PDF, Word, Excel, text …), read in the sandbox (repeatable).
         #[arg(long = "file", value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Requests in this project carry none of the memories.
+        #[arg(long)]
+        no_memory: bool,
     },
     /// The projects, most recently changed first.
     List {
@@ -49,7 +52,7 @@ pub fn run(command: ProjectCommand) -> i32 {
         }
     };
     let result = match command {
-        ProjectCommand::Create { name, instructions, files } => create(&store, &name, &instructions, &files),
+        ProjectCommand::Create { name, instructions, files, no_memory } => create(&store, &name, &instructions, &files, !no_memory),
         ProjectCommand::List { json } => list(&store, json),
         ProjectCommand::Show { name, json } => show(&store, &name, json),
         ProjectCommand::Delete { name } => store.delete_project(&name).map(|_| println!("deleted project {name} and its conversations")).map_err(|e| e.to_string()),
@@ -63,7 +66,7 @@ pub fn run(command: ProjectCommand) -> i32 {
     }
 }
 
-fn create(store: &Store, name: &str, instructions: &str, files: &[PathBuf]) -> Result<(), String> {
+fn create(store: &Store, name: &str, instructions: &str, files: &[PathBuf], memory: bool) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("give the project a name".into());
     }
@@ -78,7 +81,7 @@ fn create(store: &Store, name: &str, instructions: &str, files: &[PathBuf]) -> R
             read.push((shown, e));
         }
     }
-    store.create_project(name, instructions).map_err(|e| e.to_string())?;
+    store.create_project_with(name, instructions, memory).map_err(|e| e.to_string())?;
     for (shown, e) in &read {
         store.add_project_file(name, shown, &e.kind, &e.text).map_err(|e| e.to_string())?;
     }
@@ -113,5 +116,6 @@ fn show(store: &Store, name: &str, json: bool) -> Result<(), String> {
         println!("file:         {} ({}, {} characters)", terminal_safe(&f.name), f.kind, f.chars);
     }
     println!("conversations: {}", p.conversations);
+    println!("memory:       {}", if p.memory { "sent when relevant" } else { "off in this project" });
     Ok(())
 }

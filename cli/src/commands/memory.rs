@@ -1,0 +1,69 @@
+//! `sotto memory`: facts kept (encrypted, on this device) for the assistant to know; the
+//! relevant ones go with each request, and `ask` says which.
+
+use sotto_core::extract::terminal_safe;
+use sotto_core::history::open_store;
+use sotto_core::store::StoreError;
+
+use crate::commands::history::{ask_passphrase, code_for};
+use crate::exit;
+
+#[derive(clap::Subcommand)]
+pub enum MemoryCommand {
+    /// Keep a fact (e.g. "My dog is called Biscuit").
+    Add { text: String },
+    /// Every kept fact, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a fact for real (its id, or the start of it).
+    Delete { id: String },
+    /// Send no memories with requests (they stay kept).
+    Off,
+    /// Send the relevant memories with requests again.
+    On,
+}
+
+pub fn run(command: MemoryCommand) -> i32 {
+    let store = match open_store(matches!(command, MemoryCommand::Add { .. }), &mut ask_passphrase) {
+        Ok(s) => s,
+        Err(StoreError::NoStore(_)) if matches!(command, MemoryCommand::List { .. }) => {
+            println!("[]");
+            return exit::OK;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return code_for(&e);
+        }
+    };
+    let result = match command {
+        MemoryCommand::Add { text } if text.trim().is_empty() => Err(StoreError::Unsupported("type the fact to keep".into())),
+        MemoryCommand::Add { text } => store.add_memory(&text).map(|id| println!("kept as {}", &id[..8])),
+        MemoryCommand::List { json } => store.memories().map(|all| {
+            if json {
+                println!("{}", serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()));
+            } else {
+                if all.is_empty() {
+                    eprintln!("no memories yet: sotto memory add TEXT");
+                }
+                for m in &all {
+                    println!("{}  {}", &m.id[..8], terminal_safe(&m.text));
+                }
+                if !store.memory_enabled().unwrap_or(true) {
+                    eprintln!("memory is off: none of these is sent (sotto memory on)");
+                }
+            }
+        }),
+        MemoryCommand::Delete { id } => store.delete_memory(&id).map(|id| println!("deleted {}", &id[..8])),
+        MemoryCommand::Off => store.set_memory_enabled(false).map(|()| println!("memory is off: no memories are sent with requests")),
+        MemoryCommand::On => store.set_memory_enabled(true).map(|()| println!("memory is on: the relevant memories go with each request")),
+    };
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            code_for(&e)
+        }
+    }
+}
