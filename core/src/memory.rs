@@ -5,7 +5,7 @@
 //!
 //! Why the full-text index and not an embedding model: it ships nothing new (no model file, no
 //! runtime), keeps the facts inside the one encrypted database with the rest, and answers in
-//! well under a millisecond over 10,000 facts; what it misses is paraphrase ("canine" for "dog").
+//! about a millisecond over 10,000 facts; what it misses is paraphrase ("canine" for "dog").
 
 use sotto_store::{Memory, Project, Store, StoreError};
 
