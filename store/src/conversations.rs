@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, Store, IdMatch};
 use crate::StoreError;
 
 /// How often a streaming reply's text is saved: often enough that a crash loses at most this
@@ -174,17 +174,10 @@ impl Store {
 
     /// The full id of the one conversation whose id starts with `prefix`.
     pub fn resolve_conversation(&self, prefix: &str) -> Result<String, StoreError> {
-        let clean = prefix.trim().to_ascii_lowercase();
-        if clean.is_empty() || !clean.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(StoreError::NoConversation(prefix.into()));
-        }
-        let mut stmt = self.conn.prepare("SELECT id FROM conversations WHERE id >= ?1 AND id < ?1 || 'g' LIMIT 2").map_err(|e| self.sql_err(e))?;
-        let ids: Vec<String> =
-            stmt.query_map([&clean], |r| r.get(0)).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
-        match ids.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(StoreError::NoConversation(prefix.into())),
-            _ => Err(StoreError::AmbiguousConversation(prefix.into())),
+        match self.id_by_prefix("conversations", "id", prefix)? {
+            IdMatch::One(id) => Ok(id),
+            IdMatch::None => Err(StoreError::NoConversation(prefix.into())),
+            IdMatch::Many => Err(StoreError::AmbiguousConversation(prefix.into())),
         }
     }
 

@@ -5,7 +5,7 @@
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, IdMatch, Store};
 use crate::StoreError;
 
 /// One image of a generation, without its pixels.
@@ -117,20 +117,10 @@ impl Store {
 
     /// The full id of the one generation whose id starts with `prefix`.
     pub fn resolve_generation(&self, prefix: &str) -> Result<String, StoreError> {
-        let clean = prefix.trim().to_ascii_lowercase();
-        if clean.is_empty() || !clean.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(StoreError::NoImage(prefix.into()));
-        }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT uid FROM image_generations WHERE uid >= ?1 AND uid < ?1 || 'g' LIMIT 2")
-            .map_err(|e| self.sql_err(e))?;
-        let ids: Vec<String> =
-            stmt.query_map([&clean], |r| r.get(0)).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
-        match ids.as_slice() {
-            [one] => Ok(one.clone()),
-            [] => Err(StoreError::NoImage(prefix.into())),
-            _ => Err(StoreError::AmbiguousImage(prefix.into())),
+        match self.id_by_prefix("image_generations", "uid", prefix)? {
+            IdMatch::One(id) => Ok(id),
+            IdMatch::None => Err(StoreError::NoImage(prefix.into())),
+            IdMatch::Many => Err(StoreError::AmbiguousImage(prefix.into())),
         }
     }
 

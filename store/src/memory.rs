@@ -4,7 +4,7 @@
 use rusqlite::params;
 use serde::Serialize;
 
-use crate::store::{now_ms, Store};
+use crate::store::{now_ms, IdMatch, Store};
 use crate::StoreError;
 
 /// The setting that turns memory off everywhere.
@@ -57,16 +57,10 @@ impl Store {
     }
 
     fn resolve_memory(&self, prefix: &str) -> Result<String, StoreError> {
-        let clean = prefix.trim().to_ascii_lowercase();
-        if clean.is_empty() || !clean.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(StoreError::NoMemory(prefix.into()));
-        }
-        let mut stmt = self.conn.prepare("SELECT uid FROM memories WHERE uid >= ?1 AND uid < ?1 || 'g' LIMIT 2").map_err(|e| self.sql_err(e))?;
-        let ids: Vec<String> =
-            stmt.query_map([&clean], |r| r.get(0)).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
-        match ids.as_slice() {
-            [one] => Ok(one.clone()),
-            _ => Err(StoreError::NoMemory(prefix.into())),
+        match self.id_by_prefix("memories", "uid", prefix)? {
+            IdMatch::One(id) => Ok(id),
+            // A prefix of several is not one memory: give more of its id.
+            IdMatch::None | IdMatch::Many => Err(StoreError::NoMemory(prefix.into())),
         }
     }
 

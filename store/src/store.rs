@@ -218,6 +218,24 @@ impl Store {
         Ok(value)
     }
 
+    /// The one id in `table.column` that starts with `prefix` (hex only): `Ok(None)` when none
+    /// or several do; `ambiguous` says which. Conversations, generations and memories share it.
+    pub(crate) fn id_by_prefix(&self, table: &str, column: &str, prefix: &str) -> Result<IdMatch, StoreError> {
+        let clean = prefix.trim().to_ascii_lowercase();
+        if clean.is_empty() || !clean.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(IdMatch::None);
+        }
+        let sql = format!("SELECT {column} FROM {table} WHERE {column} >= ?1 AND {column} < ?1 || 'g' LIMIT 2");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.sql_err(e))?;
+        let ids: Vec<String> =
+            stmt.query_map([&clean], |r| r.get(0)).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
+        Ok(match ids.as_slice() {
+            [one] => IdMatch::One(one.clone()),
+            [] => IdMatch::None,
+            _ => IdMatch::Many,
+        })
+    }
+
     pub(crate) fn sql_err(&self, e: rusqlite::Error) -> StoreError {
         StoreError::from_sqlite(&Self::db_path(&self.dir), e)
     }
@@ -350,3 +368,9 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// What an id prefix matched.
+pub(crate) enum IdMatch {
+    One(String),
+    None,
+    Many,
+}

@@ -16,10 +16,7 @@ use sotto_private_inference::{ClientOptions, PrivateClient};
 
 const RUNS: usize = 7;
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use sotto_e2e::median;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -28,12 +25,7 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() {
     let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("stack");
-    let profile = home.path().join("bench.toml");
-    let (relay, gateway, admin) = sotto_e2e::free_ports();
-    std::fs::write(&profile, format!(
-        "name = \"bench\"\n[[relays]]\nurl = \"http://127.0.0.1:{relay}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n",
-        gateway, admin, d = dir.display())).unwrap();
+    let (profile, dir) = sotto_e2e::bench_profile(home.path());
     let script = home.path().join("script.json");
     std::fs::write(&script, r#"{"replies": [{"chunks": [{"text": "unused"}]}]}"#).unwrap();
     let options = StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend: format!("scripted:{}", script.display()), images: "demo".into(), dir };

@@ -283,3 +283,21 @@ pub fn tool_calls(list: &[(&str, Value)]) -> Value {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// For benchmarks that start `LocalStack` in-process: a profile on free ports under `home`,
+/// trusting the development root the stack will write into the returned folder.
+pub fn bench_profile(home: &Path) -> (PathBuf, PathBuf) {
+    let dir = home.join("stack");
+    let profile = home.join("bench.toml");
+    let (relay, gateway, admin) = free_ports();
+    std::fs::write(&profile, format!(
+        "name = \"bench\"\n[[relays]]\nurl = \"http://127.0.0.1:{relay}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{gateway}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n",
+        d = dir.display())).expect("the bench profile");
+    (profile, dir)
+}
+
+/// The middle of some durations.
+pub fn median(mut v: Vec<std::time::Duration>) -> std::time::Duration {
+    v.sort();
+    v[v.len() / 2]
+}

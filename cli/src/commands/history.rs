@@ -144,6 +144,22 @@ pub fn short(id: &str) -> String {
     id.chars().take(8).collect()
 }
 
+/// The history for a command (created first when `create`). For a listing, a history that does
+/// not exist yet lists nothing: `Err(OK)` after printing an empty list. Other failures are said.
+pub fn store_for(create: bool, listing: bool) -> Result<Store, i32> {
+    match open_store(create, &mut ask_passphrase) {
+        Ok(s) => Ok(s),
+        Err(StoreError::NoStore(_)) if listing => {
+            println!("[]");
+            Err(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(code_for(&e))
+        }
+    }
+}
+
 /// Changed or unreadable bytes are a failed check; everything else is a set-up problem.
 pub fn code_for(e: &StoreError) -> i32 {
     match e {

@@ -2,10 +2,9 @@
 //! relevant ones go with each request, and `ask` says which.
 
 use sotto_core::extract::terminal_safe;
-use sotto_core::history::open_store;
 use sotto_core::store::StoreError;
 
-use crate::commands::history::{ask_passphrase, code_for};
+use crate::commands::history::{code_for, store_for};
 use crate::exit;
 
 #[derive(clap::Subcommand)]
@@ -26,16 +25,9 @@ pub enum MemoryCommand {
 }
 
 pub fn run(command: MemoryCommand) -> i32 {
-    let store = match open_store(matches!(command, MemoryCommand::Add { .. }), &mut ask_passphrase) {
+    let store = match store_for(matches!(command, MemoryCommand::Add { .. }), matches!(command, MemoryCommand::List { .. })) {
         Ok(s) => s,
-        Err(StoreError::NoStore(_)) if matches!(command, MemoryCommand::List { .. }) => {
-            println!("[]");
-            return exit::OK;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return code_for(&e);
-        }
+        Err(code) => return code,
     };
     let result = match command {
         MemoryCommand::Add { text } if text.trim().is_empty() => Err(StoreError::Unsupported("type the fact to keep".into())),

@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 
 use sotto_core::extract::{extract, terminal_safe, ExtractLimits};
-use sotto_core::history::open_store;
-use sotto_core::store::{Store, StoreError};
+use sotto_core::store::Store;
 
-use crate::commands::history::{ask_passphrase, code_for};
+use crate::commands::history::store_for;
 use crate::exit;
 
 #[derive(clap::Subcommand)]
@@ -40,16 +39,9 @@ pub enum ProjectCommand {
 }
 
 pub fn run(command: ProjectCommand) -> i32 {
-    let store = match open_store(matches!(command, ProjectCommand::Create { .. }), &mut ask_passphrase) {
+    let store = match store_for(matches!(command, ProjectCommand::Create { .. }), matches!(command, ProjectCommand::List { .. })) {
         Ok(s) => s,
-        Err(StoreError::NoStore(_)) if matches!(command, ProjectCommand::List { .. }) => {
-            println!("[]");
-            return exit::OK;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return code_for(&e);
-        }
+        Err(code) => return code,
     };
     let result = match command {
         ProjectCommand::Create { name, instructions, files, no_memory } => create(&store, &name, &instructions, &files, !no_memory),
