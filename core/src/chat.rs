@@ -20,6 +20,8 @@ pub struct ChatTurn {
     pub no_stream: bool,
     /// Start the conversation in this project (by name); a conversation already in one stays there.
     pub project: Option<String>,
+    /// Add the relevant memories (only for a front end that shows the user which went).
+    pub recall: bool,
     /// Images sent with the prompt as OpenAI `image_url` parts (data URLs), for models that
     /// read images. They are sealed with the rest, so the receipt's request hash covers them;
     /// the history keeps the text.
@@ -88,6 +90,10 @@ pub async fn exchange(
     stop: &CancellationToken,
 ) -> Result<ChatOutcome, StoreError> {
     let mut warnings = Vec::new();
+    // A project that does not exist stops the exchange before anything is stored or sent.
+    if let (Some(store), Some(name)) = (store, &turn.project) {
+        store.resolve_project(name)?;
+    }
     let (mut recorder, messages) = match store.map(|s| Recorder::start(s, turn.conversation_id.as_deref(), &turn.prompt)) {
         Some(Ok((r, m))) => (Some(r), m),
         Some(Err(e)) if turn.conversation_id.is_some() => return Err(e),
@@ -100,10 +106,13 @@ pub async fn exchange(
     let (project, memories) = match (store, recorder.as_ref()) {
         (Some(store), Some(r)) => {
             let (project, record) = project_context(store, r.conversation_id(), turn)?;
-            let memories = crate::memory::recall(store, &turn.prompt, record.as_ref()).unwrap_or_else(|e| {
-                warnings.push(format!("memories could not be read: {e}"));
-                Vec::new()
-            });
+            let memories = match turn.recall {
+                true => crate::memory::recall(store, &turn.prompt, record.as_ref()).unwrap_or_else(|e| {
+                    warnings.push(format!("memories could not be read: {e}"));
+                    Vec::new()
+                }),
+                false => Vec::new(),
+            };
             (project, memories)
         }
         _ => (None, Vec::new()),

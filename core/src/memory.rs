@@ -11,6 +11,8 @@ use sotto_store::{Memory, Project, Store, StoreError};
 
 /// At most this many facts go with one request.
 pub const RECALLED: usize = 5;
+/// A fact is sent up to this many characters.
+pub const MAX_FACT_CHARS: usize = 500;
 
 /// The facts to send with `prompt`, if memory is on here.
 pub fn recall(store: &Store, prompt: &str, project: Option<&Project>) -> Result<Vec<Memory>, StoreError> {
@@ -25,7 +27,7 @@ pub fn message_part(memories: &[Memory]) -> Option<String> {
     if memories.is_empty() {
         return None;
     }
-    let lines: Vec<String> = memories.iter().map(|m| format!("- {}", m.text.replace('\n', " "))).collect();
+    let lines: Vec<String> = memories.iter().map(|m| format!("- {}", m.text.replace('\n', " ").chars().take(MAX_FACT_CHARS).collect::<String>())).collect();
     Some(format!("Things the user asked you to remember that may bear on this message:\n{}", lines.join("\n")))
 }
 

@@ -218,8 +218,8 @@ impl Store {
         Ok(value)
     }
 
-    /// The one id in `table.column` that starts with `prefix` (hex only): `Ok(None)` when none
-    /// or several do; `ambiguous` says which. Conversations, generations and memories share it.
+    /// The one id in `table.column` (internal names, never user input) that starts with `prefix`
+    /// (hex only), or that none or several do. Conversations, generations and memories share it.
     pub(crate) fn id_by_prefix(&self, table: &str, column: &str, prefix: &str) -> Result<IdMatch, StoreError> {
         let clean = prefix.trim().to_ascii_lowercase();
         if clean.is_empty() || !clean.chars().all(|c| c.is_ascii_hexdigit()) {

@@ -43,7 +43,7 @@ pub struct AskArgs {
     attach: Vec<std::path::PathBuf>,
     /// Ask in this project: its instructions and the relevant parts of its files go with the
     /// prompt (stderr says which), and the conversation joins it.
-    #[arg(long, value_name = "NAME", conflicts_with = "ephemeral")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["ephemeral", "continue_id"])]
     project: Option<String>,
     /// The prompt.
     prompt: String,
@@ -51,7 +51,7 @@ pub struct AskArgs {
 
 /// Says on stderr what of a project and which memories go with the prompt (the exchange
 /// assembles the same).
-fn preview_context(args: &AskArgs, store: Option<&Store>, prompt: &str) -> Result<(), i32> {
+fn preview_context(args: &AskArgs, store: Option<&Store>, prompt: &str, recall: bool) -> Result<(), i32> {
     let safe = sotto_core::extract::terminal_safe;
     let fail = |e: sotto_core::store::StoreError| {
         eprintln!("error: {e}");
@@ -76,7 +76,7 @@ fn preview_context(args: &AskArgs, store: Option<&Store>, prompt: &str) -> Resul
     if let Some(p) = &project {
         eprintln!("{} — sent with your message, sealed to the enclave", safe(&sotto_core::projects::context(p, prompt).summary()));
     }
-    let memories = sotto_core::memory::recall(store, prompt, project.as_ref()).map_err(fail)?;
+    let memories = if recall { sotto_core::memory::recall(store, prompt, project.as_ref()).map_err(fail)? } else { Vec::new() };
     if !memories.is_empty() {
         eprintln!("{} — sent with your message, sealed to the enclave", safe(&sotto_core::memory::summary(&memories)));
     }
@@ -173,15 +173,16 @@ pub fn run(args: AskArgs) -> i32 {
     if args.continue_id.is_some() && store.is_none() {
         return exit::SETUP;
     }
-    // A project's and the memories' share of the request is said before anything is sent.
-    if let Err(code) = preview_context(&args, store.as_ref(), &prompt) {
-        return code;
-    }
+
     let client = match args.connect.client(store.as_ref()) {
         Ok(c) => c,
         Err(e) => return finish_error(&args, &e, None, None),
     };
     if let Err(code) = check_model_sees_images(&client, &args, &images) {
+        return code;
+    }
+    // A project's and the memories' share of the request is said before anything is sent.
+    if let Err(code) = preview_context(&args, store.as_ref(), &prompt, !client.is_opengradient()) {
         return code;
     }
     let turn = ChatTurn {
@@ -192,6 +193,9 @@ pub fn run(args: AskArgs) -> i32 {
         no_stream: args.no_stream,
         images,
         project: args.project.clone(),
+        // This command says which memories go before sending. OpenGradient's TEEs forward the
+        // prompt to a third-party provider, so facts are never added to it unasked.
+        recall: !client.is_opengradient(),
     };
     // Stream to a terminal; a script only ever receives text whose receipt verified.
     let live = std::io::stdout().is_terminal() && !args.json;

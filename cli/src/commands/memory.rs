@@ -31,7 +31,7 @@ pub fn run(command: MemoryCommand) -> i32 {
     };
     let result = match command {
         MemoryCommand::Add { text } if text.trim().is_empty() => Err(StoreError::Unsupported("type the fact to keep".into())),
-        MemoryCommand::Add { text } => store.add_memory(&text).map(|id| println!("kept as {}", &id[..8])),
+        MemoryCommand::Add { text } => store.add_memory(&text).map(|id| println!("kept as {}", id.chars().take(8).collect::<String>())),
         MemoryCommand::List { json } => store.memories().map(|all| {
             if json {
                 println!("{}", serde_json::to_string(&all).unwrap_or_else(|_| "[]".into()));
@@ -40,14 +40,17 @@ pub fn run(command: MemoryCommand) -> i32 {
                     eprintln!("no memories yet: sotto memory add TEXT");
                 }
                 for m in &all {
-                    println!("{}  {}", &m.id[..8], terminal_safe(&m.text));
+                    println!("{}  {}", m.id.chars().take(8).collect::<String>(), terminal_safe(&m.text));
                 }
                 if !store.memory_enabled().unwrap_or(true) {
                     eprintln!("memory is off: none of these is sent (sotto memory on)");
                 }
             }
         }),
-        MemoryCommand::Delete { id } => store.delete_memory(&id).map(|id| println!("deleted {}", &id[..8])),
+        MemoryCommand::Delete { id } => store.delete_memory(&id).map(|id| {
+            println!("deleted {}", id.chars().take(8).collect::<String>());
+            eprintln!("note: replies that already carried it keep it in their stored receipts (the exact request sent); delete those conversations to remove it there too");
+        }),
         MemoryCommand::Off => store.set_memory_enabled(false).map(|()| println!("memory is off: no memories are sent with requests")),
         MemoryCommand::On => store.set_memory_enabled(true).map(|()| println!("memory is on: the relevant memories go with each request")),
     };

@@ -62,6 +62,9 @@ fn create(store: &Store, name: &str, instructions: &str, files: &[PathBuf], memo
     if name.trim().is_empty() {
         return Err("give the project a name".into());
     }
+    if instructions.chars().count() > 8_000 {
+        return Err("the instructions are longer than 8,000 characters; keep them short and put material in files".into());
+    }
     // Every file is read first: a file that cannot be read creates nothing.
     let mut read = Vec::new();
     if !files.is_empty() {

@@ -78,6 +78,8 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         no_stream: false,
         images,
         project: None,
+        // The window does not show memories yet, so it sends none.
+        recall: false,
     };
     // The history's connection is not shareable between threads, so the exchange runs on a
     // thread of its own from start to end.
