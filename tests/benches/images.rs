@@ -16,11 +16,7 @@ use sotto_private_inference::{ClientOptions, PrivateClient};
 
 const RUNS: usize = 7;
 
-use sotto_e2e::median;
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use sotto_e2e::{median, ms};
 
 #[tokio::main]
 async fn main() {

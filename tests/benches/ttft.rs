@@ -78,11 +78,7 @@ async fn private_ttft(client: &PrivateClient) -> (Duration, Duration) {
     (first.expect("a token"), t.elapsed())
 }
 
-use sotto_e2e::median;
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use sotto_e2e::{median, ms};
 
 
 #[tokio::main]

@@ -9,4 +9,4 @@ pub mod stack;
 
 pub use image_standin::{solid_png, ImageStandin};
 pub use proxy::{chunk_plaintext_lengths, Attack, Exchange, Observed, Proxy};
-pub use stack::{bench_profile, median, cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};
+pub use stack::{bench_profile, median, ms, cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};

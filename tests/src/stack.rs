@@ -296,6 +296,11 @@ pub fn bench_profile(home: &Path) -> (PathBuf, PathBuf) {
     (profile, dir)
 }
 
+/// A duration in milliseconds, for printing.
+pub fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 /// The middle of some durations.
 pub fn median(mut v: Vec<std::time::Duration>) -> std::time::Duration {
     v.sort();
