@@ -20,6 +20,9 @@ pub struct ChatTurn {
     pub no_stream: bool,
     /// Start the conversation in this project (by name); a conversation already in one stays there.
     pub project: Option<String>,
+    /// Web search for this conversation: `Some` switches it (and it is remembered), `None`
+    /// keeps what the conversation had (off for a new one).
+    pub web_search: Option<bool>,
     /// Add the relevant memories (only for a front end that shows the user which went).
     pub recall: bool,
     /// Images sent with the prompt as OpenAI `image_url` parts (data URLs), for models that
@@ -78,6 +81,8 @@ pub struct ChatOutcome {
     pub project: Option<crate::projects::ProjectContext>,
     /// The memories that went with it.
     pub memories: Vec<sotto_store::Memory>,
+    /// Whether the request asked the enclave to search the web.
+    pub web_search: bool,
 }
 
 /// Runs one exchange. `on_text` receives authenticated text (provisional until the end).
@@ -127,7 +132,11 @@ pub async fn exchange(
         false => std::iter::once(json!({"role": "system", "content": system.join("\n\n")})).chain(messages).collect(),
     };
     let messages = with_images(messages, &turn.images);
-    let sent = request_body(&messages, turn);
+    let web_search = match (store, recorder.as_ref()) {
+        (Some(store), Some(r)) => web_search_switch(store, r.conversation_id(), turn.web_search, &mut warnings),
+        _ => turn.web_search.unwrap_or(false),
+    };
+    let sent = request_body(&messages, turn, web_search);
     let conversation = recorder.as_ref().map(|r| r.conversation_id().to_owned());
     let end = ledger::in_conversation(conversation, async {
         tokio::select! {
@@ -146,7 +155,20 @@ pub async fn exchange(
             warnings.push(format!("the outcome could not be stored: {e}"));
         }
     }
-    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings, project, memories })
+    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings, project, memories, web_search })
+}
+
+/// The conversation's web search switch: set (and remembered) when the turn says, else as it was.
+fn web_search_switch(store: &Store, conversation: &str, wanted: Option<bool>, warnings: &mut Vec<String>) -> bool {
+    match wanted {
+        Some(on) => {
+            if let Err(e) = store.set_conversation_web_search(conversation, on) {
+                warnings.push(format!("the web search switch could not be saved: {e}"));
+            }
+            on
+        }
+        None => store.conversation_web_search(conversation).unwrap_or(false),
+    }
 }
 
 /// The project of this exchange: the one named (a new conversation joins it), else the one the
@@ -187,8 +209,12 @@ fn with_images(mut messages: Vec<Value>, images: &[ImagePart]) -> Vec<Value> {
     messages
 }
 
-fn request_body(messages: &[Value], turn: &ChatTurn) -> Vec<u8> {
+fn request_body(messages: &[Value], turn: &ChatTurn, web_search: bool) -> Vec<u8> {
     let mut request = json!({"messages": messages, "stream": !turn.no_stream});
+    // Only ever `true`: a request without the field searches nothing, on every wire.
+    if web_search {
+        request[sotto_enclave_protocol::search::WEB_SEARCH_FIELD] = json!(true);
+    }
     if let Some(m) = turn.model.as_deref().filter(|m| !m.is_empty()) {
         request["model"] = json!(m);
     }

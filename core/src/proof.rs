@@ -8,7 +8,7 @@ use sotto_private_inference::{EnclaveIdentity, VerifiedReply};
 /// receipt, the relay used and how many bytes left the device.
 pub fn receipt_json(reply: &VerifiedReply) -> Value {
     let r = &reply.receipt;
-    json!({
+    let mut receipt = json!({
         "enclave": enclave_json(&reply.enclave),
         "measurements": reply.enclave.checked_pcrs.iter()
             .map(|i| (format!("PCR{i}"), json!(reply.enclave.pcrs.get(i).cloned().unwrap_or_default())))
@@ -25,7 +25,15 @@ pub fn receipt_json(reply: &VerifiedReply) -> Value {
         "model": r.model,
         "relay": reply.relay,
         "request_bytes": reply.request_bytes,
-    })
+    });
+    // The sources of a web search, as the receipt covers them (a re-check compares them).
+    if !reply.citations.is_empty() {
+        receipt["citations"] = json!(reply.citations);
+    }
+    if reply.unsigned_citations > 0 {
+        receipt["unsigned_citations"] = json!(reply.unsigned_citations);
+    }
+    receipt
 }
 
 /// A reply from an enclave that is not hardware-protected as far as this device checked: a

@@ -96,8 +96,21 @@ fn recheck_message(store: &Store, c: &Conversation, position: usize, m: &Message
         Ok(_) if proof::reply_text(&material) != m.content => {
             verdict("failed", "the stored text differs from the reply the enclave signed".into(), None)
         }
+        Ok(_) if !same_citations(&material, m.receipt.as_ref()) => {
+            verdict("failed", "the stored sources differ from those the enclave signed".into(), None)
+        }
         Ok(r) => verdict("verified", describe(&r), Some(r)),
     })
+}
+
+/// The sources kept with a reply are exactly those in the bytes its receipt covers.
+fn same_citations(material: &ProofMaterial, receipt: Option<&serde_json::Value>) -> bool {
+    let signed = proof::reply_citations(material);
+    let stored = receipt.and_then(|r| r.get("citations")).cloned().unwrap_or(serde_json::Value::Null);
+    match stored {
+        serde_json::Value::Null => signed.is_empty(),
+        v => serde_json::from_value::<Vec<sotto_enclave_protocol::search::Citation>>(v).is_ok_and(|s| s == signed),
+    }
 }
 
 /// One line about a successful check (every string from the proof made printable).

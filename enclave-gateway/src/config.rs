@@ -69,6 +69,8 @@ pub struct GatewayConfig {
     pub backend: BackendSpec,
     /// Which image back-end answers `POST /v1/images/generations`.
     pub images: crate::ImagesSpec,
+    /// Which search provider answers requests with `web_search` set.
+    pub search: crate::SearchSpec,
     pub wire: Wire,
     /// With the OpenGradient wire: where the registry stand-in answers JSON-RPC (loopback).
     pub registry_listen: Option<SocketAddr>,

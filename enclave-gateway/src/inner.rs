@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::{AsyncWrite, AsyncWriteExt, StreamExt};
 use sha2::{Digest, Sha256};
 use serde_json::{json, Value};
-use sotto_enclave_protocol::{bhttp_stream, images};
+use sotto_enclave_protocol::{bhttp_stream, images, search};
 use sotto_enclave_protocol::padding::{self, Style};
 
 use crate::backend::{BackendEvent, ChatRequest};
@@ -183,21 +183,29 @@ fn coalesce_window(value: Option<&[u8]>) -> Duration {
 
 async fn chat<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], coalesce: Duration, w: &mut ReplyWriter<W>) -> std::io::Result<Outcome> {
     state.observations.chat_request();
-    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+    let Ok(mut body) = serde_json::from_slice::<Value>(body) else {
         return json_reply(w, 400, &error_body("the request body is not JSON")).await;
     };
     if !body.get("messages").is_some_and(Value::is_array) {
         return json_reply(w, 400, &error_body("`messages` must be an array")).await;
     }
-    let request = ChatRequest { body };
-    let model = match state.resolve_model(request.model()).await {
+    let model = match state.resolve_model(body.get("model").and_then(Value::as_str)).await {
         Ok(m) => m,
         Err(message) => return json_reply(w, 404, &error_body(&message)).await,
     };
+    if sotto_enclave_protocol::search::requested(&body) {
+        state.observations.search();
+    }
+    let citations = match crate::search::augment(state.search.as_deref(), &mut body).await {
+        Ok(c) => c,
+        Err(refusal) => return json_reply(w, refusal.status, &error_body(&refusal.message)).await,
+    };
+    let request = ChatRequest { body };
     let meta = ReplyMeta {
         id: format!("chatcmpl-{}", hex::encode(rand::random::<[u8; 12]>())),
         created: crate::now_ms() / 1000,
         model: model.clone(),
+        citations,
     };
     let stream = request.stream();
     let events = state.backend.chat(request);
@@ -213,6 +221,8 @@ struct ReplyMeta {
     id: String,
     created: u64,
     model: String,
+    /// The sources of a web search, sent in the reply content so the receipt covers them.
+    citations: Option<Vec<sotto_enclave_protocol::search::Citation>>,
 }
 
 fn sse(data: &Value) -> Vec<u8> {
@@ -232,6 +242,12 @@ async fn stream_reply<W: AsyncWrite + Unpin>(
         json!({"id": meta.id, "object": "chat.completion.chunk", "created": meta.created, "model": meta.model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
+    // The sources come first, before any of the answer that cites them.
+    if let Some(citations) = &meta.citations {
+        let mut first = chunk(json!({"role": "assistant"}), Value::Null);
+        first[search::CITATIONS_FIELD] = json!(citations);
+        w.content(&sse(&first)).await?;
+    }
     // Coalescing: text that arrives within `coalesce` of the first unsent token leaves as one
     // event, so the relay sees chunks on a timer instead of the model's token rhythm.
     let mut pending = String::new();
@@ -329,6 +345,10 @@ async fn whole_reply<W: AsyncWrite + Unpin>(mut events: Events, w: &mut ReplyWri
     let body = json!({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {"completion_tokens": pieces}});
+    let mut body = body;
+    if let Some(citations) = &meta.citations {
+        body[search::CITATIONS_FIELD] = json!(citations);
+    }
     w.head(200, "application/json").await?;
     w.content(body.to_string().as_bytes()).await?;
     Ok(Outcome::Complete { model: meta.model.clone() })

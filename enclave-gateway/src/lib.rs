@@ -16,6 +16,7 @@ pub mod attester;
 pub mod backend;
 pub mod config;
 pub mod images;
+pub mod search;
 mod inner;
 pub mod keys;
 pub mod measurements;
@@ -27,6 +28,7 @@ pub mod wire;
 
 pub use config::{BackendSpec, GatewayConfig, Wire};
 pub use images::ImagesSpec;
+pub use search::SearchSpec;
 pub use server::{start, RunningGateway};
 
 /// Milliseconds since the Unix epoch.

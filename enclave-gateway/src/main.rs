@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use sotto_enclave_gateway::{start, BackendSpec, GatewayConfig, ImagesSpec, Wire};
+use sotto_enclave_gateway::{start, BackendSpec, GatewayConfig, ImagesSpec, SearchSpec, Wire};
 
 #[derive(Parser)]
 #[command(name = "sotto-gateway", version, about = "Sotto's development enclave gateway (OHTTP, attestation, receipts)")]
@@ -24,6 +24,10 @@ struct Args {
     /// Image generation: demo (the local demo generator, not a trained model), off, or openai:URL.
     #[arg(long, default_value = "demo")]
     images: ImagesSpec,
+    /// Web search: standin (a local corpus, not the web), off, or brave:URL (Brave Search API;
+    /// its key in SOTTO_SEARCH_API_KEY).
+    #[arg(long, default_value = "standin")]
+    search: SearchSpec,
     /// The wire to speak: sotto (default) or opengradient.
     #[arg(long, value_enum, default_value = "sotto")]
     wire: Wire,
@@ -53,6 +57,7 @@ async fn run() -> anyhow::Result<()> {
         state_dir: args.state_dir.unwrap_or_else(sotto_relay_config::stack_dir),
         backend: args.backend,
         images: args.images,
+        search: args.search,
         wire: args.wire,
         registry_listen: args.registry_listen,
     };

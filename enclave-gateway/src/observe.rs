@@ -24,6 +24,7 @@ pub struct Observations {
     requests: Mutex<Vec<Observation>>,
     chat_requests: AtomicU64,
     attestations: AtomicU64,
+    searches: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -31,6 +32,8 @@ pub struct ObservationReport {
     pub requests: Vec<Observation>,
     pub chat_requests: u64,
     pub attestations: u64,
+    /// Web searches the enclave made.
+    pub searches: u64,
 }
 
 impl Observations {
@@ -57,6 +60,10 @@ impl Observations {
         self.chat_requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn search(&self) {
+        self.searches.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn attestation(&self) {
         self.attestations.fetch_add(1, Ordering::Relaxed);
     }
@@ -66,6 +73,7 @@ impl Observations {
             requests: self.requests.lock().map(|r| r.clone()).unwrap_or_default(),
             chat_requests: self.chat_requests.load(Ordering::Relaxed),
             attestations: self.attestations.load(Ordering::Relaxed),
+            searches: self.searches.load(Ordering::Relaxed),
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct AppState {
     pub images: Option<Arc<dyn crate::images::ImageBackend>>,
     /// Image jobs running now (bounded, see `images::serve::MAX_JOBS`).
     pub image_jobs: tokio::sync::Semaphore,
+    /// Web search, when this enclave offers it.
+    pub search: Option<Arc<dyn crate::search::SearchProvider>>,
     pub observations: Observations,
     models: Vec<String>,
     passthrough_models: bool,
@@ -71,11 +73,13 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
     let backend = tokio::task::spawn_blocking(move || backend::build(&spec)).await??;
     let models = backend.models().await.unwrap_or_default();
     let images = crate::images::build(&config.images)?;
+    let search = crate::search::build(&config.search)?;
     let binary = std::env::current_exe()?;
     let config_measured = serde_json::json!({
         "gateway": env!("CARGO_PKG_VERSION"),
         "backend": config.backend.describe(),
         "images": config.images.describe(),
+        "search": config.search.describe(),
         "wire": format!("{:?}", config.wire).to_lowercase(),
     })
     .to_string();
@@ -118,6 +122,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         backend,
         images,
         image_jobs: tokio::sync::Semaphore::new(crate::images::serve::MAX_JOBS),
+        search,
         observations: Observations::new(config.admin_listen.is_some()),
         models,
         opengradient,
@@ -274,6 +279,7 @@ mod tests {
                 state_dir: std::env::temp_dir(),
                 backend: crate::BackendSpec::Scripted { script: "/nonexistent.json".into() },
                 images: crate::ImagesSpec::Off,
+                search: crate::SearchSpec::Off,
                 wire: crate::Wire::Opengradient,
                 registry_listen: registry.map(|a| a.parse().unwrap()),
             };

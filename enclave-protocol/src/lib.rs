@@ -6,6 +6,7 @@
 //!   sealed into its own chunked-OHTTP chunk as soon as it exists.
 //! - [`images`]: image generation's request and reply.
 //! - [`media`]: media types, paths, trailer names.
+//! - [`search`]: web search inside the enclave, and the sources its receipt covers.
 //! - [`padding`]: every sealed chunk and request padded to size buckets (the relay sees sizes).
 //! - [`opengradient`]: OpenGradient's wire (OHTTP with JSON inside, RSA-PSS receipts, registry ABI).
 
@@ -16,6 +17,7 @@ pub mod media;
 pub mod opengradient;
 pub mod padding;
 pub mod receipt;
+pub mod search;
 
 pub use bundle::{binding_user_data, AttestationBundle, BundleError};
 pub use receipt::{Receipt, ReceiptError, ReceiptSigner, OPENGRADIENT_SCHEME};

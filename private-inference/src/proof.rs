@@ -135,6 +135,8 @@ pub struct Rechecked {
     pub checked_at_ms: u64,
     /// Whether the request and reply bytes were present (and matched their hashes).
     pub text_checked: bool,
+    /// The sources of a web search, read from the checked reply bytes.
+    pub citations: Vec<sotto_enclave_protocol::search::Citation>,
 }
 
 /// Which check failed, in words.
@@ -178,6 +180,11 @@ pub fn recheck(material: &ProofMaterial) -> Result<Rechecked, ProofError> {
 /// The reply's text as read from the signed bytes (to compare with what was stored or shown).
 pub fn reply_text(material: &ProofMaterial) -> String {
     crate::reply::text_of(&material.reply)
+}
+
+/// The sources of a web search, as read from the signed bytes.
+pub fn reply_citations(material: &ProofMaterial) -> Vec<sotto_enclave_protocol::search::Citation> {
+    crate::reply::citations_of(&material.reply)
 }
 
 /// The attestation at the time it was made, against the root and measurements kept with it; the
@@ -243,6 +250,7 @@ pub fn verify_exchange(e: &ProofExchange) -> Result<Rechecked, ProofError> {
         model: e.receipt.model.clone(),
         signed_at_ms: e.receipt.timestamp_ms,
         text_checked: e.request.is_some() && e.reply.is_some(),
+        citations: e.reply.as_deref().map(crate::reply::citations_of).unwrap_or_default(),
     })
 }
 

@@ -39,6 +39,10 @@ pub struct VerifiedReply {
     pub relay: String,
     /// How many bytes left the device for this request (the sealed request).
     pub request_bytes: usize,
+    /// The sources of a web search, read from the content the receipt covers.
+    pub citations: Vec<sotto_enclave_protocol::search::Citation>,
+    /// Sources a reply named outside its signature (OpenGradient's web search): not shown.
+    pub unsigned_citations: usize,
     /// The decrypted response body (JSON for non-streamed replies).
     #[serde(skip)]
     pub body: Vec<u8>,
@@ -189,10 +193,12 @@ async fn read<R: AsyncRead + Send + 'static>(
         return Err(InferenceError::EnclaveStatus { status, message: error_message(&content) });
     }
     if assembled.events == 0 && ctx.limits.chat {
-        assembled.absorb_whole(&content);
+        assembled.absorb_whole(&content)?;
     }
     let tool_calls = assembled.tool_calls();
     let reply = VerifiedReply {
+        citations: assembled.citations.unwrap_or_default(),
+        unsigned_citations: 0,
         text: assembled.text,
         tool_calls,
         finish_reason: assembled.finish_reason,
@@ -218,15 +224,24 @@ async fn read<R: AsyncRead + Send + 'static>(
 /// The text of a reply, read from its decrypted content exactly as it was when it arrived
 /// (server-sent events, or one JSON completion): a re-check compares it with what was stored.
 pub(crate) fn text_of(content: &[u8]) -> String {
+    assemble(content).text
+}
+
+/// The sources a reply's decrypted content names (a re-check shows them again).
+pub(crate) fn citations_of(content: &[u8]) -> Vec<sotto_enclave_protocol::search::Citation> {
+    assemble(content).citations.unwrap_or_default()
+}
+
+fn assemble(content: &[u8]) -> Assembled {
     let mut assembled = Assembled::default();
     let mut sse = SseBuffer::default();
     for data in sse.push(content) {
         let _ = assembled.absorb_event(&data);
     }
     if assembled.events == 0 {
-        assembled.absorb_whole(content);
+        let _ = assembled.absorb_whole(content);
     }
-    assembled.text
+    assembled
 }
 
 fn error_message(content: &[u8]) -> String {
@@ -270,6 +285,7 @@ struct Assembled {
     finish_reason: Option<String>,
     calls: BTreeMap<u64, Value>,
     events: usize,
+    citations: Option<Vec<sotto_enclave_protocol::search::Citation>>,
 }
 
 impl Assembled {
@@ -281,6 +297,7 @@ impl Assembled {
         let chunk: Value = serde_json::from_str(data)
             .map_err(|e| InferenceError::Malformed(format!("a streamed chunk is not JSON ({e})")))?;
         self.events += 1;
+        self.absorb_citations(&chunk)?;
         if let Some(m) = chunk.get("model").and_then(Value::as_str) {
             self.model = m.to_string();
         }
@@ -302,8 +319,20 @@ impl Assembled {
         Ok(Some(text.to_string()))
     }
 
-    fn absorb_whole(&mut self, content: &[u8]) {
-        let Ok(body) = serde_json::from_slice::<Value>(content) else { return };
+    /// Sources may come once per reply (in the first chunk, or in the whole body).
+    fn absorb_citations(&mut self, object: &Value) -> Result<(), InferenceError> {
+        if let Some(list) = sotto_enclave_protocol::search::citations_in(object).map_err(InferenceError::Malformed)? {
+            if self.citations.is_some() {
+                return Err(InferenceError::Malformed("the reply names its sources twice".into()));
+            }
+            self.citations = Some(list);
+        }
+        Ok(())
+    }
+
+    fn absorb_whole(&mut self, content: &[u8]) -> Result<(), InferenceError> {
+        let Ok(body) = serde_json::from_slice::<Value>(content) else { return Ok(()) };
+        self.absorb_citations(&body)?;
         if let Some(m) = body.get("model").and_then(Value::as_str) {
             self.model = m.to_string();
         }
@@ -316,6 +345,7 @@ impl Assembled {
             }
         }
         self.finish_reason = body.pointer("/choices/0/finish_reason").and_then(Value::as_str).map(String::from);
+        Ok(())
     }
 
     fn tool_calls(&self) -> Option<Value> {

@@ -60,6 +60,10 @@ pub struct ConversationSummary {
     pub created_ms: i64,
     pub updated_ms: i64,
     pub messages: i64,
+    /// The project it belongs to, if any.
+    pub project_id: Option<String>,
+    /// Whether its requests ask the enclave to search the web.
+    pub web_search: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,10 +119,18 @@ pub enum ReplyOutcome {
 }
 
 const SUMMARY_SQL: &str = "SELECT c.id, c.title, c.created_ms, c.updated_ms,
-        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) FROM conversations c";
+        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), c.project_id, c.web_search FROM conversations c";
 
 fn summary_from(r: &Row) -> rusqlite::Result<ConversationSummary> {
-    Ok(ConversationSummary { id: r.get(0)?, title: r.get(1)?, created_ms: r.get(2)?, updated_ms: r.get(3)?, messages: r.get(4)? })
+    Ok(ConversationSummary {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        created_ms: r.get(2)?,
+        updated_ms: r.get(3)?,
+        messages: r.get(4)?,
+        project_id: r.get(5)?,
+        web_search: r.get(6)?,
+    })
 }
 
 fn message_from(r: &Row) -> rusqlite::Result<Message> {
@@ -196,6 +208,18 @@ impl Store {
             .map_err(|e| self.sql_err(e))?;
         let messages = stmt.query_map([&id], message_from).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
         Ok(Conversation { summary, messages })
+    }
+
+    /// Turns web search on or off for a conversation; later requests in it obey.
+    pub fn set_conversation_web_search(&self, id_or_prefix: &str, on: bool) -> Result<(), StoreError> {
+        let id = self.resolve_conversation(id_or_prefix)?;
+        self.conn.execute("UPDATE conversations SET web_search = ?2 WHERE id = ?1", params![id, on]).map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    pub fn conversation_web_search(&self, id_or_prefix: &str) -> Result<bool, StoreError> {
+        let id = self.resolve_conversation(id_or_prefix)?;
+        self.conn.query_row("SELECT web_search FROM conversations WHERE id = ?1", [&id], |r| r.get(0)).map_err(|e| self.sql_err(e))
     }
 
     pub fn rename_conversation(&self, id_or_prefix: &str, title: &str) -> Result<(), StoreError> {

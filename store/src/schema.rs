@@ -201,7 +201,12 @@ CREATE TRIGGER memories_fts_update AFTER UPDATE OF text ON memories BEGIN
 END;
 "#;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+/// Web search is switched per conversation and remembered (every later request obeys it).
+const V9: &str = r#"
+ALTER TABLE conversations ADD COLUMN web_search INTEGER NOT NULL DEFAULT 0;
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -4,9 +4,11 @@
 
 pub mod desktop;
 pub mod image_standin;
+pub mod search_standin;
 pub mod proxy;
 pub mod stack;
 
 pub use image_standin::{solid_png, ImageStandin};
+pub use search_standin::SearchStandin;
 pub use proxy::{chunk_plaintext_lengths, Attack, Exchange, Observed, Proxy};
 pub use stack::{bench_profile, median, ms, cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};

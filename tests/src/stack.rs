@@ -32,6 +32,8 @@ pub struct StackSpec {
     pub opengradient: bool,
     /// `--images`: `demo` unless set (`off`, `openai:URL`).
     pub images: Option<String>,
+    /// `--search`: `standin` unless set (`off`, `brave:URL`).
+    pub search: Option<String>,
     /// Environment for the stack's processes (e.g. `SOTTO_IMAGES_TIMEOUT_S`).
     pub env: Vec<(String, String)>,
     /// The scripted model says it reads images.
@@ -46,6 +48,7 @@ impl Default for StackSpec {
             backend: None,
             opengradient: false,
             images: None,
+            search: None,
             env: Vec::new(),
             accepts_images: false,
         }
@@ -116,6 +119,7 @@ impl Stack {
             .arg("--backend")
             .arg(spec.backend.clone().unwrap_or_else(|| format!("scripted:{}", script.display())))
             .args(["--images", spec.images.as_deref().unwrap_or("demo")])
+            .args(["--search", spec.search.as_deref().unwrap_or("standin")])
             .args(["--flavor", if spec.opengradient { "opengradient" } else { "sotto" }])
             .env("SOTTO_HOME", stack.home.path())
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

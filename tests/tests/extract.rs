@@ -195,7 +195,7 @@ fn an_attached_pdf_travels_in_the_exact_request_and_the_reply_verifies() {
     assert!(text(&out.stderr).contains("REPORT.PDF: PDF, 3 pages"), "the preview: {}", text(&out.stderr));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["verified"], true);
-    let request = json["request"].as_str().unwrap();
+    let request = &json["request"].to_string();
     assert!(request.contains("Summarise the report") && request.contains("Page 2: quarterly revenue rose by 11 percent"), "{request}");
     // A file that cannot be read stops the request: nothing is sent.
     let scan = dir.join("scan.pdf");
@@ -230,7 +230,7 @@ fn an_attached_image_goes_as_an_image_part_only_to_a_model_that_sees_images() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["verified"], true);
-    let request: Value = serde_json::from_str(json["request"].as_str().unwrap()).unwrap();
+    let request: Value = json["request"].clone();
     let parts = request["messages"].as_array().unwrap().last().unwrap()["content"].clone();
     assert_eq!(parts[0], serde_json::json!({"type": "text", "text": "What colour is this?"}));
     let url = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(&png));

@@ -39,7 +39,7 @@ fn a_projects_instructions_and_files_go_only_with_its_own_requests() {
     let (code, inside, err) = ask(&stack, &["--project", "Garden"], "When are roses pruned?");
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("project Garden: its instructions") && err.contains("notes.md (part 1 of 1)"), "{err}");
-    let request = inside["request"].as_str().unwrap();
+    let request = &inside["request"].to_string();
     assert!(request.contains("instrmarker-7") && request.contains("filemarker-roses"), "{request}");
     let sent: Value = serde_json::from_str(request).unwrap();
     assert_eq!(sent["messages"][0]["role"], "system", "the project goes first, as a system message");
@@ -47,9 +47,9 @@ fn a_projects_instructions_and_files_go_only_with_its_own_requests() {
     // Continuing the conversation keeps the project; a conversation outside it carries nothing of it.
     let id = inside["conversation_id"].as_str().unwrap();
     let (_, again, _) = ask(&stack, &["--continue", id], "And climbing roses?");
-    assert!(again["request"].as_str().unwrap().contains("instrmarker-7"));
+    assert!(again["request"].to_string().contains("instrmarker-7"));
     let (_, outside, _) = ask(&stack, &[], "When are roses pruned?");
-    let request = outside["request"].as_str().unwrap();
+    let request = &outside["request"].to_string();
     assert!(!request.contains("instrmarker-7") && !request.contains("filemarker-roses"), "{request}");
 
     let listed = sotto(&stack, &["project", "list", "--json"]);
@@ -86,25 +86,25 @@ fn a_kept_memory_goes_only_with_requests_it_bears_on() {
     let (code, about_dog, err) = ask(&stack, &[], "What is my dog called?");
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("1 memory sent") && err.contains("Biscuit"), "{err}");
-    let request = about_dog["request"].as_str().unwrap();
+    let request = &about_dog["request"].to_string();
     assert!(request.contains("memmarker-9") && !request.contains("Lisbon"), "{request}");
     let (_, unrelated, _) = ask(&stack, &[], "Explain how TCP congestion control works");
-    assert!(!unrelated["request"].as_str().unwrap().contains("memmarker-9"));
+    assert!(!unrelated["request"].to_string().contains("memmarker-9"));
     let (_, ephemeral, _) = ask(&stack, &["--ephemeral"], "What is my dog called?");
-    assert!(!ephemeral["request"].as_str().unwrap().contains("memmarker-9"), "no memory in an ephemeral chat");
+    assert!(!ephemeral["request"].to_string().contains("memmarker-9"), "no memory in an ephemeral chat");
 
     assert_eq!(sotto(&stack, &["memory", "off"]).status.code(), Some(0));
     let (_, off, _) = ask(&stack, &[], "What is my dog called?");
-    assert!(!off["request"].as_str().unwrap().contains("memmarker-9"), "memory off sends none");
+    assert!(!off["request"].to_string().contains("memmarker-9"), "memory off sends none");
     assert_eq!(sotto(&stack, &["memory", "on"]).status.code(), Some(0));
 
     let created = sotto(&stack, &["project", "create", "Private", "--no-memory"]);
     assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
     let (_, in_project, _) = ask(&stack, &["--project", "Private"], "What is my dog called?");
-    assert!(!in_project["request"].as_str().unwrap().contains("memmarker-9"), "a project can keep memory out");
+    assert!(!in_project["request"].to_string().contains("memmarker-9"), "a project can keep memory out");
 
     let id = listed.as_array().unwrap().iter().find(|m| m["text"].as_str().unwrap().contains("Biscuit")).unwrap()["id"].as_str().unwrap().to_string();
     assert_eq!(sotto(&stack, &["memory", "delete", &id[..8]]).status.code(), Some(0));
     let (_, after, _) = ask(&stack, &[], "What is my dog called?");
-    assert!(!after["request"].as_str().unwrap().contains("memmarker-9"), "a deleted memory goes nowhere");
+    assert!(!after["request"].to_string().contains("memmarker-9"), "a deleted memory goes nowhere");
 }

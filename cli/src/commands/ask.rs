@@ -45,8 +45,39 @@ pub struct AskArgs {
     /// prompt (stderr says which), and the conversation joins it.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["ephemeral", "continue_id"])]
     project: Option<String>,
+    /// Let the enclave search the web for this message and answer with sources its receipt
+    /// covers. The conversation remembers it: later messages search too until --no-web-search.
+    #[arg(long, conflicts_with = "no_web_search")]
+    web_search: bool,
+    /// Turn web search off for this conversation (remembered).
+    #[arg(long)]
+    no_web_search: bool,
     /// The prompt.
     prompt: String,
+}
+
+impl AskArgs {
+    /// The switch this command sets, if any.
+    fn web_search_switch(&self) -> Option<bool> {
+        match (self.web_search, self.no_web_search) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Says on stderr whether this message will be searched for, and by whom.
+fn preview_web_search(args: &AskArgs, store: Option<&Store>, opengradient: bool) {
+    let remembered = || store.zip(args.continue_id.as_deref()).and_then(|(s, id)| s.conversation_web_search(id).ok()).unwrap_or(false);
+    if !args.web_search_switch().unwrap_or_else(remembered) {
+        return;
+    }
+    if opengradient {
+        eprintln!("web search: on — OpenGradient's TEE searches the web for this message; the sources it returns are outside its signature, so Sotto does not show them");
+    } else {
+        eprintln!("web search: on — the enclave searches the web for this message through its own provider (not from this device); the sources come back covered by the receipt");
+    }
 }
 
 /// Says on stderr what of a project and which memories go with the prompt (the exchange
@@ -185,6 +216,7 @@ pub fn run(args: AskArgs) -> i32 {
     if let Err(code) = preview_context(&args, store.as_ref(), &prompt, !client.is_opengradient()) {
         return code;
     }
+    preview_web_search(&args, store.as_ref(), client.is_opengradient());
     let turn = ChatTurn {
         conversation_id: args.continue_id.clone(),
         prompt,
@@ -193,6 +225,7 @@ pub fn run(args: AskArgs) -> i32 {
         no_stream: args.no_stream,
         images,
         project: args.project.clone(),
+        web_search: args.web_search_switch(),
         // This command says which memories go before sending. OpenGradient's TEEs forward the
         // prompt to a third-party provider, so facts are never added to it unasked.
         recall: !client.is_opengradient(),
@@ -264,8 +297,11 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
         let out = json!({
             "conversation_id": conversation,
             // The exact JSON body that was sealed (what the ledger's chat request carried).
-            "request": String::from_utf8_lossy(sent),
+            "request": serde_json::from_slice::<serde_json::Value>(sent).unwrap_or_else(|_| json!(String::from_utf8_lossy(sent))),
             "reply": reply.text,
+            // The sources of a web search, exactly as the receipt covers them.
+            "citations": reply.citations,
+            "unsigned_citations_not_shown": reply.unsigned_citations,
             "verified": true,
             "model": reply.model,
             "finish_reason": reply.finish_reason,
@@ -278,9 +314,11 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else if live {
         println!();
+        print_sources(reply, &mut std::io::stdout());
         eprintln!("{}", proof_line(reply));
     } else {
         println!("{}", reply.text);
+        print_sources(reply, &mut std::io::stderr());
         if sotto_core::proof::is_development(reply) {
             eprintln!("note: development enclave — not hardware-protected");
         }
@@ -297,6 +335,20 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
             }
         },
         None => exit::OK,
+    }
+}
+
+/// The verified sources under the reply (web text: made safe for a terminal).
+fn print_sources(reply: &VerifiedReply, out: &mut dyn std::io::Write) {
+    let safe = sotto_core::extract::terminal_safe;
+    if !reply.citations.is_empty() {
+        let _ = writeln!(out, "\nSources (covered by the receipt):");
+        for c in &reply.citations {
+            let _ = writeln!(out, "[{}] {} — {}\n    “{}”", c.index, safe(&c.title), safe(&c.url), safe(&c.quote));
+        }
+    }
+    if reply.unsigned_citations > 0 {
+        let _ = writeln!(out, "note: OpenGradient named {} sources outside its signature; they are not shown", reply.unsigned_citations);
     }
 }
 

@@ -19,6 +19,10 @@ pub enum StackCommand {
         /// openai:URL (an OpenAI-compatible image API).
         #[arg(long, default_value = "demo")]
         images: String,
+        /// Web search inside the enclave: standin (a small local corpus, not the web), off, or
+        /// brave:URL (the Brave Search API; the key in SOTTO_SEARCH_API_KEY, on the gateway only).
+        #[arg(long, default_value = "standin")]
+        search: String,
         /// sotto (default): Sotto's development enclave; opengradient: OpenGradient's wire,
         /// relay paths and a registry stand-in, all offline.
         #[arg(long, value_parser = ["sotto", "opengradient"], default_value = "sotto")]
@@ -28,17 +32,17 @@ pub enum StackCommand {
 
 pub fn run(command: StackCommand) -> i32 {
     match command {
-        StackCommand::Up { profile, backend, images, flavor } => {
+        StackCommand::Up { profile, backend, images, search, flavor } => {
             let flavor = if flavor == "opengradient" { Flavor::OpenGradient } else { Flavor::Sotto };
-            up(profile, backend, images, flavor)
+            up(profile, backend, images, search, flavor)
         }
     }
 }
 
-fn up(profile: Option<PathBuf>, backend: String, images: String, flavor: Flavor) -> i32 {
+fn up(profile: Option<PathBuf>, backend: String, images: String, search: String, flavor: Flavor) -> i32 {
     let dir = sotto_core::relay_config::stack_dir();
     eprintln!("starting the development enclave ({backend}) and the nginx relay; files in {}", dir.display());
-    let options = StackOptions { flavor, profile, backend, images, dir };
+    let options = StackOptions { flavor, profile, backend, images, search, dir };
     let mut stack = match LocalStack::start(&options) {
         Ok(s) => s,
         Err(e) => {

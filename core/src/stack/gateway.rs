@@ -29,7 +29,7 @@ pub fn gateway_binary() -> Result<PathBuf, StackError> {
         })
 }
 
-pub(super) fn spawn(keeper: &Keeper, dir: &Path, settings: &Settings, (backend, images): (&str, &str), flavor: Flavor) -> Result<Child, StackError> {
+pub(super) fn spawn(keeper: &Keeper, dir: &Path, settings: &Settings, (backend, images, search): (&str, &str, &str), flavor: Flavor) -> Result<Child, StackError> {
     let log_path = dir.join("gateway.log");
     let log = std::fs::File::create(&log_path).map_err(|source| StackError::Files { dir: dir.to_owned(), source })?;
     let err = log.try_clone().map_err(|source| StackError::Files { dir: dir.to_owned(), source })?;
@@ -38,7 +38,7 @@ pub(super) fn spawn(keeper: &Keeper, dir: &Path, settings: &Settings, (backend, 
         .args(["--listen", &settings.gateway_listen, "--admin-listen", &settings.admin_listen])
         .arg("--state-dir")
         .arg(dir)
-        .args(["--backend", backend, "--images", images]);
+        .args(["--backend", backend, "--images", images, "--search", search]);
     if flavor == Flavor::OpenGradient {
         command.args(["--wire", "opengradient", "--registry-listen", &settings.registry_listen]);
     }

@@ -53,6 +53,8 @@ pub struct StackOptions {
     pub backend: String,
     /// Image generation: `demo`, `off` or `openai:URL`.
     pub images: String,
+    /// Web search: `standin` (a local corpus, not the web), `off` or `brave:URL`.
+    pub search: String,
     /// Folder for the root, measurements, relay configuration and logs.
     pub dir: PathBuf,
 }
@@ -91,7 +93,7 @@ impl LocalStack {
         std::fs::create_dir_all(&options.dir).map_err(|source| StackError::Files { dir: options.dir.clone(), source })?;
 
         let keeper = Keeper::new().map_err(|source| StackError::Spawn { what: "the stack's keeper thread", source })?;
-        let mut gateway = gateway::spawn(&keeper, &options.dir, &settings, (&options.backend, &options.images), options.flavor)?;
+        let mut gateway = gateway::spawn(&keeper, &options.dir, &settings, (&options.backend, &options.images, &options.search), options.flavor)?;
         // The embedded model loads in a few seconds; a cold disk may take longer.
         if let Err(e) = wait_for_port("the enclave gateway", &settings.admin_listen, &mut gateway, &options.dir.join("gateway.log"), Duration::from_secs(120)) {
             let _ = gateway.kill();

@@ -118,9 +118,15 @@ pub async fn ohttp(State(state): State<Arc<AppState>>, body: Bytes) -> Response 
         Ok(m) => m,
         Err(message) => return sealed_single(&opened, &json!({"status": 404, "body": {"error": message}})),
     };
-    let request_body: Value = serde_json::from_slice(&opened.plaintext).unwrap_or(Value::Null);
+    let mut request_body: Value = serde_json::from_slice(&opened.plaintext).unwrap_or(Value::Null);
+    // OpenGradient's gateway searches itself and returns its sources *outside* the signature;
+    // this stand-in does the same (with the search stand-in), so the client's handling is tested.
+    let citations = match crate::search::augment(state.search.as_deref(), &mut request_body).await {
+        Ok(c) => c.map(|list| json!(list.iter().map(|c| json!({"title": c.title, "url": c.url})).collect::<Vec<_>>())),
+        Err(r) => return sealed_single(&opened, &json!({"status": r.status, "body": {"error": r.message}})),
+    };
     let events = state.backend.chat(ChatRequest { body: request_body });
-    let meta = Meta { id: format!("chatcmpl-{}", hex::encode(rand::random::<[u8; 12]>())), created: crate::now_ms() / 1000, model };
+    let meta = Meta { id: format!("chatcmpl-{}", hex::encode(rand::random::<[u8; 12]>())), created: crate::now_ms() / 1000, model, citations };
     if inner.stream {
         stream_reply(keys, opened, inner, meta, events)
     } else {
@@ -132,6 +138,8 @@ struct Meta {
     id: String,
     created: u64,
     model: String,
+    /// Unsigned sources of a web search (OpenGradient's format).
+    citations: Option<Value>,
 }
 
 fn sealed_single(opened: &OpenedRequest, body: &Value) -> Response {
@@ -168,9 +176,12 @@ async fn whole_reply(keys: &TeeKeys, opened: &OpenedRequest, inner: &InnerReques
     if let Some(c) = calls {
         message["tool_calls"] = c;
     }
-    let body = json!({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model,
+    let mut body = json!({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}]});
     let output = whole_output(&body);
+    if let Some(c) = &meta.citations {
+        body["choices"][0]["message"]["citations"] = c.clone();
+    }
     let Value::Object(map) = body else { return plain_error(StatusCode::INTERNAL_SERVER_ERROR, "unreachable") };
     sealed_single(opened, &with_receipt(map, keys, inner, &output))
 }
@@ -213,7 +224,10 @@ fn stream_reply(keys: Arc<TeeKeys>, opened: OpenedRequest, inner: InnerRequest, 
                 BackendEvent::ToolCalls(calls) => send(&mut writer, &chunk(json!({"tool_calls": indexed(calls)}), Value::Null)),
                 BackendEvent::Done { finish_reason } => {
                     let output = signed.signed_output(Some(&finish_reason));
-                    let Value::Object(map) = chunk(json!({}), json!(finish_reason)) else { break };
+                    let Value::Object(mut map) = chunk(json!({}), json!(finish_reason)) else { break };
+                    if let Some(c) = &meta.citations {
+                        map.insert("citations".into(), c.clone());
+                    }
                     let last = writer.chunk(&sse(&with_receipt(map, &keys, &inner, &output)));
                     let _ = tx.send(Ok(last)).await;
                     let _ = tx.send(Ok(writer.finish(&pad_event(b"data: [DONE]\n\n")))).await;

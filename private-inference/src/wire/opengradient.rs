@@ -454,7 +454,21 @@ fn finish(ctx: &Context, f: Finished) -> Result<VerifiedReply, InferenceError> {
         body: f.body,
         proof: None,
         tee_proof: Some(tee_proof),
+        // OpenGradient's TEEs do not sign the sources of a web search: they are not kept.
+        citations: Vec::new(),
+        unsigned_citations: unsigned_citations(&f.final_frame),
     })
+}
+
+/// How many sources a reply names outside the signature (OpenGradient's `citations`, on the
+/// final frame or in the message).
+fn unsigned_citations(frame: &Value) -> usize {
+    [frame.get("citations"), frame.pointer("/choices/0/message/citations")]
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .map(Vec::len)
+        .sum()
 }
 
 /// Server-sent events split across chunks; yields each `data:` JSON object.

@@ -24,6 +24,12 @@ pub struct SendRequest {
     /// Images (base64) sent as `image_url` parts, for a model that reads images.
     #[serde(default)]
     images: Vec<String>,
+    /// The conversation's web search switch when the user changed it (remembered).
+    #[serde(default)]
+    web_search: Option<bool>,
+    /// Start the conversation in this project (its name).
+    #[serde(default)]
+    project: Option<String>,
 }
 
 #[derive(Clone, Serialize)]
@@ -44,6 +50,11 @@ pub struct SendResult {
     text: String,
     receipt: Option<Value>,
     warnings: Vec<String>,
+    /// The memories that went with the request (the window shows them under the prompt).
+    memories: Vec<sotto_core::store::Memory>,
+    /// What of a project went with it, in one line.
+    project: Option<String>,
+    web_search: bool,
 }
 
 #[tauri::command]
@@ -77,9 +88,11 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         max_tokens: None,
         no_stream: false,
         images,
-        project: None,
-        // The window does not show memories yet, so it sends none.
-        recall: false,
+        project: request.project.clone().filter(|p| !p.is_empty()),
+        web_search: request.web_search,
+        // The window shows which memories went under the prompt. OpenGradient's TEEs forward
+        // the prompt to a third-party provider, so facts are never added to it.
+        recall: !client.is_opengradient(),
     };
     // The history's connection is not shareable between threads, so the exchange runs on a
     // thread of its own from start to end.
@@ -109,7 +122,17 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         ChatEnd::Failed(e) => ("failed", Some(e.to_string()), String::new(), None),
         ChatEnd::Stopped => ("unfinished", Some("stopped before the end; never verified as a whole".into()), String::new(), None),
     };
-    Ok(SendResult { conversation_id: outcome.conversation_id, status, reason, text, receipt, warnings })
+    Ok(SendResult {
+        conversation_id: outcome.conversation_id,
+        status,
+        reason,
+        text,
+        receipt,
+        warnings,
+        memories: outcome.memories,
+        project: outcome.project.map(|p| p.summary()),
+        web_search: outcome.web_search,
+    })
 }
 
 #[tauri::command]

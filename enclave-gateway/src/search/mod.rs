@@ -1,0 +1,221 @@
+//! Web search, performed by the enclave itself. The client only sets `"web_search": true` in
+//! its sealed request; the gateway sends the query to its configured provider from inside the
+//! enclave, fetches the pages it will cite, hands the model the quoted passages, and puts the
+//! sources into the reply content — so the receipt covers them with the answer.
+//!
+//! - [`standin`]: a small local corpus — a **search stand-in** for offline use and tests.
+//! - [`brave`]: the Brave Search API (or anything speaking its format); the key lives in the
+//!   gateway's environment (`SOTTO_SEARCH_API_KEY`), never on the device.
+//! - [`page_text`]: a fetched HTML page to plain text (html5ever's tokenizer).
+//! - [`passage`]: which part of a page is quoted.
+
+pub mod brave;
+pub mod page_text;
+pub mod passage;
+pub mod standin;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use sotto_enclave_protocol::search::{self, Citation, MAX_CITATIONS, MAX_QUERY_CHARS};
+
+/// One result a provider returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub title: String,
+    pub url: String,
+    /// The provider's own short summary (used when the page cannot be fetched).
+    pub snippet: String,
+}
+
+/// Why a search gave nothing: a sentence for the user.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct SearchError(pub String);
+
+pub trait SearchProvider: Send + Sync {
+    /// The best results for `query`, best first.
+    fn search<'a>(&'a self, query: &'a str) -> BoxFuture<'a, Result<Vec<Hit>, SearchError>>;
+    /// The text of a result's page.
+    fn page<'a>(&'a self, hit: &'a Hit) -> BoxFuture<'a, Result<String, SearchError>>;
+}
+
+/// How long the provider may take to answer (unless `SOTTO_SEARCH_TIMEOUT_S` says otherwise),
+/// and each page to arrive.
+const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(15);
+const PAGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn search_timeout() -> Duration {
+    std::env::var("SOTTO_SEARCH_TIMEOUT_S").ok().and_then(|s| s.parse::<u64>().ok()).map_or(DEFAULT_SEARCH_TIMEOUT, Duration::from_secs)
+}
+
+/// Which search provider a gateway uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchSpec {
+    Off,
+    /// The local corpus (a stand-in, named as one in every title it returns).
+    Standin,
+    /// The Brave Search API at this address.
+    Brave { base_url: String },
+}
+
+impl FromStr for SearchSpec {
+    type Err = String;
+
+    /// `off`, `standin` or `brave:URL`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "off" => Ok(Self::Off),
+            None if s == "standin" => Ok(Self::Standin),
+            Some(("brave", u)) if u.starts_with("http://") || u.starts_with("https://") => {
+                Ok(Self::Brave { base_url: u.trim_end_matches('/').to_string() })
+            }
+            _ => Err(format!("`{s}` is not a search provider: use standin, off or brave:URL (http:// or https://)")),
+        }
+    }
+}
+
+impl SearchSpec {
+    /// A stable description for PCR1 (the key is a secret and is not measured).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Off => "off".into(),
+            Self::Standin => "standin".into(),
+            Self::Brave { base_url } => format!("brave:{base_url}"),
+        }
+    }
+}
+
+pub fn build(spec: &SearchSpec) -> anyhow::Result<Option<Arc<dyn SearchProvider>>> {
+    Ok(match spec {
+        SearchSpec::Off => None,
+        SearchSpec::Standin => Some(Arc::new(standin::StandinCorpus)),
+        SearchSpec::Brave { base_url } => Some(Arc::new(brave::BraveSearch::new(base_url)?)),
+    })
+}
+
+/// A search that could not be done: the HTTP status and the sentence the client shows.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub status: u16,
+    pub message: String,
+}
+
+/// Takes the `web_search` flag out of the request (no back-end sees it) and, when it was set,
+/// searches, quotes, and adds the sources to the messages. Returns the citations to send.
+pub(crate) async fn augment(provider: Option<&dyn SearchProvider>, body: &mut Value) -> Result<Option<Vec<Citation>>, Refusal> {
+    let wanted = search::requested(body);
+    if let Some(o) = body.as_object_mut() {
+        o.remove(search::WEB_SEARCH_FIELD);
+    }
+    if !wanted {
+        return Ok(None);
+    }
+    let Some(provider) = provider else {
+        return Err(Refusal { status: 400, message: "this enclave does not offer web search; turn web search off for this conversation".into() });
+    };
+    let query = query_of(body);
+    if query.is_empty() {
+        return Err(Refusal { status: 400, message: "there is nothing to search for: the last message has no text".into() });
+    }
+    let limit = search_timeout();
+    let hits = match tokio::time::timeout(limit, provider.search(&query)).await {
+        Err(_) => return Err(Refusal { status: 504, message: format!("web search failed: the search provider did not answer within {} s", limit.as_secs()) }),
+        Ok(Err(e)) => return Err(Refusal { status: 502, message: format!("web search failed: {e}") }),
+        Ok(Ok(hits)) => hits,
+    };
+    let citations = cite(provider, &query, hits).await;
+    add_sources(body, &citations);
+    Ok(Some(citations))
+}
+
+/// The last user message's text, cut to what a provider is sent.
+fn query_of(body: &Value) -> String {
+    let request = crate::backend::ChatRequest { body: body.clone() };
+    let text = request.turns().into_iter().rev().find(|(role, _)| role == "user").map(|(_, t)| t).unwrap_or_default();
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    words.chars().take(MAX_QUERY_CHARS).collect()
+}
+
+/// Fetches the first results' pages (at once) and quotes each; a page that cannot be fetched
+/// is quoted from the provider's summary instead, and one with nothing to quote is left out.
+async fn cite(provider: &dyn SearchProvider, query: &str, hits: Vec<Hit>) -> Vec<Citation> {
+    let hits: Vec<Hit> = hits.into_iter().filter(|h| h.url.starts_with("https://") || h.url.starts_with("http://")).take(MAX_CITATIONS).collect();
+    let pages = futures::future::join_all(hits.iter().map(|h| tokio::time::timeout(PAGE_TIMEOUT, provider.page(h)))).await;
+    let mut citations = Vec::new();
+    for (hit, page) in hits.into_iter().zip(pages) {
+        let text = match page {
+            Ok(Ok(text)) => text,
+            _ => hit.snippet.clone(),
+        };
+        let quote = passage::best(&text, query);
+        if quote.is_empty() {
+            continue;
+        }
+        citations.push(Citation { index: citations.len() as u32 + 1, title: clip(&hit.title, 200), url: clip(&hit.url, 2000), quote });
+    }
+    citations
+}
+
+fn clip(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// The sources go to the model as a system message just before the question.
+fn add_sources(body: &mut Value, citations: &[Citation]) {
+    let text = if citations.is_empty() {
+        "A web search was made for the user's last message and found nothing usable. Say so, and answer from what you know.".to_string()
+    } else {
+        let list: Vec<String> = citations.iter().map(|c| format!("[{}] {} ({})\n{}", c.index, c.title, c.url, c.quote)).collect();
+        format!(
+            "Web search results for the user's last message. Answer from them and cite each source you use by its number, like [1].\n\n{}",
+            list.join("\n\n")
+        )
+    };
+    if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
+        let at = messages.len().saturating_sub(1);
+        messages.insert(at, json!({"role": "system", "content": text}));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_specs_parse_with_clear_errors() {
+        assert_eq!("standin".parse::<SearchSpec>(), Ok(SearchSpec::Standin));
+        assert_eq!("off".parse::<SearchSpec>(), Ok(SearchSpec::Off));
+        assert_eq!(
+            "brave:https://api.search.brave.com/".parse::<SearchSpec>(),
+            Ok(SearchSpec::Brave { base_url: "https://api.search.brave.com".into() })
+        );
+        assert!("google".parse::<SearchSpec>().unwrap_err().contains("standin, off or brave:URL"));
+    }
+
+    #[tokio::test]
+    async fn the_flag_never_reaches_a_back_end_and_sources_go_before_the_question() {
+        let mut body = json!({"messages": [{"role": "user", "content": "What is Oblivious HTTP?"}], "web_search": false});
+        assert!(augment(None, &mut body).await.unwrap().is_none());
+        assert!(body.get("web_search").is_none());
+
+        let mut body = json!({"messages": [{"role": "user", "content": "What is Oblivious HTTP?"}], "web_search": true});
+        let e = augment(None, &mut body).await.unwrap_err();
+        assert_eq!(e.status, 400);
+
+        let cited = augment(Some(&standin::StandinCorpus), &mut body).await;
+        assert!(cited.is_ok());
+        let mut body = json!({"messages": [{"role": "user", "content": "What is Oblivious HTTP?"}], "web_search": true});
+        let cited = augment(Some(&standin::StandinCorpus), &mut body).await.unwrap().unwrap();
+        assert!(!cited.is_empty());
+        assert!(cited[0].title.contains("search stand-in"), "{cited:?}");
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0]["role"], "system");
+        assert!(messages[0]["content"].as_str().unwrap().contains("[1]"));
+        assert_eq!(messages[1]["role"], "user");
+    }
+}
