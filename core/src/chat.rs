@@ -83,6 +83,8 @@ pub struct ChatOutcome {
     pub memories: Vec<sotto_store::Memory>,
     /// Whether the request asked the enclave to search the web.
     pub web_search: bool,
+    /// Facts the reply proposes to keep (its `[remember: …]` lines); kept only if the user agrees.
+    pub proposed_memories: Vec<String>,
 }
 
 /// Runs one exchange. `on_text` receives authenticated text (provisional until the end).
@@ -108,24 +110,26 @@ pub async fn exchange(
         }
         None => (None, vec![json!({"role": "user", "content": turn.prompt})]),
     };
-    let (project, memories) = match (store, recorder.as_ref()) {
+    let (project, memories, invite) = match (store, recorder.as_ref()) {
         (Some(store), Some(r)) => {
             let (project, record) = project_context(store, r.conversation_id(), turn)?;
-            let memories = match turn.recall {
+            let invite = turn.recall && crate::memory::enabled(store, record.as_ref()).unwrap_or(false);
+            let memories = match invite {
                 true => crate::memory::recall(store, &turn.prompt, record.as_ref()).unwrap_or_else(|e| {
                     warnings.push(format!("memories could not be read: {e}"));
                     Vec::new()
                 }),
                 false => Vec::new(),
             };
-            (project, memories)
+            (project, memories, invite)
         }
-        _ => (None, Vec::new()),
+        _ => (None, Vec::new(), false),
     };
     let system: Vec<String> = project
         .iter()
         .filter_map(|p| p.message["content"].as_str().map(String::from))
         .chain(crate::memory::message_part(&memories))
+        .chain(invite.then(|| crate::memory::PROPOSAL_INSTRUCTION.to_string()))
         .collect();
     let messages = match system.is_empty() {
         true => messages,
@@ -155,7 +159,20 @@ pub async fn exchange(
             warnings.push(format!("the outcome could not be stored: {e}"));
         }
     }
-    Ok(ChatOutcome { conversation_id: recorder.map(|r| r.conversation_id().to_owned()), end, sent, warnings, project, memories, web_search })
+    let proposed_memories = match (&end, store, invite) {
+        (ChatEnd::Verified(reply), Some(store), true) => crate::memory::proposals(&reply.text, &store.memories().unwrap_or_default()),
+        _ => Vec::new(),
+    };
+    Ok(ChatOutcome {
+        conversation_id: recorder.map(|r| r.conversation_id().to_owned()),
+        end,
+        sent,
+        warnings,
+        project,
+        memories,
+        web_search,
+        proposed_memories,
+    })
 }
 
 /// The conversation's web search switch: set (and remembered) when the turn says, else as it was.

@@ -152,7 +152,7 @@ mod tests {
             memory: true,
             created_ms: 0,
             updated_ms: 0,
-            files: files.iter().map(|(n, t)| ProjectFile { name: n.to_string(), kind: "text".into(), chars: t.len(), text: t.clone() }).collect(),
+            files: files.iter().map(|(n, t)| ProjectFile { uid: n.to_string(), name: n.to_string(), kind: "text".into(), chars: t.len(), text: t.clone() }).collect(),
             conversations: 0,
         }
     }

@@ -33,6 +33,8 @@ pub enum StoreError {
     NoMemory(String),
     #[error("there is no project named `{0}`")]
     NoProject(String),
+    #[error("the project has no file `{0}`")]
+    NoProjectFile(String),
     #[error("a project named `{0}` exists already")]
     ProjectExists(String),
     #[error("no image in the gallery matches `{0}`")]

@@ -23,6 +23,7 @@ pub struct Project {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectFile {
+    pub uid: String,
     pub name: String,
     pub kind: String,
     #[serde(skip)]
@@ -95,12 +96,12 @@ impl Store {
             .ok_or_else(|| StoreError::NoProject(id.into()))?;
         let mut stmt = self
             .conn
-            .prepare("SELECT name, kind, text FROM project_files WHERE project_id = ?1 ORDER BY created_ms, rowid")
+            .prepare("SELECT uid, name, kind, text FROM project_files WHERE project_id = ?1 ORDER BY created_ms, rowid")
             .map_err(|e| self.sql_err(e))?;
         let files = stmt
             .query_map([id], |r| {
-                let text: String = r.get(2)?;
-                Ok(ProjectFile { name: r.get(0)?, kind: r.get(1)?, chars: text.chars().count(), text })
+                let text: String = r.get(3)?;
+                Ok(ProjectFile { uid: r.get(0)?, name: r.get(1)?, kind: r.get(2)?, chars: text.chars().count(), text })
             })
             .map_err(|e| self.sql_err(e))?
             .collect::<Result<Vec<_>, _>>()
@@ -118,6 +119,65 @@ impl Store {
         let ids: Vec<String> =
             stmt.query_map([], |r| r.get(0)).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
         ids.iter().map(|id| self.project_by_id(id)).collect()
+    }
+
+    /// Renames a project; the new name must be unused.
+    pub fn rename_project(&self, name: &str, new_name: &str) -> Result<(), StoreError> {
+        let id = self.resolve_project(name)?;
+        let new_name = new_name.trim();
+        if self.project_id(new_name)?.is_some_and(|other| other != id) {
+            return Err(StoreError::ProjectExists(new_name.into()));
+        }
+        self.touch_project(&id, "name", &new_name)?;
+        // The old name's page image must not linger in the log.
+        self.checkpoint_after_delete()
+    }
+
+    pub fn set_project_instructions(&self, name: &str, instructions: &str) -> Result<(), StoreError> {
+        let id = self.resolve_project(name)?;
+        self.touch_project(&id, "instructions", &instructions)?;
+        self.checkpoint_after_delete()
+    }
+
+    /// Whether requests in the project carry the user's memories.
+    pub fn set_project_memory(&self, name: &str, on: bool) -> Result<(), StoreError> {
+        let id = self.resolve_project(name)?;
+        self.touch_project(&id, "memory", &on)
+    }
+
+    /// Sets one column (named by this module, never by a caller's input) and the change time.
+    fn touch_project(&self, id: &str, column: &'static str, value: &dyn rusqlite::ToSql) -> Result<(), StoreError> {
+        self.conn
+            .execute(&format!("UPDATE projects SET {column} = ?2, updated_ms = ?3 WHERE id = ?1"), params![id, value, now_ms()])
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
+    }
+
+    /// Removes a file from a project, for real (zeroed pages, the log emptied).
+    pub fn remove_project_file(&self, project: &str, file_uid: &str) -> Result<(), StoreError> {
+        let id = self.resolve_project(project)?;
+        let removed = self
+            .conn
+            .execute("DELETE FROM project_files WHERE project_id = ?1 AND uid = ?2", params![id, file_uid])
+            .map_err(|e| self.sql_err(e))?;
+        if removed == 0 {
+            return Err(StoreError::NoProjectFile(file_uid.into()));
+        }
+        self.checkpoint_after_delete()
+    }
+
+    /// The conversations of a project, newest first.
+    pub fn project_conversations(&self, name: &str) -> Result<Vec<crate::ConversationSummary>, StoreError> {
+        let id = self.resolve_project(name)?;
+        Ok(self.list_conversations()?.into_iter().filter(|c| c.project_id.as_deref() == Some(id.as_str())).collect())
+    }
+
+    /// History search within one project's conversations.
+    pub fn search_project(&self, name: &str, text: &str, limit: usize) -> Result<Vec<crate::SearchHit>, StoreError> {
+        let inside: std::collections::HashSet<String> = self.project_conversations(name)?.into_iter().map(|c| c.id).collect();
+        // The index answers for the whole history; a generous limit leaves enough after the filter.
+        let hits = self.search(text, limit.saturating_mul(20).max(200))?;
+        Ok(hits.into_iter().filter(|h| inside.contains(&h.conversation_id)).take(limit).collect())
     }
 
     /// Puts a conversation into a project (or out of any, with `None`).

@@ -261,7 +261,11 @@ pub fn run(args: AskArgs) -> i32 {
         }
         let conversation = outcome.conversation_id.as_deref();
         match outcome.end {
-            ChatEnd::Verified(reply) => finish_ok(&args, &reply, live, conversation, &outcome.sent),
+            ChatEnd::Verified(reply) => {
+                let code = finish_ok(&args, &reply, live, conversation, &outcome.sent, &outcome.proposed_memories);
+                propose(&outcome.proposed_memories);
+                code
+            }
             ChatEnd::Failed(e) => finish_error(&args, &e, live.then_some(&mut shown), conversation),
             ChatEnd::Stopped => {
                 if shown.has_text() {
@@ -292,7 +296,15 @@ fn history(args: &AskArgs) -> Option<Store> {
     }
 }
 
-fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Option<&str>, sent: &[u8]) -> i32 {
+/// Facts the reply proposes are only offered: nothing is kept unless the user adds it.
+fn propose(facts: &[String]) {
+    for fact in facts {
+        let fact = sotto_core::extract::terminal_safe(fact);
+        eprintln!("the model suggests remembering: “{fact}” — nothing is kept unless you run: sotto memory add '{}'", fact.replace('\'', "'\\''"));
+    }
+}
+
+fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Option<&str>, sent: &[u8], proposed: &[String]) -> i32 {
     if args.json {
         let out = json!({
             "conversation_id": conversation,
@@ -302,6 +314,8 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
             // The sources of a web search, exactly as the receipt covers them.
             "citations": reply.citations,
             "unsigned_citations_not_shown": reply.unsigned_citations,
+            // Facts the reply proposes to keep (not kept: `sotto memory add` keeps one).
+            "proposed_memories": proposed,
             "verified": true,
             "model": reply.model,
             "finish_reason": reply.finish_reason,
@@ -317,7 +331,7 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
         print_sources(reply, &mut std::io::stdout());
         eprintln!("{}", proof_line(reply));
     } else {
-        println!("{}", reply.text);
+        println!("{}", sotto_core::memory::without_proposals(&reply.text));
         print_sources(reply, &mut std::io::stderr());
         if sotto_core::proof::is_development(reply) {
             eprintln!("note: development enclave — not hardware-protected");

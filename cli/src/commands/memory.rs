@@ -16,6 +16,8 @@ pub enum MemoryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a fact's words (its id, or the start of it).
+    Edit { id: String, text: String },
     /// Delete a fact for real (its id, or the start of it).
     Delete { id: String },
     /// Send no memories with requests (they stay kept).
@@ -47,6 +49,8 @@ pub fn run(command: MemoryCommand) -> i32 {
                 }
             }
         }),
+        MemoryCommand::Edit { text, .. } if text.trim().is_empty() => Err(StoreError::Unsupported("type the fact's new words (or delete it)".into())),
+        MemoryCommand::Edit { id, text } => store.edit_memory(&id, &text).map(|()| println!("changed {}", id.chars().take(8).collect::<String>())),
         MemoryCommand::Delete { id } => store.delete_memory(&id).map(|id| {
             println!("deleted {}", id.chars().take(8).collect::<String>());
             eprintln!("note: replies that already carried it keep it in their stored receipts (the exact request sent); delete those conversations to remove it there too");

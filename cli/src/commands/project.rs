@@ -36,6 +36,39 @@ pub enum ProjectCommand {
     },
     /// Delete a project with its files and conversations, for real.
     Delete { name: String },
+    /// Give a project another name.
+    Rename { name: String, new_name: String },
+    /// Change a project's instructions, memory, or files.
+    Edit {
+        name: String,
+        #[arg(long)]
+        instructions: Option<String>,
+        /// Add a file, read in the sandbox (repeatable).
+        #[arg(long = "add-file", value_name = "FILE")]
+        add_files: Vec<PathBuf>,
+        /// Remove a file by its name (repeatable).
+        #[arg(long = "remove-file", value_name = "NAME")]
+        remove_files: Vec<String>,
+        /// Requests in the project carry memories (on) or not (off).
+        #[arg(long, value_parser = ["on", "off"])]
+        memory: Option<String>,
+    },
+    /// Move a conversation into a project, or out of any with --out.
+    Move {
+        /// The conversation's id, or the start of it.
+        conversation: String,
+        #[arg(required_unless_present = "out", conflicts_with = "out")]
+        project: Option<String>,
+        #[arg(long)]
+        out: bool,
+    },
+    /// Search the conversations of one project.
+    Search {
+        name: String,
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(command: ProjectCommand) -> i32 {
@@ -48,6 +81,12 @@ pub fn run(command: ProjectCommand) -> i32 {
         ProjectCommand::List { json } => list(&store, json),
         ProjectCommand::Show { name, json } => show(&store, &name, json),
         ProjectCommand::Delete { name } => store.delete_project(&name).map(|_| println!("deleted project {name} and its conversations")).map_err(|e| e.to_string()),
+        ProjectCommand::Rename { name, new_name } => rename(&store, &name, &new_name),
+        ProjectCommand::Edit { name, instructions, add_files, remove_files, memory } => {
+            edit(&store, &name, instructions.as_deref(), &add_files, &remove_files, memory.as_deref().map(|m| m == "on"))
+        }
+        ProjectCommand::Move { conversation, project, out: _ } => move_conversation(&store, &conversation, project.as_deref()),
+        ProjectCommand::Search { name, text, json } => search(&store, &name, &text, json),
     };
     match result {
         Ok(()) => exit::OK,
@@ -58,24 +97,38 @@ pub fn run(command: ProjectCommand) -> i32 {
     }
 }
 
+/// The longest instructions a project keeps (they go with every request in it).
+const MAX_INSTRUCTIONS: usize = 8_000;
+
+fn check_instructions(instructions: &str) -> Result<(), String> {
+    match instructions.chars().count() > MAX_INSTRUCTIONS {
+        true => Err("the instructions are longer than 8,000 characters; keep them short and put material in files".into()),
+        false => Ok(()),
+    }
+}
+
+/// Every file read in the sandbox first: a file that cannot be read changes nothing.
+fn read_files(files: &[PathBuf]) -> Result<Vec<(String, sotto_core::extract::Extracted)>, String> {
+    let mut read = Vec::new();
+    if files.is_empty() {
+        return Ok(read);
+    }
+    let runtime = super::sandbox::load(false).map_err(|e| format!("the files cannot be read without the sandbox: {e}"))?;
+    for file in files {
+        let shown = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.display().to_string());
+        let e = super::runtime().block_on(extract(&runtime, file, None, &ExtractLimits::default())).map_err(|e| e.to_string())?;
+        eprintln!("{}", terminal_safe(&e.summary(&shown)));
+        read.push((shown, e));
+    }
+    Ok(read)
+}
+
 fn create(store: &Store, name: &str, instructions: &str, files: &[PathBuf], memory: bool) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("give the project a name".into());
     }
-    if instructions.chars().count() > 8_000 {
-        return Err("the instructions are longer than 8,000 characters; keep them short and put material in files".into());
-    }
-    // Every file is read first: a file that cannot be read creates nothing.
-    let mut read = Vec::new();
-    if !files.is_empty() {
-        let runtime = super::sandbox::load(false).map_err(|e| format!("the files cannot be read without the sandbox: {e}"))?;
-        for file in files {
-            let shown = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.display().to_string());
-            let e = super::runtime().block_on(extract(&runtime, file, None, &ExtractLimits::default())).map_err(|e| e.to_string())?;
-            eprintln!("{}", terminal_safe(&e.summary(&shown)));
-            read.push((shown, e));
-        }
-    }
+    check_instructions(instructions)?;
+    let read = read_files(files)?;
     store.create_project_with(name, instructions, memory).map_err(|e| e.to_string())?;
     for (shown, e) in &read {
         store.add_project_file(name, shown, &e.kind, &e.text).map_err(|e| e.to_string())?;
@@ -112,5 +165,67 @@ fn show(store: &Store, name: &str, json: bool) -> Result<(), String> {
     }
     println!("conversations: {}", p.conversations);
     println!("memory:       {}", if p.memory { "sent when relevant" } else { "off in this project" });
+    Ok(())
+}
+
+fn rename(store: &Store, name: &str, new_name: &str) -> Result<(), String> {
+    if new_name.trim().is_empty() {
+        return Err("give the project a name".into());
+    }
+    store.rename_project(name, new_name).map_err(|e| e.to_string())?;
+    println!("renamed project {} to {}", terminal_safe(name.trim()), terminal_safe(new_name.trim()));
+    Ok(())
+}
+
+fn edit(store: &Store, name: &str, instructions: Option<&str>, add: &[PathBuf], remove: &[String], memory: Option<bool>) -> Result<(), String> {
+    let project = store.project(name).map_err(|e| e.to_string())?;
+    if let Some(i) = instructions {
+        check_instructions(i)?;
+    }
+    let mut uids = Vec::new();
+    for file in remove {
+        let f = project.files.iter().find(|f| &f.name == file).ok_or_else(|| format!("the project has no file named {}", terminal_safe(file)))?;
+        uids.push(f.uid.clone());
+    }
+    let read = read_files(add)?;
+    if let Some(i) = instructions {
+        store.set_project_instructions(name, i).map_err(|e| e.to_string())?;
+    }
+    if let Some(on) = memory {
+        store.set_project_memory(name, on).map_err(|e| e.to_string())?;
+    }
+    for uid in &uids {
+        store.remove_project_file(name, uid).map_err(|e| e.to_string())?;
+    }
+    for (shown, e) in &read {
+        store.add_project_file(name, shown, &e.kind, &e.text).map_err(|e| e.to_string())?;
+    }
+    println!("updated project {}", terminal_safe(&project.name));
+    Ok(())
+}
+
+fn move_conversation(store: &Store, conversation: &str, project: Option<&str>) -> Result<(), String> {
+    let target = project.map(|p| store.resolve_project(p)).transpose().map_err(|e| e.to_string())?;
+    store.set_conversation_project(conversation, target.as_deref()).map_err(|e| e.to_string())?;
+    match project {
+        Some(p) => println!("moved the conversation into project {}", terminal_safe(p.trim())),
+        None => println!("moved the conversation out of its project"),
+    }
+    Ok(())
+}
+
+fn search(store: &Store, name: &str, text: &str, json: bool) -> Result<(), String> {
+    let hits = store.search_project(name, text, 50).map_err(|e| e.to_string())?;
+    if json {
+        println!("{}", serde_json::to_string(&hits).unwrap_or_else(|_| "[]".into()));
+        return Ok(());
+    }
+    if hits.is_empty() {
+        eprintln!("nothing found in project {}", terminal_safe(name));
+    }
+    for h in &hits {
+        let snippet = h.snippet.replace([sotto_core::store::MATCH_START, sotto_core::store::MATCH_END], "");
+        println!("{}  {}: {}", &h.conversation_id[..8.min(h.conversation_id.len())], terminal_safe(&h.conversation_title), terminal_safe(&snippet));
+    }
     Ok(())
 }
