@@ -35,6 +35,20 @@ const COMMANDS: &[&str] = &[
     "change_passphrase",
     "about",
     "opengradient_login",
+    "list_projects",
+    "open_project",
+    "create_project",
+    "update_project",
+    "delete_project",
+    "add_project_file",
+    "remove_project_file",
+    "move_conversation",
+    "search_project",
+    "list_memories",
+    "add_memory",
+    "edit_memory",
+    "delete_memory",
+    "set_memory_enabled",
 ];
 
 fn main() {

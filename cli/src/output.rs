@@ -52,8 +52,10 @@ impl Provisional {
         Self { shown: String::new() }
     }
 
+    /// Model text may carry escape sequences (a web page's, repeated): shown made safe.
     pub fn show(&mut self, text: &str) {
-        self.shown.push_str(text);
+        let text = sotto_core::extract::terminal_safe(text);
+        self.shown.push_str(&text);
         print!("{text}");
         let _ = std::io::stdout().flush();
     }

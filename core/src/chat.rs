@@ -23,6 +23,9 @@ pub struct ChatTurn {
     /// Web search for this conversation: `Some` switches it (and it is remembered), `None`
     /// keeps what the conversation had (off for a new one).
     pub web_search: Option<bool>,
+    /// What a search looks for: the words the user typed, without attached files' text (which
+    /// must not reach a search provider). `None`: the prompt.
+    pub search_query: Option<String>,
     /// Add the relevant memories (only for a front end that shows the user which went).
     pub recall: bool,
     /// Images sent with the prompt as OpenAI `image_url` parts (data URLs), for models that
@@ -125,6 +128,12 @@ pub async fn exchange(
         }
         _ => (None, Vec::new(), false),
     };
+    let web_search = match (store, recorder.as_ref()) {
+        (Some(store), Some(r)) => web_search_switch(store, r.conversation_id(), turn.web_search, &mut warnings),
+        _ => turn.web_search.unwrap_or(false),
+    };
+    // Web pages may carry injected instructions: a turn that searches is not asked to propose memories.
+    let invite = invite && !web_search;
     let system: Vec<String> = project
         .iter()
         .filter_map(|p| p.message["content"].as_str().map(String::from))
@@ -136,10 +145,6 @@ pub async fn exchange(
         false => std::iter::once(json!({"role": "system", "content": system.join("\n\n")})).chain(messages).collect(),
     };
     let messages = with_images(messages, &turn.images);
-    let web_search = match (store, recorder.as_ref()) {
-        (Some(store), Some(r)) => web_search_switch(store, r.conversation_id(), turn.web_search, &mut warnings),
-        _ => turn.web_search.unwrap_or(false),
-    };
     let sent = request_body(&messages, turn, web_search);
     let conversation = recorder.as_ref().map(|r| r.conversation_id().to_owned());
     let end = ledger::in_conversation(conversation, async {
@@ -231,6 +236,8 @@ fn request_body(messages: &[Value], turn: &ChatTurn, web_search: bool) -> Vec<u8
     // Only ever `true`: a request without the field searches nothing, on every wire.
     if web_search {
         request[sotto_enclave_protocol::search::WEB_SEARCH_FIELD] = json!(true);
+        let query = turn.search_query.as_deref().unwrap_or(&turn.prompt);
+        request[sotto_enclave_protocol::search::WEB_SEARCH_QUERY_FIELD] = json!(query);
     }
     if let Some(m) = turn.model.as_deref().filter(|m| !m.is_empty()) {
         request["model"] = json!(m);

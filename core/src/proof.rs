@@ -27,8 +27,8 @@ pub fn receipt_json(reply: &VerifiedReply) -> Value {
         "request_bytes": reply.request_bytes,
     });
     // The sources of a web search, as the receipt covers them (a re-check compares them).
-    if !reply.citations.is_empty() {
-        receipt["citations"] = json!(reply.citations);
+    if let Some(citations) = &reply.citations {
+        receipt["citations"] = json!(citations);
     }
     if reply.unsigned_citations > 0 {
         receipt["unsigned_citations"] = json!(reply.unsigned_citations);

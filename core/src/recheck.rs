@@ -77,8 +77,12 @@ fn recheck_message(store: &Store, c: &Conversation, position: usize, m: &Message
     let Some(value) = store.proof(&m.uid)? else {
         return Ok(verdict("not_checkable", "no proof was kept with it (a reply from before Sotto kept them)".into(), None));
     };
-    // OpenGradient's replies keep their RSA-PSS receipt and what it covers.
+    // OpenGradient's replies keep their RSA-PSS receipt and what it covers — never sources,
+    // which its signature does not cover.
     if value.get("scheme").and_then(|s| s.as_str()) == Some(sotto_enclave_protocol::receipt::OPENGRADIENT_SCHEME) {
+        if m.receipt.as_ref().is_some_and(|r| r.get("citations").is_some()) {
+            return Ok(verdict("failed", "the stored reply carries sources, which OpenGradient's receipt never covers".into(), None));
+        }
         return Ok(match serde_json::from_value::<TeeProofMaterial>(value) {
             Err(e) => verdict("failed", format!("its stored proof is not readable ({e})"), None),
             Ok(t) => match proof::recheck_tee(&t) {
@@ -103,13 +107,13 @@ fn recheck_message(store: &Store, c: &Conversation, position: usize, m: &Message
     })
 }
 
-/// The sources kept with a reply are exactly those in the bytes its receipt covers.
+/// The sources kept with a reply are exactly those in the bytes its receipt covers (none kept
+/// when it named none), and those bytes name them well-formed.
 fn same_citations(material: &ProofMaterial, receipt: Option<&serde_json::Value>) -> bool {
-    let signed = proof::reply_citations(material);
-    let stored = receipt.and_then(|r| r.get("citations")).cloned().unwrap_or(serde_json::Value::Null);
-    match stored {
-        serde_json::Value::Null => signed.is_empty(),
-        v => serde_json::from_value::<Vec<sotto_enclave_protocol::search::Citation>>(v).is_ok_and(|s| s == signed),
+    let Ok(signed) = proof::reply_citations(material) else { return false };
+    match receipt.and_then(|r| r.get("citations")) {
+        None => signed.is_none(),
+        Some(v) => serde_json::from_value::<Vec<sotto_enclave_protocol::search::Citation>>(v.clone()).is_ok_and(|s| Some(s) == signed),
     }
 }
 

@@ -242,11 +242,16 @@ async fn stream_reply<W: AsyncWrite + Unpin>(
         json!({"id": meta.id, "object": "chat.completion.chunk", "created": meta.created, "model": meta.model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    // The sources come first, before any of the answer that cites them.
+    // The sources come first, before any of the answer that cites them, in an event of a fixed
+    // size whatever they say.
     if let Some(citations) = &meta.citations {
-        let mut first = chunk(json!({"role": "assistant"}), Value::Null);
-        first[search::CITATIONS_FIELD] = json!(citations);
-        w.content(&sse(&first)).await?;
+        let wrap = |list: &[search::Citation]| {
+            let mut first = chunk(json!({"role": "assistant"}), Value::Null);
+            first[search::CITATIONS_FIELD] = json!(list);
+            sse(&first)
+        };
+        let (_, event) = crate::search::fixed_size(citations.clone(), wrap, |d, n| padding::padded(d, Style::EventStream, n));
+        w.content(&event).await?;
     }
     // Coalescing: text that arrives within `coalesce` of the first unsent token leaves as one
     // event, so the relay sees chunks on a timer instead of the model's token rhythm.
@@ -345,11 +350,16 @@ async fn whole_reply<W: AsyncWrite + Unpin>(mut events: Events, w: &mut ReplyWri
     let body = json!({"id": meta.id, "object": "chat.completion", "created": meta.created, "model": meta.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {"completion_tokens": pieces}});
-    let mut body = body;
+    let mut bytes = body.to_string().into_bytes();
+    // The sources, when there are some, take a fixed number of bytes of the body.
     if let Some(citations) = &meta.citations {
-        body[search::CITATIONS_FIELD] = json!(citations);
+        let wrap = |list: &[search::Citation]| format!(",\"{}\":{}", search::CITATIONS_FIELD, json!(list)).into_bytes();
+        let (_, part) = crate::search::fixed_size(citations.clone(), wrap, |d, n| padding::padded(d, Style::Whitespace, n));
+        bytes.pop(); // the closing brace, put back after the sources
+        bytes.extend_from_slice(&part);
+        bytes.push(b'}');
     }
     w.head(200, "application/json").await?;
-    w.content(body.to_string().as_bytes()).await?;
+    w.content(&bytes).await?;
     Ok(Outcome::Complete { model: meta.model.clone() })
 }

@@ -24,9 +24,9 @@ struct Args {
     /// Image generation: demo (the local demo generator, not a trained model), off, or openai:URL.
     #[arg(long, default_value = "demo")]
     images: ImagesSpec,
-    /// Web search: standin (a local corpus, not the web), off, or brave:URL (Brave Search API;
-    /// its key in SOTTO_SEARCH_API_KEY).
-    #[arg(long, default_value = "standin")]
+    /// Web search: off (the default), standin (a local corpus, not the web: for development),
+    /// or brave:URL (the Brave Search API over https; its key in SOTTO_SEARCH_API_KEY).
+    #[arg(long, default_value = "off")]
     search: SearchSpec,
     /// The wire to speak: sotto (default) or opengradient.
     #[arg(long, value_enum, default_value = "sotto")]

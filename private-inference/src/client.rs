@@ -145,7 +145,9 @@ impl PrivateClient {
         if let Some(og) = &self.opengradient {
             return og.chat(&self.transport, self.clock.as_ref(), body).await;
         }
-        self.send("POST", "/v1/chat/completions", body, ReplyLimits::default()).await
+        // Sources are accepted only in a reply to a request that asked for a search.
+        let sources = serde_json::from_slice::<Value>(body).is_ok_and(|v| sotto_enclave_protocol::search::requested(&v));
+        self.send("POST", "/v1/chat/completions", body, ReplyLimits { sources, ..ReplyLimits::default() }).await
     }
 
     /// Reads OpenGradient's registry now (not from the cache) and returns how many usable TEEs

@@ -43,7 +43,7 @@ impl PrivateClient {
             return Err(InferenceError::Request(problem));
         }
         let body = serde_json::to_vec(request).map_err(|e| InferenceError::Seal(e.to_string()))?;
-        let limits = ReplyLimits { max_bytes: images::MAX_REPLY_BYTES, chat: false, progress };
+        let limits = ReplyLimits { max_bytes: images::MAX_REPLY_BYTES, chat: false, sources: false, progress };
         let reply = self.send("POST", images::PATH, &body, limits).await?.verified().await?;
         check_images(request, reply)
     }

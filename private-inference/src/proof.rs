@@ -136,7 +136,7 @@ pub struct Rechecked {
     /// Whether the request and reply bytes were present (and matched their hashes).
     pub text_checked: bool,
     /// The sources of a web search, read from the checked reply bytes.
-    pub citations: Vec<sotto_enclave_protocol::search::Citation>,
+    pub citations: Option<Vec<sotto_enclave_protocol::search::Citation>>,
 }
 
 /// Which check failed, in words.
@@ -182,9 +182,10 @@ pub fn reply_text(material: &ProofMaterial) -> String {
     crate::reply::text_of(&material.reply)
 }
 
-/// The sources of a web search, as read from the signed bytes.
-pub fn reply_citations(material: &ProofMaterial) -> Vec<sotto_enclave_protocol::search::Citation> {
-    crate::reply::citations_of(&material.reply)
+/// The sources of a web search, as read from the signed bytes (an error if they are not
+/// well-formed there).
+pub fn reply_citations(material: &ProofMaterial) -> Result<Option<Vec<sotto_enclave_protocol::search::Citation>>, ProofError> {
+    crate::reply::citations_of(&material.reply).map_err(|e| ProofError::Malformed(e.to_string()))
 }
 
 /// The attestation at the time it was made, against the root and measurements kept with it; the
@@ -250,7 +251,10 @@ pub fn verify_exchange(e: &ProofExchange) -> Result<Rechecked, ProofError> {
         model: e.receipt.model.clone(),
         signed_at_ms: e.receipt.timestamp_ms,
         text_checked: e.request.is_some() && e.reply.is_some(),
-        citations: e.reply.as_deref().map(crate::reply::citations_of).unwrap_or_default(),
+        citations: match e.reply.as_deref() {
+            Some(reply) => crate::reply::citations_of(reply).map_err(|e| ProofError::Malformed(e.to_string()))?,
+            None => None,
+        },
     })
 }
 

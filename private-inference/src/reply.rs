@@ -39,8 +39,9 @@ pub struct VerifiedReply {
     pub relay: String,
     /// How many bytes left the device for this request (the sealed request).
     pub request_bytes: usize,
-    /// The sources of a web search, read from the content the receipt covers.
-    pub citations: Vec<sotto_enclave_protocol::search::Citation>,
+    /// The sources of a web search, read from the content the receipt covers (`Some(empty)`:
+    /// the enclave searched and found nothing usable; `None`: no search).
+    pub citations: Option<Vec<sotto_enclave_protocol::search::Citation>>,
     /// Sources a reply named outside its signature (OpenGradient's web search): not shown.
     pub unsigned_citations: usize,
     /// The decrypted response body (JSON for non-streamed replies).
@@ -89,13 +90,15 @@ pub(crate) struct ReplyLimits {
     pub max_bytes: usize,
     /// Read a whole (non-streamed) body as a chat completion (not for image replies).
     pub chat: bool,
+    /// The request asked for a web search, so the reply may name sources.
+    pub sources: bool,
     /// Called with (bytes received, bytes announced by the enclave in the sealed head).
     pub progress: Option<Progress>,
 }
 
 impl Default for ReplyLimits {
     fn default() -> Self {
-        Self { max_bytes: MAX_REPLY, chat: true, progress: None }
+        Self { max_bytes: MAX_REPLY, chat: true, sources: false, progress: None }
     }
 }
 
@@ -196,8 +199,11 @@ async fn read<R: AsyncRead + Send + 'static>(
         assembled.absorb_whole(&content)?;
     }
     let tool_calls = assembled.tool_calls();
+    if assembled.citations.is_some() && !ctx.limits.sources {
+        return Err(InferenceError::Malformed("the reply names sources, but no web search was asked for".into()));
+    }
     let reply = VerifiedReply {
-        citations: assembled.citations.unwrap_or_default(),
+        citations: assembled.citations,
         unsigned_citations: 0,
         text: assembled.text,
         tool_calls,
@@ -227,9 +233,18 @@ pub(crate) fn text_of(content: &[u8]) -> String {
     assemble(content).text
 }
 
-/// The sources a reply's decrypted content names (a re-check shows them again).
-pub(crate) fn citations_of(content: &[u8]) -> Vec<sotto_enclave_protocol::search::Citation> {
-    assemble(content).citations.unwrap_or_default()
+/// The sources a reply's decrypted content names (a re-check compares them with those kept),
+/// read as strictly as when the reply arrived.
+pub(crate) fn citations_of(content: &[u8]) -> Result<Option<Vec<sotto_enclave_protocol::search::Citation>>, InferenceError> {
+    let mut assembled = Assembled::default();
+    let mut sse = SseBuffer::default();
+    for data in sse.push(content) {
+        assembled.absorb_event(&data)?;
+    }
+    if assembled.events == 0 {
+        assembled.absorb_whole(content)?;
+    }
+    Ok(assembled.citations)
 }
 
 fn assemble(content: &[u8]) -> Assembled {
@@ -319,11 +334,12 @@ impl Assembled {
         Ok(Some(text.to_string()))
     }
 
-    /// Sources may come once per reply (in the first chunk, or in the whole body).
+    /// Sources come once per reply, before any of the answer: in the first streamed chunk, or
+    /// in the whole body.
     fn absorb_citations(&mut self, object: &Value) -> Result<(), InferenceError> {
         if let Some(list) = sotto_enclave_protocol::search::citations_in(object).map_err(InferenceError::Malformed)? {
-            if self.citations.is_some() {
-                return Err(InferenceError::Malformed("the reply names its sources twice".into()));
+            if self.citations.is_some() || self.events > 1 {
+                return Err(InferenceError::Malformed("the reply names its sources after its first part".into()));
             }
             self.citations = Some(list);
         }
@@ -396,6 +412,20 @@ mod tests {
     }
 
     #[test]
+    fn sources_come_once_and_first() {
+        let sources = r#"{"choices":[{"delta":{"role":"assistant"}}],"citations":[{"index":1,"title":"T","url":"https://a.example/","quote":"q"}]}"#;
+        let text = r#"{"choices":[{"delta":{"content":"hi"}}]}"#;
+        let mut a = Assembled::default();
+        a.absorb_event(sources).unwrap();
+        a.absorb_event(text).unwrap();
+        assert_eq!(a.citations.as_ref().unwrap()[0].url, "https://a.example/");
+        assert!(a.absorb_event(sources).is_err(), "twice");
+        let mut late = Assembled::default();
+        late.absorb_event(text).unwrap();
+        assert!(late.absorb_event(sources).is_err(), "after the answer began");
+    }
+
+    #[test]
     fn a_malformed_chunk_is_an_error_not_a_panic() {
         let mut a = Assembled::default();
         assert!(a.absorb_event("{not json").is_err());
@@ -416,6 +446,61 @@ mod receipt_tests {
 
     async fn reply_signed_by(signer: &ReceiptSigner, attested: &ReceiptSigner) -> (Vec<String>, Result<(), InferenceError>) {
         reply_with(signer, attested, b"").await
+    }
+
+    /// A streamed reply of `sent` events whose receipt covers `signed`; `sources`: the request
+    /// asked for a search.
+    async fn events_reply(sent: &[&str], signed: &[&str], sources: bool) -> Result<VerifiedReply, InferenceError> {
+        let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
+        let key_config = config.encode().unwrap();
+        let server = ohttp::Server::new(config).unwrap();
+        let sealed = crate::seal_request(&key_config, "POST", "/v1/chat/completions", &[], b"{}").await.unwrap();
+        let mut request = server.decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
+        let mut plaintext = Vec::new();
+        futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext).await.unwrap();
+        let sse = |events: &[&str]| events.iter().map(|e| format!("data: {e}\n\n")).collect::<String>().into_bytes();
+        let signer = ReceiptSigner::generate();
+        let mut wire = Vec::new();
+        {
+            let mut w = request.response(futures::io::AllowStdIo::new(&mut wire)).unwrap();
+            w.write_all(&response_head(200, &[("content-type", b"text/event-stream")])).await.unwrap();
+            w.write_all(&content_chunk(&sse(sent))).await.unwrap();
+            let hash = sotto_enclave_protocol::sha256;
+            let receipt = signer.sign("m", 200, hash(&plaintext), hash(&sse(signed)), 1, 0).unwrap().to_json();
+            w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
+            w.close().await.unwrap();
+        }
+        let mut enclave = test_enclave(key_config);
+        enclave.receipt_public_key = signer.public_key().to_vec();
+        let limits = ReplyLimits { sources, ..ReplyLimits::default() };
+        let ctx = ReplyContext { sealed, enclave: Arc::new(enclave), relay: "r".into(), stall: Duration::from_secs(5), limits };
+        let (tx, mut rx) = mpsc::channel(16);
+        read(&ctx, futures::io::Cursor::new(wire), &tx).await?;
+        drop(tx);
+        while let Some(event) = rx.recv().await {
+            if let ReplyEvent::Verified(r) = event? {
+                return Ok(*r);
+            }
+        }
+        Err(InferenceError::Truncated)
+    }
+
+    #[tokio::test]
+    async fn sources_count_only_when_the_receipt_covers_them_and_a_search_was_asked_for() {
+        let sources = r#"{"choices":[{"delta":{"role":"assistant"}}],"citations":[{"index":1,"title":"Everest","url":"https://a.example/everest","quote":"Hillary and Tenzing"}]}"#;
+        let changed = sources.replace("everest\"", "Everest\"");
+        let text = r#"{"choices":[{"delta":{"content":"1953 [1]"}}]}"#;
+        let ok = events_reply(&[sources, text], &[sources, text], true).await.unwrap();
+        assert_eq!(ok.citations.unwrap()[0].quote, "Hillary and Tenzing");
+        // One changed byte of a source that the receipt does not cover.
+        let e = events_reply(&[&changed, text], &[sources, text], true).await.unwrap_err();
+        assert!(matches!(e, InferenceError::Receipt(sotto_enclave_protocol::ReceiptError::OutputMismatch)), "{e}");
+        // Sources in a reply to a request that asked for no search.
+        let e = events_reply(&[sources, text], &[sources, text], false).await.unwrap_err();
+        assert!(e.to_string().contains("no web search was asked for"), "{e}");
+        // Sources after the answer began.
+        let e = events_reply(&[text, sources], &[text, sources], true).await.unwrap_err();
+        assert!(e.to_string().contains("after its first part"), "{e}");
     }
 
     /// A reply signed by `signer`, with `trailing` sealed after the Binary HTTP message.

@@ -65,6 +65,20 @@ fn main() {
             commands::settings::change_passphrase,
             commands::settings::about,
             commands::settings::opengradient_login,
+            commands::projects::list_projects,
+            commands::projects::open_project,
+            commands::projects::create_project,
+            commands::projects::update_project,
+            commands::projects::delete_project,
+            commands::projects::add_project_file,
+            commands::projects::remove_project_file,
+            commands::projects::move_conversation,
+            commands::projects::search_project,
+            commands::memory::list_memories,
+            commands::memory::add_memory,
+            commands::memory::edit_memory,
+            commands::memory::delete_memory,
+            commands::memory::set_memory_enabled,
         ])
         .build(tauri::generate_context!());
     match app {

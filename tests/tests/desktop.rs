@@ -500,3 +500,106 @@ async fn an_attached_image_goes_to_a_model_that_reads_images() {
     app.screenshot("image-attachment-receipt").await;
     app.close().await;
 }
+
+/// Projects, web search and memory in the window: a project with instructions and a file read
+/// in the sandbox; a new chat in it with web search on shows sources covered by the receipt and
+/// says what went with the message; a proposed memory is kept only on "Keep", then edited and
+/// deleted in the Memory view; web search turned off mid-conversation sends no search.
+#[tokio::test]
+async fn projects_web_search_and_memory_work_in_the_window() {
+    use base64::Engine;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let replies = json!([{"chunks": [{"text": "Roses are pruned in late winter [1].\n[remember: The user grows roses]"}]}]);
+    let stack = Stack::start(StackSpec { replies, ..StackSpec::default() });
+    let app = launch(&stack).await;
+    app.wait_present("#app:not([aria-busy]) .composer-input", 60).await;
+    app.client.execute("window.confirm = () => true; return true", vec![]).await.expect("no dialogs");
+    app.click("button.nav-button[data-view=agent]").await;
+    app.wait_present(".agent-view .sandbox-progress.hidden", 120).await;
+
+    // A project with instructions and a file.
+    app.click("button.nav-button[data-view=projects]").await;
+    app.wait_present(".projects-view .empty-projects", 10).await;
+    app.type_into(".project-name-input", "Garden").await;
+    app.type_into(".project-instructions-input", "Answer like a gardener (deskinstr-3)").await;
+    app.click("button.create-project").await;
+    app.wait_present(".project-settings .project-title-input", 10).await;
+    let file = base64::engine::general_purpose::STANDARD.encode("Roses are pruned in late winter (deskfile-5).\n");
+    let attach = "const input = document.querySelector('.projects-view input[type=file]'); const dt = new DataTransfer();
+        dt.items.add(new File([atob(arguments[0])], 'pruning.txt')); input.files = dt.files; input.dispatchEvent(new Event('change'));";
+    app.client.execute(attach, vec![json!(file)]).await.expect("add a file");
+    app.wait_present(".project-files li[data-file='pruning.txt']", 60).await;
+    app.screenshot("project-page").await;
+
+    // A new chat in it, with web search on.
+    app.click("button.new-chat-in-project").await;
+    let pill = app.text_of(".project-pill", 5).await;
+    assert_eq!(pill, "Project: Garden");
+    app.click("button.web-search-toggle").await;
+    assert!(app.text_of(".composer-note", 5).await.contains("Web search is on"));
+    send(&app, "When are roses pruned, and who first climbed Mount Everest?").await;
+    app.wait_present(".message.assistant[data-uid] .badge-development", 30).await;
+    let source = app.text_of(".message.assistant .sources .source-title", 10).await;
+    assert!(source.contains("search stand-in"), "{source}");
+    let reply = app.text_of(".message.assistant .text", 5).await;
+    assert!(!reply.contains("[remember:"), "the proposal line is not shown as text: {reply}");
+    let note = app.text_of(".message.assistant .context-note", 5).await;
+    assert!(note.contains("project Garden") && note.contains("web search"), "{note}");
+    assert_eq!(app.texts(".memory-proposal").await.len(), 0, "a turn that searched is not asked to propose memories");
+    app.screenshot("chat-project-web-search").await;
+
+    app.click(".message.assistant button.badge").await;
+    let panel = app.wait_for_text(".panel-body", "covered by the receipt", 10).await;
+    assert!(panel.contains("Sources"), "{panel}");
+    let sent = app.text_of(".sent-request pre", 5).await;
+    assert!(sent.contains("deskinstr-3") && sent.contains("deskfile-5") && sent.contains("\"web_search\": true"), "{sent}");
+    app.screenshot("receipt-sources").await;
+    app.click(".panel-head button").await;
+    assert_eq!(stack.observations().await["searches"], 1);
+
+    // Web search off mid-conversation: the next message searches nothing, and its reply may
+    // propose a memory, kept only on "Keep".
+    app.click("button.web-search-toggle").await;
+    send(&app, "I grow roses on my balcony. When do I feed them?").await;
+    app.wait_present(".message.assistant:nth-of-type(4)[data-uid] .badge-development", 30).await;
+    assert_eq!(app.texts(".message.assistant:nth-of-type(4) .sources").await.len(), 0, "no sources without a search");
+    assert_eq!(stack.observations().await["searches"], 1, "turned off mid-conversation: no search");
+    let proposal = app.text_of(".memory-proposal", 5).await;
+    assert!(proposal.contains("The user grows roses"), "{proposal}");
+    app.screenshot("chat-memory-proposal").await;
+    let listed = sotto_e2e::cli_with(stack.home.path(), &["memory", "list", "--json"], &[("SOTTO_PASSPHRASE", PASSPHRASE)]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]", "nothing is kept before Keep");
+    app.click(".memory-proposal button.keep").await;
+    app.wait_present(".memory-kept", 10).await;
+    app.client.set_window_size(800, 600).await.expect("resize");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    app.screenshot("chat-project-800x600").await;
+    app.client.set_window_size(1280, 800).await.expect("resize");
+
+    // The kept fact is listed, edited and deleted in the Memory view.
+    app.click("button.nav-button[data-view=memory]").await;
+    let kept = app.wait_for_text(".memory-list li .memory-text", "The user grows roses", 10).await;
+    assert_eq!(kept, "The user grows roses");
+    app.screenshot("memory-view").await;
+    app.click(".memory-list li button[aria-label^='Edit']").await;
+    // The new words, then Enter (typing through WebDriver would first clear, which blurs and saves).
+    let retype = "const i = document.querySelector('.memory-list input.rename'); i.value = arguments[0];
+        i.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' })); return true";
+    app.client.execute(retype, vec![json!("The user grows old roses")]).await.expect("edit the memory");
+    app.wait_for_text(".memory-list li .memory-text", "old roses", 10).await;
+    app.click(".memory-list li button[aria-label^='Delete']").await;
+    app.wait_present(".memory-list li.empty", 10).await;
+
+    // Reopened, the conversation remembers its switch (off now).
+    app.click(".conversations li[data-id] .conversation-title").await;
+    app.wait_present(".web-search-toggle[aria-pressed=false]", 10).await;
+
+    // The project page lists the conversation; deleting the project takes it along.
+    app.click("button.nav-button[data-view=projects]").await;
+    app.wait_for_text(".project-conversations", "When are roses pruned", 10).await;
+    app.click("button.delete-project").await;
+    app.wait_present(".projects-view .empty-projects", 10).await;
+    let history = sotto_e2e::cli_with(stack.home.path(), &["history", "list", "--json"], &[("SOTTO_PASSPHRASE", PASSPHRASE)]);
+    assert_eq!(String::from_utf8_lossy(&history.stdout).trim(), "[]", "the project's conversation went with it");
+    app.close().await;
+}

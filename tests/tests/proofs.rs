@@ -241,6 +241,7 @@ fn nothing_on_the_device_sends_http_except_through_the_ledgered_paths() {
         "enclave-gateway/src/images/upstream.rs",
         // The enclave's own web search and page fetches (inside the enclave, not on the device).
         "enclave-gateway/src/search/brave.rs",
+        "enclave-gateway/src/search/public_address.rs",
         // Only its tests use reqwest (to play the browser posting to the loopback listener);
         // its token refresh goes through `ledger::post_direct`.
         "core/src/opengradient_login.rs",

@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use serde_json::{json, Value};
-use sotto_e2e::{cli_with, SearchStandin, Stack, StackSpec};
+use sotto_e2e::{cli_with, Attack, Proxy, SearchStandin, Stack, StackSpec};
 
 const PASS: (&str, &str) = ("SOTTO_PASSPHRASE", "e2e passphrase");
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -50,6 +50,8 @@ async fn sources_are_covered_by_the_receipt_and_the_switch_is_obeyed_mid_convers
     assert!(citations[0]["title"].as_str().unwrap().contains("search stand-in"), "the stand-in is named: {}", citations[0]);
     assert!(citations[0]["quote"].as_str().unwrap().contains("Tenzing Norgay"), "{}", citations[0]);
     assert_eq!(first["receipt"]["citations"], first["citations"], "the stored receipt keeps them");
+    assert_eq!(first["searched"], true);
+    assert_eq!(first["request"]["web_search_query"], "Who first climbed Mount Everest?");
     assert_eq!(searches(&stack).await, 1);
 
     // Remembered: the next message in the conversation searches too, without the flag.
@@ -106,7 +108,12 @@ async fn sources_are_covered_by_the_receipt_and_the_switch_is_obeyed_mid_convers
 #[tokio::test(flavor = "multi_thread")]
 async fn a_search_provider_is_called_from_the_enclave_and_its_failures_are_plain() {
     let provider = SearchStandin::start().await;
-    let env = vec![("SOTTO_SEARCH_API_KEY".to_string(), "gateway-key-123".to_string()), ("SOTTO_SEARCH_TIMEOUT_S".to_string(), "3".to_string())];
+    let env = vec![
+        ("SOTTO_SEARCH_API_KEY".to_string(), "gateway-key-123".to_string()),
+        ("SOTTO_SEARCH_TIMEOUT_S".to_string(), "3".to_string()),
+        // The stand-in provider and its pages are on this machine, over http: allowed for tests only.
+        ("SOTTO_SEARCH_ALLOW_LOCAL".to_string(), "1".to_string()),
+    ];
     let stack = cited_stack(Some(format!("brave:{}", provider.url)), env);
 
     let (code, answer, err) = ask(&stack, &["--web-search"], "How old is the lighthouse of Alexandria?");
@@ -143,6 +150,41 @@ async fn a_search_provider_is_called_from_the_enclave_and_its_failures_are_plain
     let (code, empty, err) = ask(&stack, &["--web-search"], "nothing at all");
     assert_eq!(code, Some(0), "no results is an answer, not an error: {err}");
     assert_eq!(empty["citations"], json!([]));
+    assert_eq!(empty["searched"], true);
+
+    // An attached file's text goes to the enclave, sealed, but never to the search provider.
+    let folder = tempfile::tempdir().unwrap();
+    let notes = folder.path().join("notes.txt");
+    std::fs::write(&notes, "confidential-attachment-marker about the lighthouse\n").unwrap();
+    let before = provider.queries.lock().unwrap().len();
+    let (code, attached, err) = ask(&stack, &["--web-search", "--attach", notes.to_str().unwrap()], "Tell me about the Pharos");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(attached["request"].to_string().contains("confidential-attachment-marker"), "the file goes to the enclave");
+    let queries = provider.queries.lock().unwrap().clone();
+    assert_eq!(queries.len(), before + 1);
+    assert_eq!(queries[before].0, "Tell me about the Pharos", "only the typed words are searched for");
+}
+
+/// What the relay sees of a searched reply: its sources take a fixed number of bytes, so two
+/// searches with different sources seal to the same sizes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_cannot_size_the_sources() {
+    let stack = cited_stack(None, Vec::new());
+    let proxy = Proxy::start(&stack.relay_url, Attack::None).await;
+    let profile = stack.home.path().join("proxied.toml");
+    stack.write_profile(&profile, &[proxy.url.clone()], None);
+    let p = profile.to_str().unwrap();
+    let mut sizes = Vec::new();
+    for (prompt, expect) in [("Who first climbed Mount Everest?", 1), ("Tell me about the Eiffel Tower, Paris, Gustave Eiffel and the lighthouse of Alexandria", 2)] {
+        let out = cli_with(stack.home.path(), &["ask", "--profile", p, "--json", "--web-search", prompt], &[PASS]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(answer["citations"].as_array().unwrap().len() >= expect, "{answer}");
+        let response = proxy.exchanges().last().expect("the sealed exchange").response.clone();
+        sizes.push(sotto_e2e::chunk_plaintext_lengths(&response, 16).expect("chunked framing"));
+    }
+    assert_ne!(sizes[0].len(), 0);
+    assert_eq!(sizes[0], sizes[1], "different sources, the same sealed chunk sizes");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,7 +19,14 @@ export interface Receipt {
   request_bytes: number;
   /** The exact request body that was sealed (only from getReceipt). */
   sent_request?: string;
+  /** The sources of a web search, as the receipt covers them. */
+  citations?: Citation[];
+  /** Sources named outside the signature (OpenGradient), not shown. */
+  unsigned_citations?: number;
 }
+
+/** A source a web-search answer used: what the enclave fetched and quoted. */
+export interface Citation { index: number; title: string; url: string; quote: string }
 
 export interface MessageView {
   uid: string;
@@ -32,8 +39,13 @@ export interface MessageView {
   receipt: Receipt | null;
 }
 
-export interface ConversationSummary { id: string; title: string; created_ms: number; updated_ms: number; messages: number }
-export interface ConversationView { id: string; title: string; messages: MessageView[] }
+export interface ConversationSummary { id: string; title: string; created_ms: number; updated_ms: number; messages: number; project_id: string | null; web_search: boolean }
+export interface ConversationView { id: string; title: string; messages: MessageView[]; web_search: boolean; project: string | null }
+
+export interface ProjectFile { uid: string; name: string; kind: string; chars: number }
+export interface Project { id: string; name: string; instructions: string; memory: boolean; created_ms: number; updated_ms: number; files: ProjectFile[]; conversations: number }
+export interface ProjectView extends Project { conversation_list: ConversationSummary[] }
+export interface Memory { id: string; text: string; created_ms: number }
 export interface SearchHit { conversation_id: string; conversation_title: string; message_uid: string; role: string; snippet: string; created_ms: number }
 
 /** One request Sotto made ("what left this device"); sizes are HTTP body bytes. */
@@ -99,6 +111,13 @@ export interface SendResult {
   text: string;
   receipt: Receipt | null;
   warnings: string[];
+  /** The memories that went with the request. */
+  memories?: Memory[];
+  /** What of a project went with it, in one line. */
+  project?: string | null;
+  web_search?: boolean;
+  /** Facts the reply proposes to keep (nothing is kept unless the user says so). */
+  proposed_memories?: string[];
 }
 
 export interface Step { n: number; tool: string; input: Record<string, unknown>; output: string; ok: boolean; files: string[]; duration_ms: number; sent_bytes: number | null }
@@ -146,7 +165,7 @@ export const api = {
   startApp: (on: (e: StartupEvent) => void) => invoke<StartupReport>('start_app', { progress: channel(on) }),
   unlockHistory: (passphrase: string) => invoke<void>('unlock_history', { passphrase }),
   sendMessage: (
-    request: { request_id: string; conversation_id: string | null; prompt: string; model: string | null; replace_from: string | null; images: string[] },
+    request: { request_id: string; conversation_id: string | null; prompt: string; model: string | null; replace_from: string | null; images: string[]; web_search: boolean | null; project: string | null; search_query: string | null },
     onText: (piece: string) => void,
   ) => invoke<SendResult>('send_message', { request, events: channel<{ kind: 'text'; piece: string }>((e) => onText(e.piece)) }),
   stopReply: (requestId: string) => invoke<void>('stop_reply', { requestId }),
@@ -183,6 +202,21 @@ export const api = {
   changePassphrase: (old: string, next: string) => invoke<void>('change_passphrase', { old, new: next }),
   about: () => invoke<About>('about'),
   opengradientLogin: () => invoke<string>('opengradient_login'),
+  listProjects: () => invoke<Project[]>('list_projects'),
+  openProject: (name: string) => invoke<ProjectView>('open_project', { name }),
+  createProject: (name: string, instructions: string, memory: boolean) => invoke<void>('create_project', { name, instructions, memory }),
+  updateProject: (name: string, change: { newName?: string; instructions?: string; memory?: boolean }) =>
+    invoke<void>('update_project', { name, newName: change.newName ?? null, instructions: change.instructions ?? null, memory: change.memory ?? null }),
+  deleteProject: (name: string) => invoke<void>('delete_project', { name }),
+  addProjectFile: (project: string, name: string, data: string) => invoke<string>('add_project_file', { project, name, data }),
+  removeProjectFile: (project: string, fileUid: string) => invoke<void>('remove_project_file', { project, fileUid }),
+  moveConversation: (conversationId: string, project: string | null) => invoke<void>('move_conversation', { conversationId, project }),
+  searchProject: (name: string, text: string) => invoke<SearchHit[]>('search_project', { name, text }),
+  listMemories: () => invoke<{ enabled: boolean; memories: Memory[] }>('list_memories'),
+  addMemory: (text: string) => invoke<string>('add_memory', { text }),
+  editMemory: (id: string, text: string) => invoke<void>('edit_memory', { id, text }),
+  deleteMemory: (id: string) => invoke<void>('delete_memory', { id }),
+  setMemoryEnabled: (on: boolean) => invoke<void>('set_memory_enabled', { on }),
 };
 
 export function errorText(e: unknown): string {

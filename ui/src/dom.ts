@@ -41,6 +41,7 @@ const ICONS: Record<string, string> = {
   attach: 'M16.5 6.5l-7.8 7.8a2 2 0 0 0 2.8 2.8l7.8-7.8a4 4 0 0 0-5.7-5.7l-7.8 7.8a6 6 0 0 0 8.5 8.5l6.4-6.4',
   edit: 'M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4',
   trash: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13',
+  folder: 'M3 6h6l2 2h10v11H3z',
 };
 
 /** A small line icon (inline SVG: the fonts here have no emoji). */

@@ -8,11 +8,13 @@ import { MIN_PASSPHRASE_CHARS, newPassphraseProblem } from './passphrase';
 import { AgentView } from './views/agent';
 import { ChatView } from './views/chat';
 import { ImagesView } from './views/images';
+import { MemoryView } from './views/memory';
 import { NetworkView } from './views/network';
+import { ProjectsView } from './views/projects';
 import { SettingsPage } from './views/settings';
 import { Sidebar } from './views/sidebar';
 
-type ViewName = 'chat' | 'agent' | 'images' | 'network' | 'settings';
+type ViewName = 'chat' | 'agent' | 'images' | 'projects' | 'memory' | 'network' | 'settings';
 
 const root = document.getElementById('app') as HTMLElement;
 const main = h('main', { class: 'main' });
@@ -85,6 +87,9 @@ const chat = new ChatView({
     sidebar.select(id);
     void sidebar.refresh();
   },
+  memoryKept: () => {
+    if (currentView === 'memory') void memory.load();
+  },
   error: notify,
   openPanel,
 });
@@ -110,6 +115,20 @@ const sidebar = new Sidebar({
   error: notify,
 });
 const network = new NetworkView();
+const projects = new ProjectsView({
+  error: notify,
+  notify,
+  openConversation: (id) => {
+    show('chat');
+    void chat.open(id);
+  },
+  newChatIn: (name) => {
+    show('chat');
+    chat.newChatIn(name);
+  },
+  changed: () => void sidebar.refresh(),
+});
+const memory = new MemoryView({ error: notify });
 const images = new ImagesView({
   error: notify,
   notify,
@@ -120,7 +139,7 @@ const images = new ImagesView({
     chat.attachImage(name, png);
   },
 });
-const views: Record<ViewName, HTMLElement> = { chat: chat.el, agent: agent.el, images: images.el, network: network.el, settings: settings.el };
+const views: Record<ViewName, HTMLElement> = { chat: chat.el, agent: agent.el, images: images.el, projects: projects.el, memory: memory.el, network: network.el, settings: settings.el };
 let currentView: ViewName = 'chat';
 
 function show(view: ViewName): void {
@@ -129,6 +148,8 @@ function show(view: ViewName): void {
   sidebar.markView(view);
   if (view === 'settings') void settings.load();
   if (view === 'network') void network.load();
+  if (view === 'projects') void projects.load();
+  if (view === 'memory') void memory.load();
   if (view === 'images') {
     if (!images.loaded) void images.load();
     images.focus();
@@ -214,6 +235,9 @@ document.addEventListener('keydown', (e) => {
     e.preventDefault();
     sidebar.search.focus();
     sidebar.search.select();
+  } else if (mod && e.key.toLowerCase() === 'p') {
+    e.preventDefault();
+    show('projects');
   } else if (mod && e.key.toLowerCase() === 'i') {
     e.preventDefault();
     show('images');
@@ -229,6 +253,6 @@ document.addEventListener('keydown', (e) => {
 });
 
 root.append(h('div', { class: 'app' }, sidebar.el, main, panel), toasts, startup);
-main.append(chat.el, agent.el, images.el, network.el, settings.el);
+main.append(chat.el, agent.el, images.el, projects.el, memory.el, network.el, settings.el);
 show('chat');
 void start();

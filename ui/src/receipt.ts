@@ -1,6 +1,7 @@
 // The proof a reply carries: a badge on every reply, and the receipt panel it opens.
 
 import type { ReplyCheck, Receipt, Status } from './api';
+import { sourcesList } from './context';
 import { formatBytes, formatTime, h } from './dom';
 
 const BADGES: Record<string, { label: string; icon: string; help: string }> = {
@@ -77,6 +78,11 @@ export function receiptPanel(r: Receipt): HTMLElement {
       row('Signed', formatTime(r.timestamp_ms)),
       row('Signing key', h('code', {}, r.key_id)),
       r.chunks !== undefined ? row('Chunks', String(r.chunks)) : null),
+    r.citations !== undefined || r.unsigned_citations
+      ? h('div', { class: 'receipt-sources' },
+          h('p', { class: 'muted' }, 'The enclave searched the web itself; these sources — titles, addresses and quoted text — are inside the reply the output hash covers.'),
+          sourcesList(r.citations, r.unsigned_citations ?? 0))
+      : null,
     h('h3', {}, 'What left this device'),
     h('dl', {},
       row('Relay', h('code', {}, r.relay || '—')),

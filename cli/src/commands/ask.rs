@@ -76,7 +76,7 @@ fn preview_web_search(args: &AskArgs, store: Option<&Store>, opengradient: bool)
     if opengradient {
         eprintln!("web search: on — OpenGradient's TEE searches the web for this message; the sources it returns are outside its signature, so Sotto does not show them");
     } else {
-        eprintln!("web search: on — the enclave searches the web for this message through its own provider (not from this device); the sources come back covered by the receipt");
+        eprintln!("web search: on — the enclave sends the words you typed (not attached files) to its search provider and fetches the pages it cites: the provider and those sites see the question and the fetches, not who asked; the sources come back covered by the receipt");
     }
 }
 
@@ -226,6 +226,8 @@ pub fn run(args: AskArgs) -> i32 {
         images,
         project: args.project.clone(),
         web_search: args.web_search_switch(),
+        // The typed prompt, not the attachments' text, is what a search looks for.
+        search_query: Some(args.prompt.clone()),
         // This command says which memories go before sending. OpenGradient's TEEs forward the
         // prompt to a third-party provider, so facts are never added to it unasked.
         recall: !client.is_opengradient(),
@@ -300,7 +302,7 @@ fn history(args: &AskArgs) -> Option<Store> {
 fn propose(facts: &[String]) {
     for fact in facts {
         let fact = sotto_core::extract::terminal_safe(fact);
-        eprintln!("the model suggests remembering: “{fact}” — nothing is kept unless you run: sotto memory add '{}'", fact.replace('\'', "'\\''"));
+        eprintln!("the model suggests remembering: “{fact}” — nothing is kept unless you run: sotto memory add -- '{}'", fact.replace('\'', "'\\''"));
     }
 }
 
@@ -312,7 +314,9 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
             "request": serde_json::from_slice::<serde_json::Value>(sent).unwrap_or_else(|_| json!(String::from_utf8_lossy(sent))),
             "reply": reply.text,
             // The sources of a web search, exactly as the receipt covers them.
-            "citations": reply.citations,
+            "citations": reply.citations.clone().unwrap_or_default(),
+            // Whether the enclave searched (it may have found nothing usable).
+            "searched": reply.citations.is_some(),
             "unsigned_citations_not_shown": reply.unsigned_citations,
             // Facts the reply proposes to keep (not kept: `sotto memory add` keeps one).
             "proposed_memories": proposed,
@@ -355,9 +359,13 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
 /// The verified sources under the reply (web text: made safe for a terminal).
 fn print_sources(reply: &VerifiedReply, out: &mut dyn std::io::Write) {
     let safe = sotto_core::extract::terminal_safe;
-    if !reply.citations.is_empty() {
+    let citations = reply.citations.as_deref().unwrap_or_default();
+    if reply.citations.is_some() && citations.is_empty() {
+        let _ = writeln!(out, "\nThe enclave searched the web and found nothing usable.");
+    }
+    if !citations.is_empty() {
         let _ = writeln!(out, "\nSources (covered by the receipt):");
-        for c in &reply.citations {
+        for c in citations {
             let _ = writeln!(out, "[{}] {} — {}\n    “{}”", c.index, safe(&c.title), safe(&c.url), safe(&c.quote));
         }
     }

@@ -182,10 +182,14 @@ fn edit(store: &Store, name: &str, instructions: Option<&str>, add: &[PathBuf], 
     if let Some(i) = instructions {
         check_instructions(i)?;
     }
-    let mut uids = Vec::new();
+    // Every file of each name goes (names may repeat), each once.
+    let mut uids: Vec<String> = Vec::new();
     for file in remove {
-        let f = project.files.iter().find(|f| &f.name == file).ok_or_else(|| format!("the project has no file named {}", terminal_safe(file)))?;
-        uids.push(f.uid.clone());
+        let matching: Vec<&sotto_core::store::ProjectFile> = project.files.iter().filter(|f| &f.name == file).collect();
+        if matching.is_empty() {
+            return Err(format!("the project has no file named {}", terminal_safe(file)));
+        }
+        uids.extend(matching.iter().map(|f| f.uid.clone()).filter(|u| !uids.contains(u)).collect::<Vec<_>>());
     }
     let read = read_files(add)?;
     if let Some(i) = instructions {

@@ -50,7 +50,7 @@ pub fn run(command: ProofCommand) -> i32 {
         let out: Vec<_> = verdicts
             .iter()
             .map(|(message, v)| match v {
-                Ok(r) => json!({"message": message, "verified": true, "hardware_protected": r.hardware_protected, "detail": sotto_core::recheck::describe(r), "enclave": r.enclave, "model": r.model, "text_checked": r.text_checked, "citations": r.citations}),
+                Ok(r) => json!({"message": message, "verified": true, "hardware_protected": r.hardware_protected, "detail": sotto_core::recheck::describe(r), "enclave": r.enclave, "model": r.model, "text_checked": r.text_checked, "citations": r.citations.clone().unwrap_or_default()}),
                 Err(e) => json!({"message": message, "verified": false, "detail": e.to_string()}),
             })
             .collect();

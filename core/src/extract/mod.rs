@@ -184,9 +184,11 @@ pub async fn extract_file(runtime: &Runtime, file: std::fs::File, name: &str, pa
 }
 
 /// Text made safe for a terminal: control characters (escape sequences that could rewrite the
-/// screen) become U+FFFD; line breaks and tabs stay.
+/// screen) and invisible format characters (bidirectional overrides, zero-width characters that
+/// make shown text differ from its bytes) become U+FFFD; line breaks and tabs stay.
 pub fn terminal_safe(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c }).collect()
+    use sotto_enclave_protocol::search::is_format;
+    text.chars().map(|c| if (c.is_control() && c != '\n' && c != '\t') || is_format(c) { '\u{FFFD}' } else { c }).collect()
 }
 
 impl Extracted {

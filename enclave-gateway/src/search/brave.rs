@@ -1,6 +1,8 @@
 //! The Brave Search API (`GET /res/v1/web/search`), or any service speaking its format, called
 //! from inside the enclave. The key is the gateway's (`SOTTO_SEARCH_API_KEY`); the device never
-//! holds it. Cited pages are fetched here too, so the quotes are what the pages said.
+//! holds it, and it goes only to the provider's address (https, no redirects). Cited pages are
+//! fetched here too, so the quotes are what the pages said — from public https addresses only
+//! (see [`super::public_address`]).
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -10,30 +12,59 @@ use super::{Hit, SearchError, SearchProvider};
 
 /// The most read of a search answer or of one page.
 const MAX_ANSWER_BYTES: usize = 2 << 20;
-const MAX_PAGE_BYTES: usize = 4 << 20;
+const MAX_PAGE_BYTES: usize = 1 << 20;
+/// The most redirects a page may take (each one checked again).
+const MAX_REDIRECTS: usize = 3;
+
+/// Set only by tests (and measured into PCR1 when set): pages and the provider may be on this
+/// machine and over plain http.
+pub fn local_allowed() -> bool {
+    std::env::var("SOTTO_SEARCH_ALLOW_LOCAL").is_ok_and(|v| v == "1")
+}
 const RESULTS: usize = 5;
 
 pub struct BraveSearch {
     base_url: String,
     api_key: Option<String>,
-    http: reqwest::Client,
+    /// For the provider: no redirects (its key must not follow one elsewhere).
+    api: reqwest::Client,
+    /// For pages: public addresses only, every redirect checked.
+    pages: reqwest::Client,
+    local: bool,
 }
 
 impl BraveSearch {
     pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        let local = local_allowed();
+        if !base_url.starts_with("https://") && !local {
+            anyhow::bail!("the search provider must be reached over https (its key and every query go to it): {base_url}");
+        }
+        let agent = concat!("sotto-enclave-gateway/", env!("CARGO_PKG_VERSION"));
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error("the page redirects too many times");
+            }
+            match super::public_address::check(attempt.url(), local) {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(format!("the page redirects to an address the enclave does not fetch: {why}")),
+            }
+        });
         Ok(Self {
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key: std::env::var("SOTTO_SEARCH_API_KEY").ok().filter(|k| !k.is_empty()),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::limited(3))
-                .user_agent(concat!("sotto-enclave-gateway/", env!("CARGO_PKG_VERSION")))
+            api: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).user_agent(agent).build()?,
+            pages: reqwest::Client::builder()
+                .redirect(redirects)
+                .dns_resolver(std::sync::Arc::new(super::public_address::PublicResolver { local }))
+                .user_agent(agent)
                 .build()?,
+            local,
         })
     }
 
     async fn query(&self, query: &str) -> Result<Vec<Hit>, SearchError> {
         let mut request = self
-            .http
+            .api
             .get(format!("{}/res/v1/web/search", self.base_url))
             .query(&[("q", query), ("count", &RESULTS.to_string())])
             .header("accept", "application/json");
@@ -52,20 +83,25 @@ impl BraveSearch {
     }
 
     async fn fetch(&self, url: &str) -> Result<String, SearchError> {
-        let response = self.http.get(url).send().await.map_err(|e| SearchError(format!("the page cannot be fetched ({})", e.without_url())))?;
+        let parsed = reqwest::Url::parse(url).map_err(|_| SearchError("the page's address is not a URL".into()))?;
+        super::public_address::check(&parsed, self.local).map_err(SearchError)?;
+        let response = self.pages.get(parsed).send().await.map_err(|e| SearchError(format!("the page cannot be fetched ({})", e.without_url())))?;
         if !response.status().is_success() {
             return Err(SearchError(format!("the page answered HTTP {}", response.status().as_u16())));
         }
         let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let bytes = read_capped(response, MAX_PAGE_BYTES, "the page").await?;
-        let text = String::from_utf8_lossy(&bytes);
-        if kind.starts_with("text/html") || kind.starts_with("application/xhtml") {
-            Ok(html_to_text(&text).1)
-        } else if kind.starts_with("text/plain") {
-            Ok(text.into_owned())
-        } else {
-            Err(SearchError(format!("the page is not text (it is `{kind}`)")))
+        let html = kind.starts_with("text/html") || kind.starts_with("application/xhtml");
+        if !html && !kind.starts_with("text/plain") {
+            return Err(SearchError(format!("the page is not text (it is `{kind}`)")));
         }
+        // Parsing is CPU work: off the async threads.
+        tokio::task::spawn_blocking(move || {
+            let text = String::from_utf8_lossy(&bytes);
+            if html { html_to_text(&text).1 } else { text.into_owned() }
+        })
+        .await
+        .map_err(|_| SearchError("the page could not be read".into()))
     }
 }
 

@@ -1,13 +1,16 @@
 //! A fetched page as plain text: html5ever's tokenizer, keeping the text outside scripts,
-//! styles and other non-content elements, with a line break at each block.
+//! styles and other non-content elements, with a line break at each block. Without a tree
+//! builder the tokenizer must be told where raw text starts (a `<` inside a script is not a
+//! tag): the sink switches it to the raw-text state the HTML standard gives each element.
 
 use std::cell::RefCell;
 
 use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts};
 
-/// The most text kept from one page.
-const MAX_TEXT_CHARS: usize = 200_000;
+/// The most text kept from one page, in bytes.
+const MAX_TEXT_BYTES: usize = 200_000;
 
 const SKIPPED: &[&str] = &["script", "style", "noscript", "template", "svg", "head", "nav", "footer"];
 const BLOCKS: &[&str] = &["p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "blockquote", "pre", "title"];
@@ -19,6 +22,20 @@ struct TextSink {
     skipping: RefCell<u32>,
     title: RefCell<Option<String>>,
     in_title: RefCell<bool>,
+}
+
+/// The state the tokenizer must enter after this start tag (the HTML standard's tree builder
+/// does the same).
+fn raw_state(tag: &Tag) -> Option<RawKind> {
+    if tag.kind != TagKind::StartTag || tag.self_closing {
+        return None;
+    }
+    match &*tag.name {
+        "script" => Some(RawKind::ScriptData),
+        "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => Some(RawKind::Rawtext),
+        "title" | "textarea" => Some(RawKind::Rcdata),
+        _ => None,
+    }
 }
 
 impl TextSink {
@@ -45,15 +62,28 @@ impl TokenSink for TextSink {
 
     fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
         match token {
-            Token::TagToken(tag) => self.tag(&tag),
+            Token::TagToken(tag) => {
+                self.tag(&tag);
+                if let Some(kind) = raw_state(&tag) {
+                    return TokenSinkResult::RawData(kind);
+                }
+            }
             Token::CharacterTokens(t) if *self.in_title.borrow() => {
-                self.title.borrow_mut().get_or_insert_with(String::new).push_str(&t);
+                let mut title = self.title.borrow_mut();
+                let title = title.get_or_insert_with(String::new);
+                if title.len() < 1000 {
+                    title.push_str(&t);
+                }
             }
             Token::CharacterTokens(t) if *self.skipping.borrow() == 0 => {
                 let mut text = self.text.borrow_mut();
-                if text.len() < MAX_TEXT_CHARS {
-                    text.push_str(&t);
+                // One long text node must not carry the page past the cap either.
+                let room = MAX_TEXT_BYTES.saturating_sub(text.len());
+                let mut end = room.min(t.len());
+                while !t.is_char_boundary(end) {
+                    end -= 1;
                 }
+                text.push_str(&t[..end]);
             }
             _ => {}
         }
@@ -94,5 +124,11 @@ mod tests {
         // Broken markup still gives text, and nothing panics.
         assert_eq!(html_to_text("<p>unclosed <b>tags <script>never closed").1, "unclosed tags");
         assert_eq!(html_to_text("").1, "");
+        // A `<` inside a script or style does not open a tag that hides or leaks text.
+        let tricky = "<p>before</p><script>if (a<b) { x = '</p><p>scripttext' }</script><style>p<q{}</style><p>after</p>";
+        assert_eq!(html_to_text(tricky).1, "before\nafter");
+        // A single huge text node is cut at the cap, on a character boundary.
+        let huge = format!("<p>{}</p>", "é".repeat(150_000));
+        assert!(html_to_text(&huge).1.len() <= MAX_TEXT_BYTES);
     }
 }

@@ -455,7 +455,7 @@ fn finish(ctx: &Context, f: Finished) -> Result<VerifiedReply, InferenceError> {
         proof: None,
         tee_proof: Some(tee_proof),
         // OpenGradient's TEEs do not sign the sources of a web search: they are not kept.
-        citations: Vec::new(),
+        citations: None,
         unsigned_citations: unsigned_citations(&f.final_frame),
     })
 }

@@ -20,7 +20,7 @@ pub struct AttachmentView {
 }
 
 /// A file's name as the reader and the message show it (no folders, no control characters).
-fn clean_name(name: &str) -> String {
+pub(crate) fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let clean: String = base.chars().filter(|c| !c.is_control()).take(120).collect();
     // The name is only shown (the bytes never go to a file of this name).
@@ -30,6 +30,12 @@ fn clean_name(name: &str) -> String {
 #[tauri::command]
 pub async fn read_attachment(state: State<'_, AppState>, name: String, data: String, password: Option<String>) -> CommandResult<AttachmentView> {
     let name = clean_name(&name);
+    let read = read_bytes(&state, &name, &data, password.as_deref()).await?;
+    Ok(AttachmentView { summary: read.summary(&name), part: read.as_message_part(&name), read })
+}
+
+/// A file the window sent (base64), read in the sandbox; `name` is already clean.
+pub(crate) async fn read_bytes(state: &AppState, name: &str, data: &str, password: Option<&str>) -> CommandResult<Extracted> {
     if data.len() as u64 > (MAX_FILE_BYTES / 3 + 1) * 4 {
         return Err(CommandError::Other(format!("{name} is larger than {} MiB, the most Sotto reads", MAX_FILE_BYTES >> 20)));
     }
@@ -44,10 +50,9 @@ pub async fn read_attachment(state: State<'_, AppState>, name: String, data: Str
     std::io::Write::write_all(&mut file, &bytes).map_err(hold)?;
     std::io::Seek::rewind(&mut file).map_err(hold)?;
     drop(bytes);
-    let read = extract_file(&runtime, file, &name, password.as_deref().filter(|p| !p.is_empty()), &ExtractLimits::default())
+    extract_file(&runtime, file, name, password.filter(|p| !p.is_empty()), &ExtractLimits::default())
         .await
-        .map_err(|e| CommandError::Other(e.to_string()))?;
-    Ok(AttachmentView { summary: read.summary(&name), part: read.as_message_part(&name), read })
+        .map_err(|e| CommandError::Other(e.to_string()))
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub struct SendRequest {
     /// Start the conversation in this project (its name).
     #[serde(default)]
     project: Option<String>,
+    /// What the user typed, without attached files' text: what a web search looks for.
+    #[serde(default)]
+    search_query: Option<String>,
 }
 
 #[derive(Clone, Serialize)]
@@ -55,6 +58,8 @@ pub struct SendResult {
     /// What of a project went with it, in one line.
     project: Option<String>,
     web_search: bool,
+    /// Facts the reply proposes to keep; kept only if the user says so.
+    proposed_memories: Vec<String>,
 }
 
 #[tauri::command]
@@ -90,6 +95,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         images,
         project: request.project.clone().filter(|p| !p.is_empty()),
         web_search: request.web_search,
+        search_query: request.search_query.clone(),
         // The window shows which memories went under the prompt. OpenGradient's TEEs forward
         // the prompt to a third-party provider, so facts are never added to it.
         recall: !client.is_opengradient(),
@@ -132,6 +138,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, even
         memories: outcome.memories,
         project: outcome.project.map(|p| p.summary()),
         web_search: outcome.web_search,
+        proposed_memories: outcome.proposed_memories,
     })
 }
 

@@ -32,6 +32,10 @@ pub struct ConversationView {
     id: String,
     title: String,
     messages: Vec<MessageView>,
+    /// Whether its requests ask the enclave to search the web (remembered).
+    web_search: bool,
+    /// The project it belongs to, by name.
+    project: Option<String>,
 }
 
 #[tauri::command]
@@ -61,7 +65,11 @@ pub fn open_conversation(state: State<'_, AppState>, id: String) -> CommandResul
             }),
         })
         .collect();
-    Ok(ConversationView { id: c.summary.id, title: c.summary.title, messages })
+    let project = match &c.summary.project_id {
+        Some(id) => Some(state.with_store(|s| s.project_by_id(id))?.name),
+        None => None,
+    };
+    Ok(ConversationView { id: c.summary.id, title: c.summary.title, messages, web_search: c.summary.web_search, project })
 }
 
 #[tauri::command]

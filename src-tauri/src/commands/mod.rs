@@ -6,6 +6,8 @@ pub mod attachments;
 pub mod chat;
 pub mod history;
 pub mod images;
+pub mod memory;
+pub mod projects;
 pub mod settings;
 pub mod startup;
 

@@ -2,6 +2,7 @@
 // receipt panel.
 
 import { api, errorText, type MessageView, type Receipt, type SendResult } from '../api';
+import { contextNote, sourcesList, withoutProposals } from '../context';
 import { attachmentNote, composePrompt, imagesToSend, readAttachment, type Attachment } from '../attachments';
 import { clear, h, icon } from '../dom';
 import { copyCode, renderMarkdown } from '../markdown';
@@ -10,6 +11,8 @@ import { StreamingReply } from '../stream';
 
 export interface ChatHost {
   conversationChanged(id: string | null): void;
+  /** A fact the user chose to keep from a reply's proposals. */
+  memoryKept(): void;
   error(message: string): void;
   openPanel(title: string, body: HTMLElement): void;
 }
@@ -32,6 +35,15 @@ export class ChatView {
   private seeing = new Set<string>();
   private activeRequest: string | null = null;
   private replaceFrom: string | null = null;
+  /** This conversation's web search switch, and whether the user changed it since the last send. */
+  private webSearch = false;
+  private webSearchChanged = false;
+  private readonly webSearchButton: HTMLButtonElement;
+  /** The project of this conversation (or the one a new chat starts in). */
+  private project: string | null = null;
+  private readonly projectPill: HTMLElement;
+  /** What went with the last message and came back with its reply (shown under that reply). */
+  private lastExtras: SendResult | null = null;
 
   constructor(private readonly host: ChatHost) {
     this.title = h('h1', { class: 'chat-title' }, 'New chat');
@@ -42,16 +54,18 @@ export class ChatView {
     this.fileInput = h('input', { type: 'file', multiple: true, class: 'hidden', 'aria-hidden': 'true', tabindex: '-1', onchange: () => void this.addFiles(this.fileInput.files) });
     this.sendButton = h('button', { type: 'button', class: 'send primary', 'aria-label': 'Send (Enter)', onclick: () => void this.send() }, 'Send');
     this.stopButton = h('button', { type: 'button', class: 'stop danger hidden', 'aria-label': 'Stop (Escape)', onclick: () => this.stop() }, 'Stop');
+    this.webSearchButton = h('button', { type: 'button', class: 'web-search-toggle', 'aria-pressed': 'false', title: 'Web search: the enclave searches the web itself for your messages in this conversation and answers with sources its receipt covers', onclick: () => this.toggleWebSearch() }, 'Web search');
+    this.projectPill = h('span', { class: 'project-pill hidden' });
     this.chips = h('div', { class: 'attachments', 'aria-label': 'Attachments' });
     this.note = h('p', { class: 'composer-note', 'aria-live': 'polite' });
     const composer = h('div', { class: 'composer' },
       this.chips,
       h('div', { class: 'composer-row' },
         h('button', { type: 'button', class: 'icon attach', 'aria-label': 'Attach files', title: 'Attach files (PDF, Word, Excel, OpenDocument, CSV, text…), read on this device in the sandbox', onclick: () => this.fileInput.click() }, icon('attach')),
-        this.input, this.sendButton, this.stopButton, this.fileInput),
+        this.input, this.webSearchButton, this.sendButton, this.stopButton, this.fileInput),
       this.note);
     this.el = h('section', { class: 'view chat-view', 'aria-label': 'Chat' },
-      h('header', { class: 'view-header' }, this.title, h('div', { class: 'header-tools' }, this.models)),
+      h('header', { class: 'view-header' }, h('div', { class: 'title-block' }, this.title, this.projectPill), h('div', { class: 'header-tools' }, this.models)),
       this.list, composer);
     for (const ev of ['dragover', 'dragenter']) this.el.addEventListener(ev, (e) => { e.preventDefault(); this.el.classList.add('dropping'); });
     this.el.addEventListener('dragleave', () => this.el.classList.remove('dropping'));
@@ -97,11 +111,40 @@ export class ChatView {
     localStorage.setItem('sotto.model', this.models.value);
   }
 
+  private toggleWebSearch(): void {
+    this.setWebSearch(!this.webSearch);
+    this.webSearchChanged = true;
+    this.updateNote();
+  }
+
+  private setWebSearch(on: boolean): void {
+    this.webSearch = on;
+    this.webSearchChanged = false;
+    this.webSearchButton.setAttribute('aria-pressed', String(on));
+    this.webSearchButton.classList.toggle('on', on);
+  }
+
+  private setProject(name: string | null): void {
+    this.project = name;
+    this.projectPill.textContent = name ? `Project: ${name}` : '';
+    this.projectPill.classList.toggle('hidden', !name);
+  }
+
+  /** A new chat inside a project: its instructions and files go with every message. */
+  newChatIn(project: string): void {
+    this.newChat();
+    this.setProject(project);
+    this.updateNote();
+  }
+
   newChat(): void {
     if (this.busy) return;
     this.conversationId = null;
     this.messages = [];
     this.replaceFrom = null;
+    this.lastExtras = null;
+    this.setWebSearch(false);
+    this.setProject(null);
     this.title.textContent = 'New chat';
     this.renderMessages();
     this.host.conversationChanged(null);
@@ -120,6 +163,10 @@ export class ChatView {
       this.messages = c.messages;
       this.title.textContent = c.title;
       this.replaceFrom = null;
+      this.lastExtras = null;
+      this.setWebSearch(c.web_search);
+      this.setProject(c.project);
+      this.updateNote();
       this.renderMessages();
       this.host.conversationChanged(c.id);
       this.scrollToEnd(true);
@@ -153,14 +200,53 @@ export class ChatView {
   private replyBubble(m: MessageView, last: boolean): HTMLElement {
     const body = h('div', { class: 'text markdown' });
     if (m.status === 'failed') body.append(h('p', { class: 'refusal' }, `Not shown: ${m.detail ?? 'a check failed'}`));
-    else body.innerHTML = renderMarkdown(m.content);
+    else body.innerHTML = renderMarkdown(withoutProposals(m.content));
     if (m.status === 'unfinished' || m.status === 'imported') body.classList.add('unverified');
     const open = () => this.showProof(m);
     const actions = h('div', { class: 'message-actions' },
       badgeFor(m.status, open),
       m.status !== 'failed' ? h('button', { type: 'button', class: 'link', 'aria-label': 'Copy this reply', onclick: () => void navigator.clipboard?.writeText(m.content) }, 'Copy') : null,
       last ? h('button', { type: 'button', class: 'link', 'aria-label': 'Regenerate this reply', onclick: () => void this.regenerate() }, 'Regenerate') : null);
-    return h('article', { class: `message assistant status-${m.status}`, 'data-uid': m.uid, 'aria-label': 'Sotto' }, body, actions);
+    const extras = last ? this.lastExtras : null;
+    const sources = m.status !== 'failed' && m.receipt ? sourcesList(m.receipt.citations, m.receipt.unsigned_citations ?? 0) : null;
+    return h('article', { class: `message assistant status-${m.status}`, 'data-uid': m.uid, 'aria-label': 'Sotto' },
+      body, sources, actions,
+      extras ? contextNote(extras.memories, extras.project, extras.web_search) : null,
+      extras ? this.proposalsBox(extras.proposed_memories ?? []) : null);
+  }
+
+  /** Facts the reply proposes: kept only when the user says so. */
+  private proposalsBox(facts: string[]): HTMLElement | null {
+    if (!facts.length) return null;
+    const box = h('div', { class: 'memory-proposals', role: 'group', 'aria-label': 'Memories the reply proposes' });
+    for (const fact of facts) {
+      const row: HTMLElement = h('div', { class: 'memory-proposal' },
+        h('span', {}, 'Remember ', h('q', {}, fact), '?'),
+        h('button', { type: 'button', class: 'keep', onclick: () => void this.keep(fact, row) }, 'Keep'),
+        h('button', { type: 'button', class: 'link', onclick: () => this.dismiss(fact, row) }, 'Dismiss'));
+      box.append(row);
+    }
+    return h('div', {}, h('p', { class: 'muted' }, 'Nothing is kept unless you say so. Kept facts stay encrypted on this computer.'), box);
+  }
+
+  private forgetProposal(fact: string): void {
+    if (this.lastExtras?.proposed_memories) this.lastExtras.proposed_memories = this.lastExtras.proposed_memories.filter((f) => f !== fact);
+  }
+
+  private async keep(fact: string, row: HTMLElement): Promise<void> {
+    try {
+      await api.addMemory(fact);
+      this.forgetProposal(fact);
+      row.replaceWith(h('p', { class: 'memory-kept' }, `Kept: “${fact}”. It goes with later messages it bears on (Memory lists it).`));
+      this.host.memoryKept();
+    } catch (e) {
+      this.host.error(errorText(e));
+    }
+  }
+
+  private dismiss(fact: string, row: HTMLElement): void {
+    this.forgetProposal(fact);
+    row.remove();
   }
 
   private async showProof(m: MessageView): Promise<void> {
@@ -261,7 +347,8 @@ export class ChatView {
   private updateNote(): void {
     const editing = this.replaceFrom ? 'Editing: sending replaces that message and everything after it (Escape to cancel). ' : '';
     const files = attachmentNote(this.attachments, this.modelSeesImages);
-    this.note.textContent = editing + (files || 'Sealed on this device; only the relay sees where it comes from, only the attested enclave can read it.');
+    const searching = this.webSearch ? 'Web search is on: the enclave searches the web for this message through its own provider, not from this computer. ' : '';
+    this.note.textContent = editing + searching + (files || 'Sealed on this device; only the relay sees where it comes from, only the attested enclave can read it.');
   }
 
   stop(): void {
@@ -307,7 +394,14 @@ export class ChatView {
     let result: SendResult | null = null;
     try {
       result = await api.sendMessage(
-        { request_id: requestId, conversation_id: this.conversationId, prompt, model: this.models.value || null, replace_from: replace, images },
+        {
+          request_id: requestId, conversation_id: this.conversationId, prompt, model: this.models.value || null, replace_from: replace, images,
+          // The switch is sent when it changed (or for a new chat); otherwise the conversation's stands.
+          web_search: this.webSearchChanged || !this.conversationId ? this.webSearch : null,
+          project: this.conversationId ? null : this.project,
+          // A search looks for what was typed, never for attached files' text.
+          search_query: typed.trim() || null,
+        },
         (piece) => {
           stream.push(piece);
           this.scrollToEnd(false);
@@ -317,6 +411,7 @@ export class ChatView {
       // Nothing was received (no profile, no relay…): the reply fails with the reason.
       result = { conversation_id: null, status: 'failed', reason: errorText(e), text: '', receipt: null, warnings: [] };
     }
+    this.webSearchChanged = false;
     this.activeRequest = null;
     this.setBusy(false);
     if (result) this.finish(result, stream, article);
@@ -325,9 +420,10 @@ export class ChatView {
   private finish(result: SendResult, stream: StreamingReply, article: HTMLElement): void {
     for (const w of result.warnings) this.host.error(w);
     const reply: MessageView = { uid: '', role: 'assistant', content: result.text, status: result.status, detail: result.reason, model: null, created_ms: Date.now(), receipt: result.receipt };
+    this.lastExtras = result;
     if (result.status === 'failed') stream.withdraw(result.reason ?? 'a check failed');
     else if (result.status === 'unfinished') stream.stop();
-    else stream.finish(result.text);
+    else stream.finish(withoutProposals(result.text));
     if (result.conversation_id) {
       const changed = result.conversation_id !== this.conversationId;
       this.conversationId = result.conversation_id;

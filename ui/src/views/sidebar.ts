@@ -1,6 +1,6 @@
 // The sidebar: new chat, search, the conversations (rename, delete), and the other views.
 
-import { api, errorText, type ConversationSummary, type SearchHit } from '../api';
+import { api, errorText, type ConversationSummary, type Project, type SearchHit } from '../api';
 import { clear, h, icon } from '../dom';
 import { snippetParts } from '../snippet';
 
@@ -8,7 +8,7 @@ export interface SidebarHandlers {
   newChat(): void;
   open(id: string): void;
   deleted(id: string): void;
-  show(view: 'chat' | 'agent' | 'images' | 'network' | 'settings'): void;
+  show(view: 'chat' | 'agent' | 'images' | 'projects' | 'memory' | 'network' | 'settings'): void;
   error(message: string): void;
 }
 
@@ -18,6 +18,7 @@ export class Sidebar {
   private readonly list: HTMLElement;
   private current: string | null = null;
   private searchTimer: number | undefined;
+  private projects: Project[] = [];
 
   constructor(private readonly on: SidebarHandlers) {
     this.search = h('input', { type: 'search', class: 'search', placeholder: 'Search (Ctrl+K)', 'aria-label': 'Search history', oninput: () => this.searchSoon() });
@@ -31,6 +32,8 @@ export class Sidebar {
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'chat', onclick: () => on.show('chat') }, 'Chat'),
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'agent', onclick: () => on.show('agent') }, 'Local agent'),
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'images', 'aria-label': 'Image Studio (Ctrl+I)', onclick: () => on.show('images') }, 'Image Studio'),
+        h('button', { type: 'button', class: 'nav-button', 'data-view': 'projects', 'aria-label': 'Projects (Ctrl+P)', onclick: () => on.show('projects') }, 'Projects'),
+        h('button', { type: 'button', class: 'nav-button', 'data-view': 'memory', onclick: () => on.show('memory') }, 'Memory'),
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'network', onclick: () => on.show('network') }, 'Network activity'),
         h('button', { type: 'button', class: 'nav-button', 'data-view': 'settings', 'aria-label': 'Settings (Ctrl+,)', onclick: () => on.show('settings') }, 'Settings')),
     );
@@ -52,7 +55,9 @@ export class Sidebar {
   async refresh(): Promise<void> {
     if (this.search.value.trim()) return this.runSearch();
     try {
-      this.showConversations(await api.listConversations());
+      const conversations = await api.listConversations();
+      this.projects = await api.listProjects().catch(() => []);
+      this.showConversations(conversations);
     } catch (e) {
       this.showMessage(errorText(e));
     }
@@ -74,8 +79,36 @@ export class Sidebar {
     const title = h('button', { type: 'button', class: 'conversation-title', title: c.title, onclick: () => this.on.open(c.id) }, c.title || 'Untitled');
     const rename = h('button', { type: 'button', class: 'icon', 'aria-label': `Rename “${c.title}”`, title: 'Rename', onclick: () => this.rename(li, c) }, icon('edit'));
     const remove = h('button', { type: 'button', class: 'icon', 'aria-label': `Delete “${c.title}”`, title: 'Delete', onclick: () => this.remove(c) }, icon('trash'));
-    const li = h('li', { 'data-id': c.id }, title, h('span', { class: 'row-actions' }, rename, remove));
+    const move = h('button', { type: 'button', class: 'icon move', 'aria-label': `Move “${c.title}” to a project`, title: 'Move to a project', onclick: () => this.move(li, c) }, icon('folder'));
+    const project = this.projects.find((p) => p.id === c.project_id);
+    if (project) title.append(h('span', { class: 'project-tag' }, project.name));
+    const li = h('li', { 'data-id': c.id }, title, h('span', { class: 'row-actions' }, move, rename, remove));
     return li;
+  }
+
+  /** Into a project, or out of any: a list of the projects in place of the row. */
+  private move(li: HTMLElement, c: ConversationSummary): void {
+    const select = h('select', { class: 'move-to', 'aria-label': `Project for “${c.title}”` },
+      h('option', { value: '' }, 'No project'),
+      ...this.projects.map((p) => h('option', { value: p.name }, p.name)));
+    const current = this.projects.find((p) => p.id === c.project_id);
+    select.value = current?.name ?? '';
+    const done = async (save: boolean) => {
+      if (save && select.value !== (current?.name ?? '')) {
+        try {
+          await api.moveConversation(c.id, select.value || null);
+          if (this.current === c.id) this.on.open(c.id);
+        } catch (e) {
+          this.on.error(errorText(e));
+        }
+      }
+      await this.refresh();
+    };
+    select.addEventListener('change', () => void done(true));
+    select.addEventListener('keydown', (e) => e.key === 'Escape' && void done(false));
+    select.addEventListener('blur', () => void done(false), { once: true });
+    li.replaceChildren(select);
+    select.focus();
   }
 
   private rename(li: HTMLElement, c: ConversationSummary): void {

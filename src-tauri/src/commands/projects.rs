@@ -1,0 +1,98 @@
+//! Projects: conversations grouped with shared instructions and files (kept as the text the
+//! sandboxed reader gave), created, edited, searched and deleted from the window.
+
+use serde::Serialize;
+use sotto_core::store::{ConversationSummary, Project, SearchHit};
+use tauri::State;
+
+use crate::error::{CommandError, CommandResult};
+use crate::state::AppState;
+
+/// The longest instructions a project keeps (they go with every request in it).
+const MAX_INSTRUCTIONS: usize = 8_000;
+
+fn check(name: &str, instructions: &str) -> CommandResult<()> {
+    if name.trim().is_empty() {
+        return Err(CommandError::Other("give the project a name".into()));
+    }
+    if instructions.chars().count() > MAX_INSTRUCTIONS {
+        return Err(CommandError::Other("the instructions are longer than 8,000 characters; keep them short and put material in files".into()));
+    }
+    Ok(())
+}
+
+#[tauri::command]
+pub fn list_projects(state: State<'_, AppState>) -> CommandResult<Vec<Project>> {
+    state.with_store(|s| s.projects())
+}
+
+#[derive(Serialize)]
+pub struct ProjectView {
+    #[serde(flatten)]
+    project: Project,
+    conversation_list: Vec<ConversationSummary>,
+}
+
+#[tauri::command]
+pub fn open_project(state: State<'_, AppState>, name: String) -> CommandResult<ProjectView> {
+    state.with_store(|s| Ok(ProjectView { project: s.project(&name)?, conversation_list: s.project_conversations(&name)? }))
+}
+
+#[tauri::command]
+pub fn create_project(state: State<'_, AppState>, name: String, instructions: String, memory: bool) -> CommandResult<()> {
+    check(&name, &instructions)?;
+    state.with_store(|s| s.create_project_with(&name, &instructions, memory)).map(|_| ())
+}
+
+/// Changes what is given; `new_name` renames.
+#[tauri::command]
+pub fn update_project(state: State<'_, AppState>, name: String, new_name: Option<String>, instructions: Option<String>, memory: Option<bool>) -> CommandResult<()> {
+    check(new_name.as_deref().unwrap_or(&name), instructions.as_deref().unwrap_or_default())?;
+    state.with_store(|s| {
+        if let Some(i) = &instructions {
+            s.set_project_instructions(&name, i)?;
+        }
+        if let Some(on) = memory {
+            s.set_project_memory(&name, on)?;
+        }
+        match &new_name {
+            Some(n) if n.trim() != name.trim() => s.rename_project(&name, n),
+            _ => Ok(()),
+        }
+    })
+}
+
+#[tauri::command]
+pub fn delete_project(state: State<'_, AppState>, name: String) -> CommandResult<()> {
+    state.with_store(|s| s.delete_project(&name)).map(|_| ())
+}
+
+/// A file the window sent, read in the sandbox; the project keeps its text. Returns the summary.
+#[tauri::command]
+pub async fn add_project_file(state: State<'_, AppState>, project: String, name: String, data: String) -> CommandResult<String> {
+    let name = super::attachments::clean_name(&name);
+    // The project must exist before anything is read.
+    state.with_store(|s| s.resolve_project(&project))?;
+    let read = super::attachments::read_bytes(&state, &name, &data, None).await?;
+    state.with_store(|s| s.add_project_file(&project, &name, &read.kind, &read.text))?;
+    Ok(read.summary(&name))
+}
+
+#[tauri::command]
+pub fn remove_project_file(state: State<'_, AppState>, project: String, file_uid: String) -> CommandResult<()> {
+    state.with_store(|s| s.remove_project_file(&project, &file_uid))
+}
+
+/// Into a project (by name), or out of any with `None`.
+#[tauri::command]
+pub fn move_conversation(state: State<'_, AppState>, conversation_id: String, project: Option<String>) -> CommandResult<()> {
+    state.with_store(|s| {
+        let target = project.as_deref().map(|p| s.resolve_project(p)).transpose()?;
+        s.set_conversation_project(&conversation_id, target.as_deref())
+    })
+}
+
+#[tauri::command]
+pub fn search_project(state: State<'_, AppState>, name: String, text: String) -> CommandResult<Vec<SearchHit>> {
+    state.with_store(|s| s.search_project(&name, &text, 50))
+}
