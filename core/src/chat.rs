@@ -236,7 +236,8 @@ fn request_body(messages: &[Value], turn: &ChatTurn, web_search: bool) -> Vec<u8
     // Only ever `true`: a request without the field searches nothing, on every wire.
     if web_search {
         request[sotto_enclave_protocol::search::WEB_SEARCH_FIELD] = json!(true);
-        let query = turn.search_query.as_deref().unwrap_or(&turn.prompt);
+        // Only typed words: a regenerated or edited message carries its files' text too.
+        let query = turn.search_query.as_deref().map(str::trim).filter(|q| !q.is_empty()).unwrap_or_else(|| crate::extract::typed_part(&turn.prompt));
         request[sotto_enclave_protocol::search::WEB_SEARCH_QUERY_FIELD] = json!(query);
     }
     if let Some(m) = turn.model.as_deref().filter(|m| !m.is_empty()) {

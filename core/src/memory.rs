@@ -46,7 +46,11 @@ fn proposal_in(line: &str) -> Option<&str> {
 pub fn proposals(reply: &str, kept: &[Memory]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for fact in reply.lines().filter_map(proposal_in) {
-        let fact: String = fact.chars().take(MAX_FACT_CHARS).collect();
+        // The model's words: no control or invisible characters, and short.
+        let fact: String = sotto_enclave_protocol::search::clean(fact, usize::MAX).chars().take(MAX_FACT_CHARS).collect();
+        if fact.trim().is_empty() {
+            continue;
+        }
         if !out.contains(&fact) && !kept.iter().any(|m| m.text.eq_ignore_ascii_case(&fact)) {
             out.push(fact);
         }

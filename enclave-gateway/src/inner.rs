@@ -196,7 +196,7 @@ async fn chat<W: AsyncWrite + Unpin>(state: &AppState, body: &[u8], coalesce: Du
     if sotto_enclave_protocol::search::requested(&body) {
         state.observations.search();
     }
-    let citations = match crate::search::augment(state.search.as_deref(), &mut body).await {
+    let citations = match crate::search::augment(state.search.as_deref(), &mut body, crate::search::Words::Typed).await {
         Ok(c) => c,
         Err(refusal) => return json_reply(w, refusal.status, &error_body(&refusal.message)).await,
     };

@@ -56,6 +56,16 @@ impl AppState {
         Ok(store.reopen()?)
     }
 
+    /// Runs `f` on a connection of its own, off the window's thread (deletes zero pages and
+    /// checkpoint; a search builds snippets): the window never waits on the database.
+    pub async fn on_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, sotto_core::store::StoreError> + Send + 'static,
+    ) -> CommandResult<T> {
+        let store = self.store_connection()?;
+        Ok(crate::commands::blocking(move || f(&store)).await??)
+    }
+
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T, sotto_core::store::StoreError>) -> CommandResult<T> {
         let guard = lock(&self.store);
         let store = guard.as_ref().ok_or(CommandError::Locked)?;

@@ -33,7 +33,7 @@ pub enum StoreError {
     NoMemory(String),
     #[error("there is no project named `{0}`")]
     NoProject(String),
-    #[error("the project has no file `{0}`")]
+    #[error("that file is no longer in the project")]
     NoProjectFile(String),
     #[error("a project named `{0}` exists already")]
     ProjectExists(String),

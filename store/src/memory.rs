@@ -1,7 +1,7 @@
 //! Memory: facts the user chose to keep, stored encrypted like everything else and found again
 //! for each request on this device (FTS5 with BM25 over the facts' words), never sent whole.
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use crate::store::{now_ms, IdMatch, Store};
@@ -39,7 +39,16 @@ fn any_word_query(text: &str) -> Option<String> {
 }
 
 impl Store {
+    /// Keeps a fact; one already kept (same words, any case) is not kept twice: its id is returned.
     pub fn add_memory(&self, text: &str) -> Result<String, StoreError> {
+        let existing: Option<String> = self
+            .conn
+            .query_row("SELECT uid FROM memories WHERE lower(text) = lower(?1)", [text.trim()], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql_err(e))?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.conn
             .execute("INSERT INTO memories (uid, text, created_ms) VALUES (?1, ?2, ?3)", params![id, text.trim(), now_ms()])

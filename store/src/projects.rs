@@ -31,6 +31,22 @@ pub struct ProjectFile {
     pub chars: usize,
 }
 
+/// The longest project name.
+pub const MAX_PROJECT_NAME: usize = 120;
+
+/// A project's name goes into requests and dialogs: printable, short, not empty.
+fn check_name(name: &str) -> Result<&str, StoreError> {
+    let name = name.trim();
+    let invisible = |c: char| c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+    if name.is_empty() {
+        return Err(StoreError::Unsupported("give the project a name".into()));
+    }
+    if name.chars().count() > MAX_PROJECT_NAME || name.chars().any(invisible) {
+        return Err(StoreError::Unsupported(format!("a project's name is at most {MAX_PROJECT_NAME} printable characters")));
+    }
+    Ok(name)
+}
+
 impl Store {
     /// A new, empty project; its name must be unused.
     pub fn create_project(&self, name: &str, instructions: &str) -> Result<String, StoreError> {
@@ -39,7 +55,7 @@ impl Store {
 
     /// A new project; `memory` says whether its requests carry the user's memories.
     pub fn create_project_with(&self, name: &str, instructions: &str, memory: bool) -> Result<String, StoreError> {
-        let name = name.trim();
+        let name = check_name(name)?;
         if self.project_id(name)?.is_some() {
             return Err(StoreError::ProjectExists(name.into()));
         }
@@ -85,7 +101,21 @@ impl Store {
         self.project_by_id(&id)
     }
 
+    /// A project's name, by its id.
+    pub fn project_name(&self, id: &str) -> Result<String, StoreError> {
+        self.conn
+            .query_row("SELECT name FROM projects WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql_err(e))?
+            .ok_or_else(|| StoreError::NoProject(id.into()))
+    }
+
     pub fn project_by_id(&self, id: &str) -> Result<Project, StoreError> {
+        self.load_project(id, true)
+    }
+
+    /// A project; its files' text only when `with_text` (a listing needs only their sizes).
+    fn load_project(&self, id: &str, with_text: bool) -> Result<Project, StoreError> {
         let (name, instructions, created_ms, updated_ms, memory) = self
             .conn
             .query_row("SELECT name, instructions, created_ms, updated_ms, memory FROM projects WHERE id = ?1", [id], |r| {
@@ -96,12 +126,11 @@ impl Store {
             .ok_or_else(|| StoreError::NoProject(id.into()))?;
         let mut stmt = self
             .conn
-            .prepare("SELECT uid, name, kind, text FROM project_files WHERE project_id = ?1 ORDER BY created_ms, rowid")
+            .prepare("SELECT uid, name, kind, CASE WHEN ?2 THEN text ELSE '' END, length(text) FROM project_files WHERE project_id = ?1 ORDER BY created_ms, rowid")
             .map_err(|e| self.sql_err(e))?;
         let files = stmt
-            .query_map([id], |r| {
-                let text: String = r.get(3)?;
-                Ok(ProjectFile { uid: r.get(0)?, name: r.get(1)?, kind: r.get(2)?, chars: text.chars().count(), text })
+            .query_map(params![id, with_text], |r| {
+                Ok(ProjectFile { uid: r.get(0)?, name: r.get(1)?, kind: r.get(2)?, text: r.get(3)?, chars: r.get::<_, i64>(4)? as usize })
             })
             .map_err(|e| self.sql_err(e))?
             .collect::<Result<Vec<_>, _>>()
@@ -113,18 +142,18 @@ impl Store {
         Ok(Project { id: id.into(), name, instructions, memory, created_ms: created_ms as u64, updated_ms: updated_ms as u64, files, conversations: conversations as usize })
     }
 
-    /// Every project, most recently changed first.
+    /// Every project, most recently changed first (files by name and size, without their text).
     pub fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let mut stmt = self.conn.prepare("SELECT id FROM projects ORDER BY updated_ms DESC, rowid DESC").map_err(|e| self.sql_err(e))?;
         let ids: Vec<String> =
             stmt.query_map([], |r| r.get(0)).map_err(|e| self.sql_err(e))?.collect::<Result<_, _>>().map_err(|e| self.sql_err(e))?;
-        ids.iter().map(|id| self.project_by_id(id)).collect()
+        ids.iter().map(|id| self.load_project(id, false)).collect()
     }
 
     /// Renames a project; the new name must be unused.
     pub fn rename_project(&self, name: &str, new_name: &str) -> Result<(), StoreError> {
         let id = self.resolve_project(name)?;
-        let new_name = new_name.trim();
+        let new_name = check_name(new_name)?;
         if self.project_id(new_name)?.is_some_and(|other| other != id) {
             return Err(StoreError::ProjectExists(new_name.into()));
         }
@@ -172,12 +201,10 @@ impl Store {
         Ok(self.list_conversations()?.into_iter().filter(|c| c.project_id.as_deref() == Some(id.as_str())).collect())
     }
 
-    /// History search within one project's conversations.
+    /// History search within one project's conversations (newest matches first).
     pub fn search_project(&self, name: &str, text: &str, limit: usize) -> Result<Vec<crate::SearchHit>, StoreError> {
-        let inside: std::collections::HashSet<String> = self.project_conversations(name)?.into_iter().map(|c| c.id).collect();
-        // The index answers for the whole history; a generous limit leaves enough after the filter.
-        let hits = self.search(text, limit.saturating_mul(20).max(200))?;
-        Ok(hits.into_iter().filter(|h| inside.contains(&h.conversation_id)).take(limit).collect())
+        let id = self.resolve_project(name)?;
+        self.search_within(text, limit, Some(&id))
     }
 
     /// Puts a conversation into a project (or out of any, with `None`).

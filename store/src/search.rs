@@ -52,6 +52,11 @@ impl Store {
     /// and stop after `limit` rows, so a word found in most of 100,000 messages costs no more
     /// than a rare one (ranking by BM25 would score and snippet every match first).
     pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        self.search_within(text, limit, None)
+    }
+
+    /// As [`Store::search`], within one project's conversations when `project_id` is given.
+    pub(crate) fn search_within(&self, text: &str, limit: usize, project_id: Option<&str>) -> Result<Vec<SearchHit>, StoreError> {
         let query = fts_query(text)?;
         let mut stmt = self
             .conn
@@ -61,12 +66,12 @@ impl Store {
                  FROM messages_fts
                  CROSS JOIN messages m ON m.id = messages_fts.rowid
                  CROSS JOIN conversations c ON c.id = m.conversation_id
-                 WHERE messages_fts MATCH ?1
+                 WHERE messages_fts MATCH ?1 AND (?3 IS NULL OR c.project_id = ?3)
                  ORDER BY messages_fts.rowid DESC LIMIT ?2",
             )
             .map_err(|e| self.sql_err(e))?;
         let rows = stmt
-            .query_map(params![query, limit as i64], |r| {
+            .query_map(params![query, limit as i64, project_id], |r| {
                 Ok(SearchHit {
                     conversation_id: r.get(0)?,
                     conversation_title: r.get(1)?,

@@ -553,6 +553,7 @@ async fn projects_web_search_and_memory_work_in_the_window() {
     assert!(panel.contains("Sources"), "{panel}");
     let sent = app.text_of(".sent-request pre", 5).await;
     assert!(sent.contains("deskinstr-3") && sent.contains("deskfile-5") && sent.contains("\"web_search\": true"), "{sent}");
+    assert!(!sent.contains("[remember:"), "a searching turn carries no invitation to propose memories: {sent}");
     app.screenshot("receipt-sources").await;
     app.click(".panel-head button").await;
     assert_eq!(stack.observations().await["searches"], 1);
@@ -590,7 +591,10 @@ async fn projects_web_search_and_memory_work_in_the_window() {
     app.click(".memory-list li button[aria-label^='Delete']").await;
     app.wait_present(".memory-list li.empty", 10).await;
 
-    // Reopened, the conversation remembers its switch (off now).
+    // Reopened, the conversation remembers its switch (off now), whatever the button showed before.
+    app.click("button.new-chat").await;
+    app.click("button.web-search-toggle").await;
+    app.wait_present(".web-search-toggle[aria-pressed=true]", 5).await;
     app.click(".conversations li[data-id] .conversation-title").await;
     app.wait_present(".web-search-toggle[aria-pressed=false]", 10).await;
 

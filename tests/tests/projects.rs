@@ -21,7 +21,12 @@ fn ask(stack: &Stack, extra: &[&str], prompt: &str) -> (Option<i32>, Value, Stri
     args.extend_from_slice(extra);
     args.push(prompt);
     let out = sotto(stack, &args);
-    (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or(Value::Null), text(&out.stderr))
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    // A check that something is not in the request means nothing unless the request is there.
+    if out.status.code() == Some(0) {
+        assert!(json["request"].is_object(), "ask --json prints the sealed request as an object: {json}");
+    }
+    (out.status.code(), json, text(&out.stderr))
 }
 
 #[test]

@@ -207,7 +207,7 @@ export const api = {
   createProject: (name: string, instructions: string, memory: boolean) => invoke<void>('create_project', { name, instructions, memory }),
   updateProject: (name: string, change: { newName?: string; instructions?: string; memory?: boolean }) =>
     invoke<void>('update_project', { name, newName: change.newName ?? null, instructions: change.instructions ?? null, memory: change.memory ?? null }),
-  deleteProject: (name: string) => invoke<void>('delete_project', { name }),
+  deleteProject: (name: string) => invoke<string[]>('delete_project', { name }),
   addProjectFile: (project: string, name: string, data: string) => invoke<string>('add_project_file', { project, name, data }),
   removeProjectFile: (project: string, fileUid: string) => invoke<void>('remove_project_file', { project, fileUid }),
   moveConversation: (conversationId: string, project: string | null) => invoke<void>('move_conversation', { conversationId, project }),

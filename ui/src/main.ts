@@ -127,6 +127,10 @@ const projects = new ProjectsView({
     chat.newChatIn(name);
   },
   changed: () => void sidebar.refresh(),
+  projectChanged: (old, now, gone) => {
+    chat.projectChanged(old, now);
+    for (const id of gone) chat.forget(id);
+  },
 });
 const memory = new MemoryView({ error: notify });
 const images = new ImagesView({

@@ -1,5 +1,6 @@
 use std::io::IsTerminal;
 
+use base64::Engine;
 use serde_json::json;
 use sotto_core::chat::{exchange, ChatEnd, ChatTurn, ImagePart};
 use sotto_core::history::open_store;
@@ -74,7 +75,7 @@ fn preview_web_search(args: &AskArgs, store: Option<&Store>, opengradient: bool)
         return;
     }
     if opengradient {
-        eprintln!("web search: on — OpenGradient's TEE searches the web for this message; the sources it returns are outside its signature, so Sotto does not show them");
+        eprintln!("web search: on — OpenGradient's TEE searches the web for your whole message (attached files' text included) through its provider; the sources it returns are outside its signature, so Sotto does not show them");
     } else {
         eprintln!("web search: on — the enclave sends the words you typed (not attached files) to its search provider and fetches the pages it cites: the provider and those sites see the question and the fetches, not who asked; the sources come back covered by the receipt");
     }
@@ -312,6 +313,9 @@ fn finish_ok(args: &AskArgs, reply: &VerifiedReply, live: bool, conversation: Op
             "conversation_id": conversation,
             // The exact JSON body that was sealed (what the ledger's chat request carried).
             "request": serde_json::from_slice::<serde_json::Value>(sent).unwrap_or_else(|_| json!(String::from_utf8_lossy(sent))),
+            // The same, byte for byte (the request hash in the receipt is over the sealed message
+            // that carries these bytes).
+            "request_base64": base64::engine::general_purpose::STANDARD.encode(sent),
             "reply": reply.text,
             // The sources of a web search, exactly as the receipt covers them.
             "citations": reply.citations.clone().unwrap_or_default(),

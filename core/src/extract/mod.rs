@@ -93,6 +93,14 @@ mod tests {
     }
 
     #[test]
+    fn typed_part_stops_at_the_first_file() {
+        let composed = compose("What is in here?", &[("a.txt".into(), read("secret"))]);
+        assert_eq!(typed_part(&composed), "What is in here?");
+        assert_eq!(typed_part(&compose("", &[("a.txt".into(), read("secret"))])), "");
+        assert_eq!(typed_part("just words"), "just words");
+    }
+
+    #[test]
     fn an_attachment_cannot_close_its_own_fence() {
         let part = read("a ``` b ~~~~ c ````` d").as_message_part("x.txt");
         assert!(part.contains("``````\na ``` b"), "{part}");
@@ -215,6 +223,14 @@ impl Extracted {
         let cut = if self.truncated { "\n\n(The file's text was cut here: it is longer than Sotto sends.)" } else { "" };
         format!("Attached file `{name}` ({}):\n\n{fence}\n{}\n{fence}{cut}", self.kind, self.text)
     }
+}
+
+/// What the user typed in a message `compose` made: the text before the first attached file
+/// (what a web search may look for — never a file's text).
+pub fn typed_part(message: &str) -> &str {
+    const MARK: &str = "Attached file `";
+    let end = if message.starts_with(MARK) { 0 } else { message.find(&format!("\n\n{MARK}")).unwrap_or(message.len()) };
+    message[..end].trim()
 }
 
 /// The message as sent: the typed text, then each attachment.

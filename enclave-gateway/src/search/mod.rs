@@ -114,10 +114,19 @@ pub(crate) struct Refusal {
     pub message: String,
 }
 
+/// How a search finds its words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Words {
+    /// Sotto's wire: only `web_search_query`, what the user typed (refused without it).
+    Typed,
+    /// OpenGradient's wire (emulated): the last user message, as OpenGradient's gateway does.
+    LastMessage,
+}
+
 /// Takes the `web_search` fields out of the request (no back-end sees them) and, when a search
 /// was asked for, searches, quotes, and adds the sources to the messages. Returns the citations
 /// to send.
-pub(crate) async fn augment(provider: Option<&dyn SearchProvider>, body: &mut Value) -> Result<Option<Vec<Citation>>, Refusal> {
+pub(crate) async fn augment(provider: Option<&dyn SearchProvider>, body: &mut Value, words: Words) -> Result<Option<Vec<Citation>>, Refusal> {
     let wanted = search::requested(body);
     let typed = body.get(search::WEB_SEARCH_QUERY_FIELD).and_then(Value::as_str).map(String::from);
     if let Some(o) = body.as_object_mut() {
@@ -130,9 +139,18 @@ pub(crate) async fn augment(provider: Option<&dyn SearchProvider>, body: &mut Va
     let Some(provider) = provider else {
         return Err(Refusal { status: 400, message: "this enclave does not offer web search; turn web search off for this conversation".into() });
     };
-    let query = query_of(typed.as_deref(), body);
+    // The search words must be given: the message itself may carry a file's text, which must
+    // not reach a search provider.
+    let typed = match (typed, words) {
+        (Some(t), _) => t,
+        (None, Words::LastMessage) => last_user_text(body),
+        (None, Words::Typed) => {
+            return Err(Refusal { status: 400, message: "the request names no search words (`web_search_query`), so nothing was searched".into() })
+        }
+    };
+    let query = query_of(&typed);
     if query.is_empty() {
-        return Err(Refusal { status: 400, message: "there is nothing to search for: the last message has no text".into() });
+        return Err(Refusal { status: 400, message: "there is nothing to search for: type a question with the files".into() });
     }
     let Ok(_running) = RUNNING.try_acquire() else {
         return Err(Refusal { status: 503, message: "web search failed: the enclave is busy with other searches; try again in a moment".into() });
@@ -152,16 +170,14 @@ pub(crate) async fn augment(provider: Option<&dyn SearchProvider>, body: &mut Va
     Ok(Some(citations))
 }
 
-/// What the user typed (else the last user message's text), cut to what a provider is sent.
-fn query_of(typed: Option<&str>, body: &Value) -> String {
-    let text = match typed {
-        Some(t) => t.to_string(),
-        None => {
-            let request = crate::backend::ChatRequest { body: body.clone() };
-            request.turns().into_iter().rev().find(|(role, _)| role == "user").map(|(_, t)| t).unwrap_or_default()
-        }
-    };
-    let words = clean(&text, usize::MAX).split_whitespace().collect::<Vec<_>>().join(" ");
+fn last_user_text(body: &Value) -> String {
+    let request = crate::backend::ChatRequest { body: body.clone() };
+    request.turns().into_iter().rev().find(|(role, _)| role == "user").map(|(_, t)| t).unwrap_or_default()
+}
+
+/// The typed words, cleaned and cut to what a provider is sent.
+fn query_of(typed: &str) -> String {
+    let words = clean(typed, usize::MAX).split_whitespace().collect::<Vec<_>>().join(" ");
     words.chars().take(MAX_QUERY_CHARS).collect()
 }
 
@@ -242,17 +258,19 @@ mod tests {
     #[tokio::test]
     async fn the_flag_never_reaches_a_back_end_and_sources_go_before_the_question() {
         let mut body = json!({"messages": [{"role": "user", "content": "What is Oblivious HTTP?"}], "web_search": false});
-        assert!(augment(None, &mut body).await.unwrap().is_none());
+        assert!(augment(None, &mut body, Words::Typed).await.unwrap().is_none());
         assert!(body.get("web_search").is_none());
 
         let mut body = json!({"messages": [{"role": "user", "content": "What is Oblivious HTTP?"}], "web_search": true});
-        let e = augment(None, &mut body).await.unwrap_err();
+        let e = augment(None, &mut body, Words::Typed).await.unwrap_err();
         assert_eq!(e.status, 400);
-
-        let cited = augment(Some(&standin::StandinCorpus), &mut body).await;
-        assert!(cited.is_ok());
+        // Without the typed words nothing is searched (the message may carry a file's text).
         let mut body = json!({"messages": [{"role": "user", "content": "What is Oblivious HTTP?"}], "web_search": true});
-        let cited = augment(Some(&standin::StandinCorpus), &mut body).await.unwrap().unwrap();
+        let e = augment(Some(&standin::StandinCorpus), &mut body, Words::Typed).await.unwrap_err();
+        assert!(e.message.contains("names no search words"), "{}", e.message);
+
+        let mut body = json!({"messages": [{"role": "user", "content": "What is Oblivious HTTP?"}], "web_search": true, "web_search_query": "What is Oblivious HTTP?"});
+        let cited = augment(Some(&standin::StandinCorpus), &mut body, Words::Typed).await.unwrap().unwrap();
         assert!(!cited.is_empty());
         assert!(cited[0].title.contains("search stand-in"), "{cited:?}");
         let messages = body["messages"].as_array().unwrap();
@@ -265,7 +283,7 @@ mod tests {
 
         // The typed query wins over the message (which may carry an attached file's text).
         let mut body = json!({"messages": [{"role": "user", "content": "Who first climbed Everest?\n\nsecret file text"}], "web_search": true, "web_search_query": "Who first climbed Everest?"});
-        augment(Some(&standin::StandinCorpus), &mut body).await.unwrap();
+        augment(Some(&standin::StandinCorpus), &mut body, Words::Typed).await.unwrap();
         assert!(body.get("web_search_query").is_none());
     }
 

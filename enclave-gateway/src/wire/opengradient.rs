@@ -121,7 +121,7 @@ pub async fn ohttp(State(state): State<Arc<AppState>>, body: Bytes) -> Response 
     let mut request_body: Value = serde_json::from_slice(&opened.plaintext).unwrap_or(Value::Null);
     // OpenGradient's gateway searches itself and returns its sources *outside* the signature;
     // this stand-in does the same (with the search stand-in), so the client's handling is tested.
-    let citations = match crate::search::augment(state.search.as_deref(), &mut request_body).await {
+    let citations = match crate::search::augment(state.search.as_deref(), &mut request_body, crate::search::Words::LastMessage).await {
         Ok(c) => c.map(|list| json!(list.iter().map(|c| json!({"title": c.title, "url": c.url})).collect::<Vec<_>>())),
         Err(r) => return sealed_single(&opened, &json!({"status": r.status, "body": {"error": r.message}})),
     };

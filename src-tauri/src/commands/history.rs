@@ -66,7 +66,7 @@ pub fn open_conversation(state: State<'_, AppState>, id: String) -> CommandResul
         })
         .collect();
     let project = match &c.summary.project_id {
-        Some(id) => Some(state.with_store(|s| s.project_by_id(id))?.name),
+        Some(id) => Some(state.with_store(|s| s.project_name(id))?),
         None => None,
     };
     Ok(ConversationView { id: c.summary.id, title: c.summary.title, messages, web_search: c.summary.web_search, project })

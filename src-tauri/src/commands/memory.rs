@@ -15,38 +15,38 @@ pub struct MemoryView {
 }
 
 #[tauri::command]
-pub fn list_memories(state: State<'_, AppState>) -> CommandResult<MemoryView> {
-    state.with_store(|s| Ok(MemoryView { enabled: s.memory_enabled()?, memories: s.memories()? }))
+pub async fn list_memories(state: State<'_, AppState>) -> CommandResult<MemoryView> {
+    state.on_store(|s| Ok(MemoryView { enabled: s.memory_enabled()?, memories: s.memories()? })).await
 }
 
-fn fact(text: &str) -> CommandResult<&str> {
+fn fact(text: &str) -> CommandResult<String> {
     match text.trim() {
         "" => Err(CommandError::Other("type the fact to keep".into())),
         t if t.chars().count() > sotto_core::memory::MAX_FACT_CHARS => {
             Err(CommandError::Other(format!("a memory is at most {} characters; keep facts short", sotto_core::memory::MAX_FACT_CHARS)))
         }
-        t => Ok(t),
+        t => Ok(t.to_string()),
     }
 }
 
 #[tauri::command]
-pub fn add_memory(state: State<'_, AppState>, text: String) -> CommandResult<String> {
+pub async fn add_memory(state: State<'_, AppState>, text: String) -> CommandResult<String> {
     let text = fact(&text)?;
-    state.with_store(|s| s.add_memory(text))
+    state.on_store(move |s| s.add_memory(&text)).await
 }
 
 #[tauri::command]
-pub fn edit_memory(state: State<'_, AppState>, id: String, text: String) -> CommandResult<()> {
+pub async fn edit_memory(state: State<'_, AppState>, id: String, text: String) -> CommandResult<()> {
     let text = fact(&text)?;
-    state.with_store(|s| s.edit_memory(&id, text))
+    state.on_store(move |s| s.edit_memory(&id, &text)).await
 }
 
 #[tauri::command]
-pub fn delete_memory(state: State<'_, AppState>, id: String) -> CommandResult<()> {
-    state.with_store(|s| s.delete_memory(&id)).map(|_| ())
+pub async fn delete_memory(state: State<'_, AppState>, id: String) -> CommandResult<()> {
+    state.on_store(move |s| s.delete_memory(&id)).await.map(|_| ())
 }
 
 #[tauri::command]
-pub fn set_memory_enabled(state: State<'_, AppState>, on: bool) -> CommandResult<()> {
-    state.with_store(|s| s.set_memory_enabled(on))
+pub async fn set_memory_enabled(state: State<'_, AppState>, on: bool) -> CommandResult<()> {
+    state.on_store(move |s| s.set_memory_enabled(on)).await
 }

@@ -35,9 +35,8 @@ export class ChatView {
   private seeing = new Set<string>();
   private activeRequest: string | null = null;
   private replaceFrom: string | null = null;
-  /** This conversation's web search switch, and whether the user changed it since the last send. */
+  /** This conversation's web search switch (sent with every message; the history remembers it). */
   private webSearch = false;
-  private webSearchChanged = false;
   private readonly webSearchButton: HTMLButtonElement;
   /** The project of this conversation (or the one a new chat starts in). */
   private project: string | null = null;
@@ -113,13 +112,11 @@ export class ChatView {
 
   private toggleWebSearch(): void {
     this.setWebSearch(!this.webSearch);
-    this.webSearchChanged = true;
     this.updateNote();
   }
 
   private setWebSearch(on: boolean): void {
     this.webSearch = on;
-    this.webSearchChanged = false;
     this.webSearchButton.setAttribute('aria-pressed', String(on));
     this.webSearchButton.classList.toggle('on', on);
   }
@@ -132,6 +129,7 @@ export class ChatView {
 
   /** A new chat inside a project: its instructions and files go with every message. */
   newChatIn(project: string): void {
+    if (this.busy) return;
     this.newChat();
     this.setProject(project);
     this.updateNote();
@@ -153,6 +151,11 @@ export class ChatView {
 
   forget(id: string): void {
     if (this.conversationId === id) this.newChat();
+  }
+
+  /** A project was renamed or deleted elsewhere: the label (and a new chat's project) follow. */
+  projectChanged(old: string, now: string | null): void {
+    if (this.project === old) this.setProject(now);
   }
 
   async open(id: string): Promise<void> {
@@ -222,8 +225,8 @@ export class ChatView {
     for (const fact of facts) {
       const row: HTMLElement = h('div', { class: 'memory-proposal' },
         h('span', {}, 'Remember ', h('q', {}, fact), '?'),
-        h('button', { type: 'button', class: 'keep', onclick: () => void this.keep(fact, row) }, 'Keep'),
-        h('button', { type: 'button', class: 'link', onclick: () => this.dismiss(fact, row) }, 'Dismiss'));
+        h('button', { type: 'button', class: 'keep', 'aria-label': `Keep “${fact}”`, onclick: () => void this.keep(fact, row) }, 'Keep'),
+        h('button', { type: 'button', class: 'link', 'aria-label': `Dismiss “${fact}”`, onclick: () => this.dismiss(fact, row) }, 'Dismiss'));
       box.append(row);
     }
     return h('div', {}, h('p', { class: 'muted' }, 'Nothing is kept unless you say so. Kept facts stay encrypted on this computer.'), box);
@@ -234,12 +237,15 @@ export class ChatView {
   }
 
   private async keep(fact: string, row: HTMLElement): Promise<void> {
+    // One click keeps it once.
+    for (const b of row.querySelectorAll('button')) b.disabled = true;
     try {
       await api.addMemory(fact);
       this.forgetProposal(fact);
       row.replaceWith(h('p', { class: 'memory-kept' }, `Kept: “${fact}”. It goes with later messages it bears on (Memory lists it).`));
       this.host.memoryKept();
     } catch (e) {
+      for (const b of row.querySelectorAll('button')) b.disabled = false;
       this.host.error(errorText(e));
     }
   }
@@ -396,11 +402,12 @@ export class ChatView {
       result = await api.sendMessage(
         {
           request_id: requestId, conversation_id: this.conversationId, prompt, model: this.models.value || null, replace_from: replace, images,
-          // The switch is sent when it changed (or for a new chat); otherwise the conversation's stands.
-          web_search: this.webSearchChanged || !this.conversationId ? this.webSearch : null,
+          // The switch as shown is the switch sent (and remembered).
+          web_search: this.webSearch,
           project: this.conversationId ? null : this.project,
-          // A search looks for what was typed, never for attached files' text.
-          search_query: typed.trim() || null,
+          // The app takes the typed part of the message (never attached files' text) as the
+          // search words, for new, edited and regenerated messages alike.
+          search_query: null,
         },
         (piece) => {
           stream.push(piece);
@@ -411,7 +418,6 @@ export class ChatView {
       // Nothing was received (no profile, no relay…): the reply fails with the reason.
       result = { conversation_id: null, status: 'failed', reason: errorText(e), text: '', receipt: null, warnings: [] };
     }
-    this.webSearchChanged = false;
     this.activeRequest = null;
     this.setBusy(false);
     if (result) this.finish(result, stream, article);

@@ -54,7 +54,11 @@ export class MemoryView {
 
   private edit(li: HTMLElement, m: Memory): void {
     const input = h('input', { type: 'text', value: m.text, class: 'rename', 'aria-label': 'The fact' });
+    let settled = false;
     const done = async (save: boolean) => {
+      // Enter, Escape and the blur that follows end the edit once.
+      if (settled) return;
+      settled = true;
       if (save && input.value.trim() && input.value !== m.text) {
         try {
           await api.editMemory(m.id, input.value);

@@ -3,8 +3,8 @@
 // sandbox), its conversations, search within it, delete.
 
 import { api, errorText, type Project, type ProjectView, type SearchHit } from '../api';
-import { base64Of, bytesOf } from '../attachments';
-import { clear, formatTime, h, icon } from '../dom';
+import { base64Of, bytesOf, MAX_ATTACHMENT_BYTES } from '../attachments';
+import { clear, formatBytes, formatTime, h, icon } from '../dom';
 import { snippetParts } from '../snippet';
 
 export interface ProjectsHost {
@@ -13,6 +13,8 @@ export interface ProjectsHost {
   openConversation(id: string): void;
   newChatIn(project: string): void;
   changed(): void;
+  /** Renamed (`now` its new name) or deleted (`now` null, with the conversations that went). */
+  projectChanged(old: string, now: string | null, deletedConversations: string[]): void;
 }
 
 export class ProjectsView {
@@ -74,7 +76,6 @@ export class ProjectsView {
         this.host.error(errorText(e));
       }
     };
-    name.addEventListener('keydown', (e) => e.key === 'Enter' && void create());
     return h('form', { class: 'project-create', 'aria-label': 'New project', onsubmit: (e: Event) => { e.preventDefault(); void create(); } },
       h('h2', {}, 'New project'), name, instructions,
       h('label', { class: 'check' }, memory, 'Send relevant memories with its messages'),
@@ -131,8 +132,10 @@ export class ProjectsView {
 
   private async save(p: ProjectView, name: string, instructions: string, memory: boolean): Promise<void> {
     try {
-      await api.updateProject(p.name, { newName: name.trim() !== p.name ? name : undefined, instructions, memory });
+      const renamed = name.trim() !== p.name;
+      await api.updateProject(p.name, { newName: renamed ? name : undefined, instructions, memory });
       this.host.notify('Project saved.');
+      if (renamed) this.host.projectChanged(p.name, name.trim(), []);
       this.host.changed();
       await this.openProject(name.trim() || p.name);
     } catch (e) {
@@ -140,10 +143,19 @@ export class ProjectsView {
     }
   }
 
-  private async remove(p: ProjectView): Promise<void> {
+  private async remove(shown: ProjectView): Promise<void> {
+    let p: ProjectView;
+    try {
+      // Counted now, not when the page was drawn: a conversation may have been moved in since.
+      p = await api.openProject(shown.name);
+    } catch (e) {
+      this.host.error(errorText(e));
+      return;
+    }
     if (!window.confirm(`Delete the project “${p.name}” with its ${p.files.length} file(s) and ${p.conversation_list.length} conversation(s)? They are erased from this computer and cannot be brought back.`)) return;
     try {
-      await api.deleteProject(p.name);
+      const gone = await api.deleteProject(p.name);
+      this.host.projectChanged(p.name, null, gone);
       this.host.changed();
       await this.showList();
     } catch (e) {
@@ -155,6 +167,10 @@ export class ProjectsView {
     const status = this.body.querySelector('.project-file-status');
     const notes: string[] = [];
     for (const f of Array.from(list ?? [])) {
+      if (f.size > MAX_ATTACHMENT_BYTES) {
+        notes.push(`${f.name} was not added: it is larger than ${formatBytes(MAX_ATTACHMENT_BYTES)}, the most Sotto reads.`);
+        continue;
+      }
       if (status) status.textContent = `Reading ${f.name} in the sandbox…`;
       try {
         notes.push(`Added ${await api.addProjectFile(project, f.name, base64Of(await bytesOf(f)))}.`);

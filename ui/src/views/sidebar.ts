@@ -86,14 +86,18 @@ export class Sidebar {
     return li;
   }
 
-  /** Into a project, or out of any: a list of the projects in place of the row. */
+  /** Into a project, or out of any: a list of the projects and a Move button in place of the row
+   * (choosing in the list moves nothing by itself; Escape cancels). */
   private move(li: HTMLElement, c: ConversationSummary): void {
     const select = h('select', { class: 'move-to', 'aria-label': `Project for “${c.title}”` },
       h('option', { value: '' }, 'No project'),
       ...this.projects.map((p) => h('option', { value: p.name }, p.name)));
     const current = this.projects.find((p) => p.id === c.project_id);
     select.value = current?.name ?? '';
+    let settled = false;
     const done = async (save: boolean) => {
+      if (settled) return;
+      settled = true;
       if (save && select.value !== (current?.name ?? '')) {
         try {
           await api.moveConversation(c.id, select.value || null);
@@ -104,10 +108,13 @@ export class Sidebar {
       }
       await this.refresh();
     };
-    select.addEventListener('change', () => void done(true));
-    select.addEventListener('keydown', (e) => e.key === 'Escape' && void done(false));
-    select.addEventListener('blur', () => void done(false), { once: true });
-    li.replaceChildren(select);
+    const confirm = h('button', { type: 'button', class: 'move-confirm primary', onclick: () => void done(true) }, 'Move');
+    const cancel = h('button', { type: 'button', class: 'link', onclick: () => void done(false) }, 'Cancel');
+    select.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') void done(true);
+      if (e.key === 'Escape') void done(false);
+    });
+    li.replaceChildren(h('div', { class: 'move-row' }, select, h('div', { class: 'row' }, confirm, cancel)));
     select.focus();
   }
 
