@@ -71,6 +71,8 @@ pub struct GatewayConfig {
     pub images: crate::ImagesSpec,
     /// Which search provider answers requests with `web_search` set.
     pub search: crate::SearchSpec,
+    /// A replica: its keys come from this key keeper (after attesting), not from itself.
+    pub key_source: Option<String>,
     pub wire: Wire,
     /// With the OpenGradient wire: where the registry stand-in answers JSON-RPC (loopback).
     pub registry_listen: Option<SocketAddr>,

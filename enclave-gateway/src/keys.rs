@@ -1,4 +1,6 @@
-//! The enclave's keys: an OHTTP key pair and a receipt-signing key, born at start.
+//! The enclave's keys: an OHTTP key pair and a receipt-signing key. A lone gateway makes its
+//! own at start; a replica is released them by the key keeper (see `key_release`), so every
+//! replica behind one relay decrypts and signs alike.
 
 use std::sync::{Arc, RwLock};
 
@@ -14,53 +16,105 @@ pub struct EnclaveKeys {
     pub receipts: ReceiptSigner,
 }
 
+fn suites() -> Vec<SymmetricSuite> {
+    vec![SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm), SymmetricSuite::new(Kdf::HkdfSha256, Aead::ChaCha20Poly1305)]
+}
+
 impl EnclaveKeys {
     pub fn generate(key_id: u8) -> anyhow::Result<Self> {
-        let config = KeyConfig::new(
-            key_id,
-            Kem::X25519Sha256,
-            vec![
-                SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm),
-                SymmetricSuite::new(Kdf::HkdfSha256, Aead::ChaCha20Poly1305),
-            ],
-        )?;
+        Self::derive(key_id, &rand::random())
+    }
+
+    /// The keys a 32-byte seed stands for (both derived from it, each under its own label).
+    pub fn derive(key_id: u8, seed: &[u8; 32]) -> anyhow::Result<Self> {
+        let ikm = sotto_enclave_protocol::sha256(&[b"sotto-ohttp-key\0".as_slice(), seed].concat());
+        let config = KeyConfig::derive(key_id, Kem::X25519Sha256, suites(), &ikm)?;
         let key_config = config.encode()?;
-        Ok(Self {
-            key_id,
-            ohttp: ohttp::Server::new(config)?,
-            key_config,
-            receipts: ReceiptSigner::generate(),
-        })
+        let receipt_seed = sotto_enclave_protocol::sha256(&[b"sotto-receipt-key\0".as_slice(), seed].concat());
+        Ok(Self { key_id, ohttp: ohttp::Server::new(config)?, key_config, receipts: ReceiptSigner::from_seed(&receipt_seed) })
     }
 }
 
-/// The current keys; rotation swaps them and forgets the old ones at once.
+/// The keys a gateway holds: the current ones (attested and advertised) and, while a rotation
+/// settles, others it still accepts — the next keys before any replica advertises them, the
+/// previous ones for a grace period after — so no request sealed to either is refused.
 pub struct KeyRing {
     current: RwLock<Arc<EnclaveKeys>>,
+    accepted: RwLock<Vec<Arc<EnclaveKeys>>>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    match lock.read() {
+        Ok(k) => k.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    match lock.write() {
+        Ok(mut k) => *k = value,
+        Err(poisoned) => *poisoned.into_inner() = value,
+    }
 }
 
 impl KeyRing {
     pub fn new() -> anyhow::Result<Self> {
-        let first: u8 = rand::random();
-        Ok(Self {
-            current: RwLock::new(Arc::new(EnclaveKeys::generate(first)?)),
-        })
+        Ok(Self::with(Arc::new(EnclaveKeys::generate(rand::random())?), Vec::new()))
+    }
+
+    pub fn with(current: Arc<EnclaveKeys>, accepted: Vec<Arc<EnclaveKeys>>) -> Self {
+        Self { current: RwLock::new(current), accepted: RwLock::new(accepted) }
     }
 
     pub fn current(&self) -> Arc<EnclaveKeys> {
-        match self.current.read() {
-            Ok(k) => k.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        read(&self.current)
     }
 
-    /// Replaces both keys; requests sealed to the old key are refused from now on.
+    /// The keys a request sealed to `key_id` is opened with, if this gateway holds them.
+    pub fn for_request(&self, key_id: u8) -> Option<Arc<EnclaveKeys>> {
+        let current = self.current();
+        if current.key_id == key_id {
+            return Some(current);
+        }
+        read(&self.accepted).into_iter().find(|k| k.key_id == key_id)
+    }
+
+    /// Installs released keys (a replica's view of the keeper's state).
+    pub fn install(&self, current: Arc<EnclaveKeys>, accepted: Vec<Arc<EnclaveKeys>>) {
+        write(&self.accepted, accepted);
+        write(&self.current, current);
+    }
+
+    /// A lone gateway's rotation: new keys at once; requests sealed to the old key are refused
+    /// from now on (the client re-attests once).
     pub fn rotate(&self) -> anyhow::Result<Arc<EnclaveKeys>> {
         let next = Arc::new(EnclaveKeys::generate(self.current().key_id.wrapping_add(1))?);
-        match self.current.write() {
-            Ok(mut k) => *k = next.clone(),
-            Err(poisoned) => *poisoned.into_inner() = next.clone(),
-        }
+        write(&self.current, next.clone());
+        write(&self.accepted, Vec::new());
         Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_keys_and_another_seed_others() {
+        let seed = [9u8; 32];
+        let (a, b) = (EnclaveKeys::derive(4, &seed).unwrap(), EnclaveKeys::derive(4, &seed).unwrap());
+        assert_eq!(a.key_config, b.key_config);
+        assert_eq!(a.receipts.public_key(), b.receipts.public_key());
+        let c = EnclaveKeys::derive(4, &[8u8; 32]).unwrap();
+        assert_ne!(a.key_config, c.key_config);
+        assert_ne!(a.receipts.public_key(), c.receipts.public_key());
+    }
+
+    #[test]
+    fn requests_open_with_the_current_or_an_accepted_key_only() {
+        let ring = KeyRing::with(Arc::new(EnclaveKeys::derive(1, &[1; 32]).unwrap()), vec![Arc::new(EnclaveKeys::derive(2, &[2; 32]).unwrap())]);
+        assert_eq!(ring.for_request(1).unwrap().key_id, 1);
+        assert_eq!(ring.for_request(2).unwrap().key_id, 2);
+        assert!(ring.for_request(3).is_none());
     }
 }

@@ -16,6 +16,7 @@ pub mod attester;
 pub mod backend;
 pub mod config;
 pub mod images;
+pub mod key_release;
 pub mod search;
 mod inner;
 pub mod keys;

@@ -28,6 +28,14 @@ struct Args {
     /// or brave:URL (the Brave Search API over https; its key in SOTTO_SEARCH_API_KEY).
     #[arg(long, default_value = "off")]
     search: SearchSpec,
+    /// Run as a replica: get the keys from this key keeper, after proving this gateway's
+    /// attestation to it (http://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    key_source: Option<String>,
+    /// Run the key keeper for replicas instead of a gateway, on --listen (loopback); it trusts
+    /// the development roots the replicas write below --state-dir.
+    #[arg(long)]
+    key_keeper: bool,
     /// The wire to speak: sotto (default) or opengradient.
     #[arg(long, value_enum, default_value = "sotto")]
     wire: Wire,
@@ -51,6 +59,13 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if args.key_keeper {
+        let dir = args.state_dir.unwrap_or_else(sotto_relay_config::stack_dir);
+        let addr = sotto_enclave_gateway::key_release::keeper::start(args.listen, dir).await?;
+        println!("key keeper: http://{addr}");
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
     let config = GatewayConfig {
         listen: args.listen,
         admin_listen: args.admin_listen,
@@ -58,6 +73,7 @@ async fn run() -> anyhow::Result<()> {
         backend: args.backend,
         images: args.images,
         search: args.search,
+        key_source: args.key_source,
         wire: args.wire,
         registry_listen: args.registry_listen,
     };

@@ -24,12 +24,13 @@ fn plain(status: StatusCode, message: &str) -> Response {
 
 /// `POST /gateway`.
 pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
-    let keys = state.keys.current();
-    match body.first() {
+    let keys = match body.first() {
         None => return plain(StatusCode::BAD_REQUEST, "empty request"),
-        Some(id) if *id != keys.key_id => return key_problem(),
-        Some(_) => {}
-    }
+        Some(id) => match state.keys.for_request(*id) {
+            Some(keys) => keys,
+            None => return key_problem(),
+        },
+    };
     let mut request = keys
         .ohttp
         .clone()

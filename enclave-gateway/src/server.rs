@@ -24,6 +24,8 @@ use crate::{measurements, resource, GatewayConfig};
 
 pub struct AppState {
     pub keys: KeyRing,
+    /// A replica's key keeper (rotation is the keeper's then).
+    pub key_source: Option<String>,
     pub attester: Box<dyn Attester>,
     pub backend: Arc<dyn Backend>,
     /// Image generation, when this enclave offers it.
@@ -80,6 +82,8 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         "backend": config.backend.describe(),
         "images": config.images.describe(),
         "search": config.search.describe(),
+        // Whoever holds the keys could read the traffic: a replica's keeper is measured.
+        "keys": config.key_source.as_ref().map_or_else(|| "own".to_string(), |s| format!("released:{s}")),
         "wire": format!("{:?}", config.wire).to_lowercase(),
     })
     .to_string();
@@ -115,8 +119,18 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         crate::Wire::Sotto => None,
     };
 
+    let (keys, epoch) = match &config.key_source {
+        Some(source) => {
+            let (ring, epoch) = crate::key_release::member::join(&reqwest::Client::new(), source, &attester)
+                .await
+                .map_err(|e| anyhow::anyhow!("this replica got no keys: {e}"))?;
+            (ring, Some(epoch))
+        }
+        None => (KeyRing::new()?, None),
+    };
     let state = Arc::new(AppState {
-        keys: KeyRing::new()?,
+        keys,
+        key_source: config.key_source.clone(),
         attester: Box::new(attester),
         passthrough_models: matches!(config.backend, crate::BackendSpec::OpenAi { .. }),
         backend,
@@ -127,6 +141,9 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         models,
         opengradient,
     });
+    if let (Some(source), Some(epoch)) = (&config.key_source, epoch) {
+        crate::key_release::member::keep_up(state.clone(), source.clone(), epoch);
+    }
     let listen = public.local_addr()?;
     serve(public, public_router(state.clone()));
     let admin = match admin_listener {
@@ -149,6 +166,14 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
 }
 
 fn serve(listener: tokio::net::TcpListener, router: Router) {
+    use axum::serve::ListenerExt;
+    // Sealed chunks are small and must leave at once: without TCP_NODELAY, Nagle's algorithm
+    // holds a chunk until the previous one is acknowledged, and delayed ACKs make that ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("TCP_NODELAY not set: {e}");
+        }
+    });
     tokio::spawn(async move {
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
@@ -251,6 +276,16 @@ async fn registry_listing(State(state): State<Arc<AppState>>, listed: bool) -> R
 }
 
 async fn rotate(State(state): State<Arc<AppState>>) -> Response {
+    // A replica's keys are the keeper's: it rotates them for every replica.
+    if let Some(source) = &state.key_source {
+        return match reqwest::Client::new().post(format!("{source}/rotate")).send().await {
+            Ok(r) => {
+                let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                (status, r.text().await.unwrap_or_default()).into_response()
+            }
+            Err(e) => (StatusCode::BAD_GATEWAY, format!("the key keeper cannot be reached: {}", e.without_url())).into_response(),
+        };
+    }
     if let Some(tee) = &state.opengradient {
         if let Err(e) = tee.rotate() {
             return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
@@ -280,6 +315,7 @@ mod tests {
                 backend: crate::BackendSpec::Scripted { script: "/nonexistent.json".into() },
                 images: crate::ImagesSpec::Off,
                 search: crate::SearchSpec::Off,
+                key_source: None,
                 wire: crate::Wire::Opengradient,
                 registry_listen: registry.map(|a| a.parse().unwrap()),
             };

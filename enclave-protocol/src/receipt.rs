@@ -83,6 +83,11 @@ impl ReceiptSigner {
         }
     }
 
+    /// The signer whose key is this seed (replicas that were released the same keys sign alike).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self { key: SigningKey::from_bytes(seed) }
+    }
+
     pub fn public_key(&self) -> [u8; 32] {
         self.key.verifying_key().to_bytes()
     }

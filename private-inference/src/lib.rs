@@ -17,9 +17,12 @@
 //! Nothing unverified is returned: any error after text was handed on means *withdraw it*.
 
 mod attest;
+mod bhttp_guard;
 mod client;
 mod clock;
 mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod images;
 pub mod ledger;
 pub mod proof;

@@ -128,12 +128,24 @@ pub(crate) async fn within<T, E>(limit: Duration, f: impl std::future::Future<Ou
     }
 }
 
-async fn read<R: AsyncRead + Send + 'static>(
+pub(crate) async fn read<R: AsyncRead + Send + 'static>(
     ctx: &ReplyContext,
     body: R,
     tx: &mpsc::Sender<Result<ReplyEvent, InferenceError>>,
 ) -> Result<(), InferenceError> {
-    let mut decrypted = ctx.sealed.open(Box::pin(body))?;
+    let decrypted = ctx.sealed.open(Box::pin(body))?;
+    read_opened(ctx, decrypted, tx).await
+}
+
+/// Reads the decrypted Binary HTTP response: head, content (streamed events or a whole body),
+/// trailer, then the receipt over exactly what arrived.
+pub(crate) async fn read_opened(
+    ctx: &ReplyContext,
+    decrypted: crate::seal::BodyReader,
+    tx: &mpsc::Sender<Result<ReplyEvent, InferenceError>>,
+) -> Result<(), InferenceError> {
+    // No declared length beyond what a reply may carry reaches the Binary HTTP reader.
+    let mut decrypted = crate::bhttp_guard::LengthGuard::new(decrypted, ctx.limits.max_bytes);
     let mut content = Vec::new();
     let mut assembled = Assembled::default();
     let (status, trailer) = {

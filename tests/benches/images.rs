@@ -24,7 +24,7 @@ async fn main() {
     let (profile, dir) = sotto_e2e::bench_profile(home.path());
     let script = home.path().join("script.json");
     std::fs::write(&script, r#"{"replies": [{"chunks": [{"text": "unused"}]}]}"#).unwrap();
-    let options = StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend: format!("scripted:{}", script.display()), images: "demo".into(), search: "off".into(), dir };
+    let options = StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend: format!("scripted:{}", script.display()), images: "demo".into(), search: "off".into(), replicas: 1, dir };
     let _stack = match LocalStack::start(&options) {
         Ok(s) => s,
         Err(e) => {

@@ -85,7 +85,7 @@ use sotto_e2e::{median, ms};
 async fn main() {
     let home = tempfile::tempdir().unwrap();
     let (profile, dir) = sotto_e2e::bench_profile(home.path());
-    let stack = match LocalStack::start(&StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend: "embedded".into(), images: "demo".into(), search: "off".into(), dir }) {
+    let stack = match LocalStack::start(&StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend: "embedded".into(), images: "demo".into(), search: "off".into(), replicas: 1, dir }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("skipped: {e}");
@@ -190,7 +190,7 @@ async fn padding_cost(home: &std::path::Path) {
         let (relay, gateway, admin) = sotto_e2e::free_ports();
         let stack_profile = home.join(format!("pad-stack-{unpadded}.toml"));
         write_profile(&stack_profile, &dir, &format!("http://127.0.0.1:{relay}"), gateway, admin);
-        let stack = match LocalStack::start(&StackOptions { flavor: Default::default(), profile: Some(stack_profile), backend: "embedded".into(), images: "demo".into(), search: "off".into(), dir: dir.clone() }) {
+        let stack = match LocalStack::start(&StackOptions { flavor: Default::default(), profile: Some(stack_profile), backend: "embedded".into(), images: "demo".into(), search: "off".into(), replicas: 1, dir: dir.clone() }) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("padding cost skipped: {e}");
@@ -244,7 +244,7 @@ async fn opengradient_wire(home: &std::path::Path, local_first: Duration, local_
     std::fs::write(&profile, format!(
         "name = \"bench-og\"\n[[relays]]\nurl = \"http://127.0.0.1:{relay}\"\n[enclave]\nkind = \"development\"\ntrust_roots = [\"{d}/dev-root.pem\"]\nmeasurements_file = \"{d}/measurements.json\"\n[local_stack]\ngateway_listen = \"127.0.0.1:{gateway}\"\nadmin_listen = \"127.0.0.1:{admin}\"\nregistry_listen = \"127.0.0.1:{registry}\"\n",
         d = dir.display())).unwrap();
-    let stack = match LocalStack::start(&StackOptions { flavor: Flavor::OpenGradient, profile: Some(profile), backend: "embedded".into(), images: "demo".into(), search: "off".into(), dir }) {
+    let stack = match LocalStack::start(&StackOptions { flavor: Flavor::OpenGradient, profile: Some(profile), backend: "embedded".into(), images: "demo".into(), search: "off".into(), replicas: 1, dir }) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("OpenGradient wire skipped: {e}");

@@ -21,7 +21,7 @@ async fn main() {
     let script = home.path().join("script.json");
     std::fs::write(&script, r#"{"replies": [{"chunks": [{"text": "Hillary and Tenzing, 1953 [1]."}]}]}"#).unwrap();
     let backend = format!("scripted:{}", script.display());
-    let options = StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend, images: "off".into(), search: "standin".into(), dir };
+    let options = StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend, images: "off".into(), search: "standin".into(), replicas: 1, dir };
     let _stack = match LocalStack::start(&options) {
         Ok(s) => s,
         Err(e) => {

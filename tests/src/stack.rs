@@ -34,6 +34,8 @@ pub struct StackSpec {
     pub images: Option<String>,
     /// `--search`: `standin` unless set (`off`, `brave:URL`).
     pub search: Option<String>,
+    /// `--replicas N`: gateway replicas behind the relay.
+    pub replicas: Option<usize>,
     /// Environment for the stack's processes (e.g. `SOTTO_IMAGES_TIMEOUT_S`).
     pub env: Vec<(String, String)>,
     /// The scripted model says it reads images.
@@ -49,6 +51,7 @@ impl Default for StackSpec {
             opengradient: false,
             images: None,
             search: None,
+            replicas: None,
             env: Vec::new(),
             accepts_images: false,
         }
@@ -120,6 +123,7 @@ impl Stack {
             .arg(spec.backend.clone().unwrap_or_else(|| format!("scripted:{}", script.display())))
             .args(["--images", spec.images.as_deref().unwrap_or("demo")])
             .args(["--search", spec.search.as_deref().unwrap_or("standin")])
+            .args(["--replicas", &spec.replicas.unwrap_or(1).to_string()])
             .args(["--flavor", if spec.opengradient { "opengradient" } else { "sotto" }])
             .env("SOTTO_HOME", stack.home.path())
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -23,6 +23,10 @@ pub enum StackCommand {
         /// brave:URL (the Brave Search API; the key in SOTTO_SEARCH_API_KEY, on the gateway only).
         #[arg(long, default_value = "standin")]
         search: String,
+        /// Gateway replicas behind the relay (1 to 8): nginx balances across them; a key keeper
+        /// releases them shared keys after checking each one's attestation.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+        replicas: u8,
         /// sotto (default): Sotto's development enclave; opengradient: OpenGradient's wire,
         /// relay paths and a registry stand-in, all offline.
         #[arg(long, value_parser = ["sotto", "opengradient"], default_value = "sotto")]
@@ -32,17 +36,17 @@ pub enum StackCommand {
 
 pub fn run(command: StackCommand) -> i32 {
     match command {
-        StackCommand::Up { profile, backend, images, search, flavor } => {
+        StackCommand::Up { profile, backend, images, search, replicas, flavor } => {
             let flavor = if flavor == "opengradient" { Flavor::OpenGradient } else { Flavor::Sotto };
-            up(profile, backend, images, search, flavor)
+            up(profile, backend, images, search, usize::from(replicas), flavor)
         }
     }
 }
 
-fn up(profile: Option<PathBuf>, backend: String, images: String, search: String, flavor: Flavor) -> i32 {
+fn up(profile: Option<PathBuf>, backend: String, images: String, search: String, replicas: usize, flavor: Flavor) -> i32 {
     let dir = sotto_core::relay_config::stack_dir();
     eprintln!("starting the development enclave ({backend}) and the nginx relay; files in {}", dir.display());
-    let options = StackOptions { flavor, profile, backend, images, search, dir };
+    let options = StackOptions { flavor, profile, backend, images, search, replicas, dir };
     let mut stack = match LocalStack::start(&options) {
         Ok(s) => s,
         Err(e) => {
@@ -59,6 +63,9 @@ fn up(profile: Option<PathBuf>, backend: String, images: String, search: String,
     use std::io::Write;
     let _ = std::io::stdout().flush();
     eprintln!("gateway: http://{} (admin http://{})", stack.gateway_addr, stack.admin_addr);
+    if replicas > 1 {
+        eprintln!("{replicas} gateway replicas behind the relay (round robin), keys released by a key keeper; each in {}/replicas/N", stack.dir.display());
+    }
     eprintln!("development enclave — not hardware-protected. Press Ctrl-C to stop.");
     let rt = super::runtime();
     rt.block_on(async {

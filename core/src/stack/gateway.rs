@@ -29,16 +29,30 @@ pub fn gateway_binary() -> Result<PathBuf, StackError> {
         })
 }
 
-pub(super) fn spawn(keeper: &Keeper, dir: &Path, settings: &Settings, (backend, images, search): (&str, &str, &str), flavor: Flavor) -> Result<Child, StackError> {
+/// Where one gateway process listens and keeps its files.
+pub(super) struct Placement<'a> {
+    pub listen: &'a str,
+    pub admin: &'a str,
+    pub dir: &'a Path,
+    /// A replica's key keeper.
+    pub key_source: Option<&'a str>,
+}
+
+pub(super) fn spawn(keeper: &Keeper, at: &Placement, settings: &Settings, (backend, images, search): (&str, &str, &str), flavor: Flavor) -> Result<Child, StackError> {
+    let dir = at.dir;
+    std::fs::create_dir_all(dir).map_err(|source| StackError::Files { dir: dir.to_owned(), source })?;
     let log_path = dir.join("gateway.log");
     let log = std::fs::File::create(&log_path).map_err(|source| StackError::Files { dir: dir.to_owned(), source })?;
     let err = log.try_clone().map_err(|source| StackError::Files { dir: dir.to_owned(), source })?;
     let mut command = Command::new(gateway_binary()?);
     command
-        .args(["--listen", &settings.gateway_listen, "--admin-listen", &settings.admin_listen])
+        .args(["--listen", at.listen, "--admin-listen", at.admin])
         .arg("--state-dir")
         .arg(dir)
         .args(["--backend", backend, "--images", images, "--search", search]);
+    if let Some(source) = at.key_source {
+        command.args(["--key-source", source]);
+    }
     if flavor == Flavor::OpenGradient {
         command.args(["--wire", "opengradient", "--registry-listen", &settings.registry_listen]);
     }
@@ -49,4 +63,15 @@ pub(super) fn spawn(keeper: &Keeper, dir: &Path, settings: &Settings, (backend, 
     keeper
         .spawn(command)
         .map_err(|source| StackError::Spawn { what: "the enclave gateway", source })
+}
+
+/// The key keeper for replicas, listening on `listen`; it trusts the roots below `dir`.
+pub(super) fn spawn_key_keeper(keeper: &Keeper, listen: &str, dir: &Path) -> Result<Child, StackError> {
+    let files = |source| StackError::Files { dir: dir.to_owned(), source };
+    std::fs::create_dir_all(dir).map_err(files)?;
+    let log = std::fs::File::create(dir.join("key-keeper.log")).map_err(files)?;
+    let err = log.try_clone().map_err(files)?;
+    let mut command = Command::new(gateway_binary()?);
+    command.args(["--key-keeper", "--listen", listen]).arg("--state-dir").arg(dir).stdin(Stdio::null()).stdout(log).stderr(err);
+    keeper.spawn(command).map_err(|source| StackError::Spawn { what: "the key keeper", source })
 }

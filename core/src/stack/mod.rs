@@ -4,6 +4,7 @@
 mod gateway;
 mod keeper;
 mod relay;
+mod replicas;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -32,6 +33,8 @@ pub enum StackError {
     RelayAddress(String),
     #[error("{addr} is already in use: is a stack already running? (stop it, or use a profile with other ports)")]
     PortInUse { addr: String },
+    #[error("the replicas do not measure alike ({0}); they must run the same build and configuration")]
+    ReplicasDiffer(String),
 }
 
 /// Which network the stack imitates.
@@ -55,6 +58,9 @@ pub struct StackOptions {
     pub images: String,
     /// Web search: `standin` (a local corpus, not the web), `off` or `brave:URL`.
     pub search: String,
+    /// How many gateway processes serve behind the relay (1: one gateway with its own keys;
+    /// more: replicas released shared keys by a key keeper).
+    pub replicas: usize,
     /// Folder for the root, measurements, relay configuration and logs.
     pub dir: PathBuf,
 }
@@ -70,13 +76,21 @@ pub struct LocalStack {
     pub registry_url: Option<String>,
     /// A profile for this stack, written at start (OpenGradient flavour).
     pub profile_file: Option<PathBuf>,
-    gateway: Child,
+    gateways: Vec<Child>,
+    /// With replicas: the key keeper.
+    key_keeper: Option<Child>,
     relay: Child,
     /// Dropped after `stop` (fields drop after `Drop::drop`).
     _keeper: Keeper,
 }
 
 impl LocalStack {
+    /// The process ids of the gateways (replicas) and of the relay's master process (load
+    /// figures read their memory; fault tests stop one).
+    pub fn process_ids(&self) -> (Vec<u32>, u32) {
+        (self.gateways.iter().map(Child::id).collect(), self.relay.id())
+    }
+
     /// Starts the gateway, waits until it answers, then the relay, and waits for that too.
     pub fn start(options: &StackOptions) -> Result<Self, StackError> {
         let (profile, settings) = crate::profiles::local_stack_settings(options.profile.as_deref())?;
@@ -93,22 +107,22 @@ impl LocalStack {
         std::fs::create_dir_all(&options.dir).map_err(|source| StackError::Files { dir: options.dir.clone(), source })?;
 
         let keeper = Keeper::new().map_err(|source| StackError::Spawn { what: "the stack's keeper thread", source })?;
-        let mut gateway = gateway::spawn(&keeper, &options.dir, &settings, (&options.backend, &options.images, &options.search), options.flavor)?;
-        // The embedded model loads in a few seconds; a cold disk may take longer.
-        if let Err(e) = wait_for_port("the enclave gateway", &settings.admin_listen, &mut gateway, &options.dir.join("gateway.log"), Duration::from_secs(120)) {
-            let _ = gateway.kill();
-            return Err(e);
-        }
+        let specs = (options.backend.as_str(), options.images.as_str(), options.search.as_str());
+        let mut set = if options.replicas > 1 {
+            replicas::start(&keeper, &options.dir, &settings, specs, options.flavor, options.replicas)?
+        } else {
+            replicas::single(&keeper, &options.dir, &settings, specs, options.flavor)?
+        };
         let relay_dir = options.dir.join("relay");
-        let mut relay = match relay::spawn(&keeper, &relay_dir, &relay_listen, &settings.gateway_listen, options.flavor) {
+        let mut relay = match relay::spawn(&keeper, &relay_dir, &relay_listen, &set.listens.join(","), options.flavor) {
             Ok(r) => r,
             Err(e) => {
-                let _ = gateway.kill();
+                set.kill();
                 return Err(e);
             }
         };
         if let Err(e) = wait_for_port("the nginx relay", &relay_listen, &mut relay, &relay_dir.join("error.log"), Duration::from_secs(20)) {
-            let _ = gateway.kill();
+            set.kill();
             let _ = relay.kill();
             return Err(e);
         }
@@ -120,7 +134,7 @@ impl LocalStack {
                 match write_opengradient_profile(&options.dir, &relay_url, &registry) {
                     Ok(file) => (Some(registry), Some(file)),
                     Err(source) => {
-                        let _ = gateway.kill();
+                        set.kill();
                         relay::stop(&mut relay);
                         return Err(StackError::Files { dir: options.dir.clone(), source });
                     }
@@ -134,7 +148,8 @@ impl LocalStack {
             gateway_addr: settings.gateway_listen,
             admin_addr: settings.admin_listen,
             dir: options.dir.clone(),
-            gateway,
+            gateways: set.gateways,
+            key_keeper: set.key_keeper,
             relay,
             _keeper: keeper,
         })
@@ -143,8 +158,10 @@ impl LocalStack {
     /// Stops both processes (nginx gracefully, so it removes its pid file).
     pub fn stop(&mut self) {
         relay::stop(&mut self.relay);
-        let _ = self.gateway.kill();
-        let _ = self.gateway.wait();
+        for g in self.gateways.iter_mut().chain(self.key_keeper.iter_mut()) {
+            let _ = g.kill();
+            let _ = g.wait();
+        }
     }
 }
 
@@ -199,7 +216,7 @@ fn host_port(url: &str) -> Result<String, StackError> {
     }
 }
 
-fn wait_for_port(what: &'static str, addr: &str, child: &mut Child, log: &Path, limit: Duration) -> Result<(), StackError> {
+pub(super) fn wait_for_port(what: &'static str, addr: &str, child: &mut Child, log: &Path, limit: Duration) -> Result<(), StackError> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if let Ok(Some(_)) = child.try_wait() {

@@ -30,7 +30,10 @@ pub fn render_relay_config(prefix: &Path, listen: &str, gateway: &str) -> String
 
 /// The relay for a flavour: Sotto's paths, or OpenGradient's relay paths mapped to its
 /// gateway's.
+/// `gateway` may list several replicas, separated by commas: nginx balances across them (round
+/// robin) and moves on to the next when one cannot be reached.
 pub fn render_for(flavor: Flavor, prefix: &Path, listen: &str, gateway: &str) -> String {
+    let servers = gateway.split(',').map(str::trim).filter(|g| !g.is_empty()).collect::<Vec<_>>().join(";\n        server ");
     let (public, upstream, public_att, upstream_att) = match flavor {
         Flavor::Sotto => ("/gateway", "/gateway", "/attestation", "/attestation"),
         Flavor::OpenGradient => (RELAY_CHAT_PATH, "/v1/ohttp", RELAY_ATTESTATION_PATH, "/enclave/attestation"),
@@ -38,7 +41,7 @@ pub fn render_for(flavor: Flavor, prefix: &Path, listen: &str, gateway: &str) ->
     NGINX_RELAY_TEMPLATE
         .replace("@PREFIX@", &prefix.to_string_lossy())
         .replace("@LISTEN@", listen)
-        .replace("@GATEWAY@", gateway)
+        .replace("@GATEWAY@", &servers)
         .replace("@UPSTREAM_GATEWAY_PATH@", upstream)
         .replace("@UPSTREAM_ATTESTATION_PATH@", upstream_att)
         .replace("@GATEWAY_PATH@", public)

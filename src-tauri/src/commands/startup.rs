@@ -152,7 +152,7 @@ pub async fn ensure_local_stack(app: &AppHandle, progress: &Channel<StartupEvent
     }
     let _ = progress.send(StartupEvent::Step { text: "Starting the local relay and the development enclave…".into() });
     let backend = std::env::var("SOTTO_LOCAL_BACKEND").unwrap_or_else(|_| "embedded".into());
-    let options = StackOptions { flavor: Default::default(), profile: None, backend, images: "demo".into(), search: "standin".into(), dir: sotto_core::relay_config::stack_dir() };
+    let options = StackOptions { flavor: Default::default(), profile: None, backend, images: "demo".into(), search: "standin".into(), replicas: 1, dir: sotto_core::relay_config::stack_dir() };
     let stack = blocking(move || LocalStack::start(&options)).await??;
     *lock(&state.stack) = Some(stack);
     *lock(&state.client) = None;

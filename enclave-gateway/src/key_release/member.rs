@@ -1,0 +1,94 @@
+//! A replica's side of key release: join (get the key set before serving) and keep up (ask
+//! again every poll, so rotations arrive).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+use super::{binding, key_pair, open, seed_bytes, KeySet, ReleaseReply, ReleaseRequest, POLL};
+use crate::attester::Attester;
+use crate::keys::{EnclaveKeys, KeyRing};
+
+/// How long a starting replica waits for the keeper.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a release failed: the keeper could not be reached (worth waiting for), or it refused.
+#[derive(Debug)]
+pub enum ReleaseError {
+    Unreachable(String),
+    Refused(String),
+}
+
+impl std::fmt::Display for ReleaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(m) | Self::Refused(m) => f.write_str(m),
+        }
+    }
+}
+
+/// One release: a nonce, an attestation over a fresh key and the nonce, the key set opened.
+pub async fn fetch(http: &reqwest::Client, source: &str, attester: &dyn Attester) -> Result<KeySet, ReleaseError> {
+    let reached = |e: reqwest::Error| ReleaseError::Unreachable(format!("the key keeper at {source} cannot be reached ({})", e.without_url()));
+    let answer: serde_json::Value = http.get(format!("{source}/key-release/nonce")).send().await.map_err(reached)?.json().await.map_err(reached)?;
+    let refused = |m: String| ReleaseError::Refused(m);
+    let nonce_hex = answer["nonce"].as_str().ok_or_else(|| refused("the key keeper gave no nonce".into()))?.to_string();
+    let nonce = hex::decode(&nonce_hex).map_err(|_| refused("the key keeper's nonce is not hex".into()))?;
+    let (sk, pk) = key_pair();
+    let document = attester.attest(&binding(&pk), &nonce).map_err(|e| refused(format!("cannot attest for the key keeper: {e}")))?;
+    let request = ReleaseRequest { nonce: nonce_hex, document: B64.encode(document), public_key: B64.encode(&pk) };
+    let response = http.post(format!("{source}/key-release")).json(&request).send().await.map_err(reached)?;
+    if !response.status().is_success() {
+        let status = response.status().as_u16();
+        return Err(refused(format!("the key keeper refused the keys (HTTP {status}): {}", response.text().await.unwrap_or_default())));
+    }
+    let reply: ReleaseReply = response.json().await.map_err(reached)?;
+    open(&sk, &reply).map_err(refused)
+}
+
+/// The keys a key set stands for.
+fn keys_of(set: &KeySet) -> Result<(Arc<EnclaveKeys>, Vec<Arc<EnclaveKeys>>), String> {
+    let derive = |e: &super::KeyEntry| -> Result<Arc<EnclaveKeys>, String> {
+        Ok(Arc::new(EnclaveKeys::derive(e.key_id, &seed_bytes(e)?).map_err(|e| e.to_string())?))
+    };
+    Ok((derive(&set.current)?, set.accepted.iter().map(derive).collect::<Result<_, _>>()?))
+}
+
+/// The first key set, waited for while the keeper starts (a refusal ends it at once).
+pub async fn join(http: &reqwest::Client, source: &str, attester: &dyn Attester) -> anyhow::Result<(KeyRing, u64)> {
+    let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+    loop {
+        match fetch(http, source, attester).await {
+            Ok(set) => {
+                let (current, accepted) = keys_of(&set).map_err(anyhow::Error::msg)?;
+                return Ok((KeyRing::with(current, accepted), set.epoch));
+            }
+            Err(ReleaseError::Refused(e)) => anyhow::bail!("{e}"),
+            Err(e) if tokio::time::Instant::now() >= deadline => anyhow::bail!("{e}"),
+            Err(ReleaseError::Unreachable(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Keeps the replica's keys in step with the keeper (a failed poll keeps the keys it has).
+pub fn keep_up(state: Arc<crate::server::AppState>, source: String, mut epoch: u64) {
+    tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        loop {
+            tokio::time::sleep(POLL).await;
+            match fetch(&http, &source, state.attester.as_ref()).await {
+                Ok(set) if set.epoch != epoch => match keys_of(&set) {
+                    Ok((current, accepted)) => {
+                        state.keys.install(current, accepted);
+                        epoch = set.epoch;
+                    }
+                    Err(e) => tracing::warn!("released keys not usable: {e}"),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::warn!("keeping the current keys: {e}"),
+            }
+        }
+    });
+}

@@ -1,0 +1,209 @@
+//! A guard in front of the `bhttp` crate's streaming reader. That reader allocates a buffer of
+//! whatever length a field or chunk declares before reading it (found by fuzzing: a declared
+//! length of 2^62 aborted the process), so the decrypted reply first passes through this guard,
+//! which follows the Binary HTTP response framing (RFC 9292 §3) byte by byte and refuses any
+//! declared length beyond what a reply may carry — before the reader sees it.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::AsyncRead;
+
+/// The longest field name or value, and the longest field section of a known-length message.
+const MAX_FIELD: u64 = 64 * 1024;
+const MAX_SECTION: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Informational,
+    Header,
+    Trailer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Framing,
+    Status,
+    /// An indeterminate-length field line: its name's length (0 ends the section), then its value's.
+    Field { section: Section, name: bool },
+    /// A known-length message's whole field section.
+    KnownSection(Section),
+    KnownContent,
+    /// An indeterminate-length content chunk's length (0 ends the content).
+    Chunk,
+    /// After the trailer: padding, checked by the reader.
+    Padding,
+}
+
+/// Follows the framing; `feed` fails at the first declared length over its limit.
+#[derive(Debug)]
+struct Framing {
+    step: Step,
+    known: bool,
+    varint: Vec<u8>,
+    skip: u64,
+    after_skip: Step,
+    max_content: u64,
+}
+
+impl Framing {
+    fn new(max_content: u64) -> Self {
+        Self { step: Step::Framing, known: false, varint: Vec::new(), skip: 0, after_skip: Step::Framing, max_content }
+    }
+
+    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), String> {
+        while !bytes.is_empty() {
+            if self.step == Step::Padding {
+                return Ok(());
+            }
+            if self.skip > 0 {
+                let n = (self.skip.min(bytes.len() as u64)) as usize;
+                self.skip -= n as u64;
+                bytes = &bytes[n..];
+                if self.skip == 0 {
+                    self.step = self.after_skip;
+                }
+                continue;
+            }
+            self.varint.push(bytes[0]);
+            bytes = &bytes[1..];
+            let len = 1usize << (self.varint[0] >> 6);
+            if self.varint.len() == len {
+                let mut v = u64::from(self.varint[0] & 0x3f);
+                for b in &self.varint[1..] {
+                    v = (v << 8) | u64::from(*b);
+                }
+                self.varint.clear();
+                self.value(v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn bounded(&mut self, v: u64, max: u64, what: &str, then: Step) -> Result<(), String> {
+        if v > max {
+            return Err(format!("the reply declares {what} of {v} bytes, more than the {max} it may carry"));
+        }
+        self.skip = v;
+        self.after_skip = then;
+        if v == 0 {
+            self.step = then;
+        }
+        Ok(())
+    }
+
+    fn after_section(&self, section: Section) -> Step {
+        match (section, self.known) {
+            (Section::Informational, _) => Step::Status,
+            (Section::Header, true) => Step::KnownContent,
+            (Section::Header, false) => Step::Chunk,
+            (Section::Trailer, _) => Step::Padding,
+        }
+    }
+
+    fn value(&mut self, v: u64) -> Result<(), String> {
+        match self.step {
+            Step::Framing => {
+                self.known = match v {
+                    1 => true,
+                    3 => false,
+                    _ => return Err(format!("the reply is not a Binary HTTP response (framing indicator {v})")),
+                };
+                self.step = Step::Status;
+            }
+            Step::Status => {
+                let section = if (100..200).contains(&v) { Section::Informational } else { Section::Header };
+                self.step = if self.known { Step::KnownSection(section) } else { Step::Field { section, name: true } };
+            }
+            Step::Field { section, name: true } if v == 0 => self.step = self.after_section(section),
+            Step::Field { section, name } => self.bounded(v, MAX_FIELD, "a field", Step::Field { section, name: !name })?,
+            Step::KnownSection(section) => {
+                let then = self.after_section(section);
+                self.bounded(v, MAX_SECTION, "a field section", then)?
+            }
+            Step::KnownContent => self.bounded(v, self.max_content, "content", Step::KnownSection(Section::Trailer))?,
+            Step::Chunk if v == 0 => self.step = Step::Field { section: Section::Trailer, name: true },
+            Step::Chunk => self.bounded(v, self.max_content, "a content chunk", Step::Chunk)?,
+            Step::Padding => {}
+        }
+        Ok(())
+    }
+}
+
+/// The decrypted reply, passed through unchanged unless its framing declares too much.
+pub(crate) struct LengthGuard<R> {
+    inner: R,
+    framing: Framing,
+}
+
+impl<R> LengthGuard<R> {
+    /// `max_content`: the most any one content chunk (or a known-length body) may declare.
+    pub(crate) fn new(inner: R, max_content: usize) -> Self {
+        Self { inner, framing: Framing::new(max_content as u64) }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for LengthGuard<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(n)) => match this.framing.feed(&buf[..n]) {
+                Ok(()) => Poll::Ready(Ok(n)),
+                Err(why) => Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why))),
+            },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_enclave_protocol::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
+
+    fn reply() -> Vec<u8> {
+        [
+            response_head(200, &[("content-type", b"text/event-stream".as_slice())]),
+            content_chunk(b"data: {}\n\n"),
+            content_chunk(&[b'x'; 3000]),
+            content_end_and_trailer(&[("sotto-receipt", b"{}".as_slice())]),
+            vec![0; 17],
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn a_real_reply_passes_in_any_split() {
+        let bytes = reply();
+        for split in [1, 2, 3, 7, 100, bytes.len()] {
+            let mut f = Framing::new(1 << 20);
+            for piece in bytes.chunks(split) {
+                f.feed(piece).unwrap();
+            }
+            assert_eq!(f.step, Step::Padding, "split {split}");
+        }
+    }
+
+    #[test]
+    fn a_huge_declared_length_is_refused_before_anything_is_allocated() {
+        // The fuzzer's case: a trailer field declaring 2^62 - 1 bytes.
+        let mut bytes = [response_head(200, &[]), content_end_and_trailer(&[])].concat();
+        bytes.truncate(bytes.len() - 1);
+        bytes.extend_from_slice(&[0xff; 8]);
+        let e = Framing::new(1 << 20).feed(&bytes).unwrap_err();
+        assert!(e.contains("more than"), "{e}");
+        let big_chunk = [response_head(200, &[]), vec![0x80, 0x20, 0, 0]].concat(); // a 2 MiB chunk
+        assert!(Framing::new(1 << 20).feed(&big_chunk).is_err());
+        assert!(Framing::new(1 << 20).feed(&[0x02]).unwrap_err().contains("framing indicator"));
+    }
+
+    /// The input the fuzzer found (`fuzz/seeds/reply_message/crash-oversized-field`, its first
+    /// byte the harness's flag): it aborted the process before this guard existed.
+    #[test]
+    fn the_fuzzers_crash_is_refused() {
+        use base64::Engine;
+        let input = base64::engine::general_purpose::STANDARD.decode("AANB9gxjb250ZW50LXR5AAAAAAD/////////AP////8AbgApeyJlcnJvciI6C3M=").unwrap();
+        assert!(Framing::new(64 << 20).feed(&input[1..]).is_err());
+    }
+}
