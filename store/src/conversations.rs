@@ -393,7 +393,30 @@ fn process_is_running(_pid: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::{KdfParams, MessageStatus, Store, Unlock};
+    use crate::{KdfParams, MessageStatus, Store, StoreError, Unlock};
+
+    /// A full disk (SQLite told it may not grow) refuses the write in words and keeps every
+    /// earlier message; once there is room again, writing works.
+    #[test]
+    fn a_full_disk_refuses_the_write_in_words_and_loses_nothing_saved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let open = || Store::open_or_create(tmp.path(), &Unlock::Passphrase("p"), KdfParams::insecure_for_tests()).unwrap();
+        let store = open();
+        let id = store.new_conversation("t").unwrap();
+        store.add_user_message(&id, "kept before the disk filled").unwrap();
+        let pages: i64 = store.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        store.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(())).unwrap();
+        let big = "x".repeat(1 << 20);
+        let e = store.add_user_message(&id, &big).unwrap_err();
+        assert!(matches!(e, StoreError::DiskFull { .. }), "{e:?}");
+        assert!(e.to_string().contains("is full") && e.to_string().contains("nothing saved before is lost"), "{e}");
+        drop(store);
+        let store = open();
+        let messages = store.conversation(&id).unwrap().messages;
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].content, "kept before the disk filled");
+        store.add_user_message(&id, "room again").unwrap();
+    }
 
     #[test]
     fn a_reply_left_streaming_by_a_dead_process_is_marked_unfinished_with_its_saved_text() {

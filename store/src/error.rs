@@ -58,6 +58,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the disk holding your history ({path}) is full: this was not saved, and nothing saved before is lost; free some space and try again")]
+    DiskFull { path: PathBuf },
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
 }
@@ -76,6 +78,7 @@ impl StoreError {
                 path: path.to_owned(),
                 detail: "a page failed its integrity check".into(),
             },
+            Some(ErrorCode::DiskFull) => StoreError::DiskFull { path: path.to_owned() },
             _ => StoreError::Database(e),
         }
     }

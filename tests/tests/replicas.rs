@@ -128,3 +128,54 @@ async fn a_replica_killed_mid_stream_fails_only_its_own_replies_and_the_others_c
     assert!(after.iter().all(|r| r.is_ok()), "{:?}", after.iter().filter_map(|r| r.as_ref().err()).collect::<Vec<_>>());
     assert!(start.elapsed() < Duration::from_secs(15), "recovered in {:?}", start.elapsed());
 }
+
+/// The relay restarted under load: replies it was carrying end as errors (never verified), and
+/// once it is back, new requests verify again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_relay_restarted_mid_stream_fails_only_what_it_carried() {
+    let slow: Vec<Value> = (0..10).map(|i| json!({"text": format!("w{i} "), "delay_ms": 80})).collect();
+    let stack = replicated(json!([{"chunks": slow}]));
+    let relay_dir = stack.home.path().join("stack").join("relay");
+    let pid = std::fs::read_to_string(relay_dir.join("nginx.pid")).unwrap().trim().to_string();
+    let dir = relay_dir.clone();
+    let restarter = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // The master and its worker, at once, as a crash would.
+        std::process::Command::new("pkill").args(["-9", "-P", &pid]).status().unwrap();
+        std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The same relay again, as a supervisor would start it.
+        let nginx = sotto_core::stack::nginx_binary().unwrap();
+        let _ = std::fs::remove_file(dir.join("nginx.pid"));
+        std::process::Command::new(nginx)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("relay.conf"))
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    });
+    let results = run(&stack, 6, 6).await;
+    let mut relay = restarter.await.unwrap();
+    let failed: Vec<&InferenceError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(!failed.is_empty(), "the relay went away mid-stream");
+    for e in &failed {
+        assert!(matches!(e, InferenceError::Truncated | InferenceError::Tampered | InferenceError::RelayUnreachable { .. }), "{e:?}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = run(&stack, 3, 6).await;
+    // Stop the restarted relay, its worker included (it runs as another user and outlives a
+    // master that is gone).
+    let master = relay.id().to_string();
+    let workers = std::process::Command::new("pgrep").args(["-P", &master]).output().unwrap();
+    std::process::Command::new("kill").args(["-QUIT", &master]).status().unwrap();
+    let _ = relay.wait();
+    for w in String::from_utf8_lossy(&workers.stdout).split_whitespace() {
+        let _ = std::process::Command::new("kill").args(["-9", w]).status();
+    }
+    assert!(after.iter().all(|r| r.is_ok()), "{:?}", after.iter().filter_map(|r| r.as_ref().err()).collect::<Vec<_>>());
+}
