@@ -57,6 +57,14 @@ pub enum Wire {
     Opengradient,
 }
 
+/// Where a replica's keys come from: the keeper's address, and its Ed25519 public key (hex),
+/// the only key a release is accepted under. Both are measured: they say who holds the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySource {
+    pub url: String,
+    pub keeper_key: String,
+}
+
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -72,7 +80,7 @@ pub struct GatewayConfig {
     /// Which search provider answers requests with `web_search` set.
     pub search: crate::SearchSpec,
     /// A replica: its keys come from this key keeper (after attesting), not from itself.
-    pub key_source: Option<String>,
+    pub key_source: Option<KeySource>,
     pub wire: Wire,
     /// With the OpenGradient wire: where the registry stand-in answers JSON-RPC (loopback).
     pub registry_listen: Option<SocketAddr>,

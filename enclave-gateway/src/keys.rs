@@ -39,22 +39,14 @@ impl EnclaveKeys {
 /// settles, others it still accepts — the next keys before any replica advertises them, the
 /// previous ones for a grace period after — so no request sealed to either is refused.
 pub struct KeyRing {
-    current: RwLock<Arc<EnclaveKeys>>,
-    accepted: RwLock<Vec<Arc<EnclaveKeys>>>,
+    // One lock for both: a request never sees the new current keys with the old accepted ones.
+    keys: RwLock<Generation>,
 }
 
-fn read<T: Clone>(lock: &RwLock<T>) -> T {
-    match lock.read() {
-        Ok(k) => k.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    }
-}
-
-fn write<T>(lock: &RwLock<T>, value: T) {
-    match lock.write() {
-        Ok(mut k) => *k = value,
-        Err(poisoned) => *poisoned.into_inner() = value,
-    }
+#[derive(Clone)]
+struct Generation {
+    current: Arc<EnclaveKeys>,
+    accepted: Vec<Arc<EnclaveKeys>>,
 }
 
 impl KeyRing {
@@ -63,34 +55,51 @@ impl KeyRing {
     }
 
     pub fn with(current: Arc<EnclaveKeys>, accepted: Vec<Arc<EnclaveKeys>>) -> Self {
-        Self { current: RwLock::new(current), accepted: RwLock::new(accepted) }
+        Self { keys: RwLock::new(Generation { current, accepted }) }
+    }
+
+    fn read(&self) -> Generation {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn write(&self, change: impl FnOnce(&mut Generation)) {
+        match self.keys.write() {
+            Ok(mut k) => change(&mut k),
+            Err(poisoned) => change(&mut poisoned.into_inner()),
+        }
     }
 
     pub fn current(&self) -> Arc<EnclaveKeys> {
-        read(&self.current)
+        self.read().current
     }
 
     /// The keys a request sealed to `key_id` is opened with, if this gateway holds them.
     pub fn for_request(&self, key_id: u8) -> Option<Arc<EnclaveKeys>> {
-        let current = self.current();
-        if current.key_id == key_id {
-            return Some(current);
-        }
-        read(&self.accepted).into_iter().find(|k| k.key_id == key_id)
+        let keys = self.read();
+        std::iter::once(keys.current).chain(keys.accepted).find(|k| k.key_id == key_id)
     }
 
-    /// Installs released keys (a replica's view of the keeper's state).
+    /// Installs released keys (a replica's view of the keeper's state), both at once.
     pub fn install(&self, current: Arc<EnclaveKeys>, accepted: Vec<Arc<EnclaveKeys>>) {
-        write(&self.accepted, accepted);
-        write(&self.current, current);
+        self.write(|k| *k = Generation { current, accepted });
+    }
+
+    /// Keeps only the current keys; whether there were others.
+    pub fn drop_accepted(&self) -> bool {
+        let mut had = false;
+        self.write(|k| had = !std::mem::take(&mut k.accepted).is_empty());
+        had
     }
 
     /// A lone gateway's rotation: new keys at once; requests sealed to the old key are refused
     /// from now on (the client re-attests once).
     pub fn rotate(&self) -> anyhow::Result<Arc<EnclaveKeys>> {
         let next = Arc::new(EnclaveKeys::generate(self.current().key_id.wrapping_add(1))?);
-        write(&self.current, next.clone());
-        write(&self.accepted, Vec::new());
+        let installed = next.clone();
+        self.write(|k| *k = Generation { current: installed, accepted: Vec::new() });
         Ok(next)
     }
 }
@@ -116,5 +125,9 @@ mod tests {
         assert_eq!(ring.for_request(1).unwrap().key_id, 1);
         assert_eq!(ring.for_request(2).unwrap().key_id, 2);
         assert!(ring.for_request(3).is_none());
+        assert!(ring.drop_accepted());
+        assert!(ring.for_request(2).is_none(), "dropped");
+        assert_eq!(ring.for_request(1).unwrap().key_id, 1, "the current keys stay");
+        assert!(!ring.drop_accepted());
     }
 }

@@ -27,7 +27,7 @@ pub mod resource;
 pub mod server;
 pub mod wire;
 
-pub use config::{BackendSpec, GatewayConfig, Wire};
+pub use config::{BackendSpec, GatewayConfig, KeySource, Wire};
 pub use images::ImagesSpec;
 pub use search::SearchSpec;
 pub use server::{start, RunningGateway};

@@ -30,8 +30,12 @@ struct Args {
     search: SearchSpec,
     /// Run as a replica: get the keys from this key keeper, after proving this gateway's
     /// attestation to it (http://HOST:PORT).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", requires = "keeper_key")]
     key_source: Option<String>,
+    /// With --key-source: the key keeper's Ed25519 public key (hex), the only key whose releases
+    /// this replica accepts (the keeper writes it to key-keeper.pub in its --state-dir).
+    #[arg(long, value_name = "HEX", requires = "key_source")]
+    keeper_key: Option<String>,
     /// Run the key keeper for replicas instead of a gateway, on --listen (loopback); it trusts
     /// the development roots the replicas write below --state-dir.
     #[arg(long)]
@@ -61,8 +65,11 @@ async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
     if args.key_keeper {
         let dir = args.state_dir.unwrap_or_else(sotto_relay_config::stack_dir);
-        let addr = sotto_enclave_gateway::key_release::keeper::start(args.listen, dir).await?;
-        println!("key keeper: http://{addr}");
+        let (addr, public_key) = sotto_enclave_gateway::key_release::keeper::start(args.listen, dir.clone()).await?;
+        let file = dir.join("key-keeper.pub");
+        let tmp = dir.join(".key-keeper.pub.tmp");
+        std::fs::write(&tmp, &public_key).and_then(|()| std::fs::rename(&tmp, &file)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+        println!("key keeper: http://{addr} key {public_key}");
         tokio::signal::ctrl_c().await?;
         return Ok(());
     }
@@ -73,7 +80,7 @@ async fn run() -> anyhow::Result<()> {
         backend: args.backend,
         images: args.images,
         search: args.search,
-        key_source: args.key_source,
+        key_source: args.key_source.zip(args.keeper_key).map(|(url, keeper_key)| sotto_enclave_gateway::KeySource { url, keeper_key }),
         wire: args.wire,
         registry_listen: args.registry_listen,
     };

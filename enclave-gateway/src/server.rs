@@ -25,7 +25,7 @@ use crate::{measurements, resource, GatewayConfig};
 pub struct AppState {
     pub keys: KeyRing,
     /// A replica's key keeper (rotation is the keeper's then).
-    pub key_source: Option<String>,
+    pub key_source: Option<crate::KeySource>,
     pub attester: Box<dyn Attester>,
     pub backend: Arc<dyn Backend>,
     /// Image generation, when this enclave offers it.
@@ -83,7 +83,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         "images": config.images.describe(),
         "search": config.search.describe(),
         // Whoever holds the keys could read the traffic: a replica's keeper is measured.
-        "keys": config.key_source.as_ref().map_or_else(|| "own".to_string(), |s| format!("released:{s}")),
+        "keys": config.key_source.as_ref().map_or_else(|| "own".to_string(), |s| format!("released:{} keeper:{}", s.url, s.keeper_key)),
         "wire": format!("{:?}", config.wire).to_lowercase(),
     })
     .to_string();
@@ -142,7 +142,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
         opengradient,
     });
     if let (Some(source), Some(epoch)) = (&config.key_source, epoch) {
-        crate::key_release::member::keep_up(state.clone(), source.clone(), epoch);
+        crate::key_release::member::keep_up(state.clone(), source, epoch)?;
     }
     let listen = public.local_addr()?;
     serve(public, public_router(state.clone()));
@@ -278,7 +278,7 @@ async fn registry_listing(State(state): State<Arc<AppState>>, listed: bool) -> R
 async fn rotate(State(state): State<Arc<AppState>>) -> Response {
     // A replica's keys are the keeper's: it rotates them for every replica.
     if let Some(source) = &state.key_source {
-        return match reqwest::Client::new().post(format!("{source}/rotate")).send().await {
+        return match reqwest::Client::new().post(format!("{}/rotate", source.url)).send().await {
             Ok(r) => {
                 let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
                 (status, r.text().await.unwrap_or_default()).into_response()

@@ -6,12 +6,17 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use sotto_enclave_protocol::opengradient::canonical::canonical_from_wire;
-use sotto_enclave_protocol::opengradient::ohttp::{seal_request, GatewayKey};
+use sotto_enclave_protocol::opengradient::ohttp::{seal_request, GatewayKey, SealedRequest};
 use sotto_enclave_protocol::opengradient::receipt::TeeReceipt;
 
 fn gateway() -> &'static GatewayKey {
     static KEY: OnceLock<GatewayKey> = OnceLock::new();
     KEY.get_or_init(|| GatewayKey::generate(1))
+}
+
+thread_local! {
+    // One sealed request serves every input (sealing costs a key agreement).
+    static SEALED: Option<SealedRequest> = seal_request(&gateway().config, b"{}").ok();
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -21,10 +26,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = TeeReceipt::from_reply(&v);
     }
-    if let Ok(sealed) = seal_request(&key.config, b"{}") {
-        let mut reader = sealed.chunked_reader();
-        let half = data.len() / 2;
-        let _ = reader.push(&data[..half], false).and_then(|_| reader.push(&data[half..], true));
-        let _ = sealed.open_single(data);
-    }
+    SEALED.with(|sealed| {
+        if let Some(sealed) = sealed {
+            let mut reader = sealed.chunked_reader();
+            let half = data.len() / 2;
+            let _ = reader.push(&data[..half], false).and_then(|_| reader.push(&data[half..], true));
+            let _ = sealed.open_single(data);
+        }
+    });
 });

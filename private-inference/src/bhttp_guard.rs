@@ -13,6 +13,9 @@ use futures::AsyncRead;
 /// The longest field name or value, and the longest field section of a known-length message.
 const MAX_FIELD: u64 = 64 * 1024;
 const MAX_SECTION: u64 = 1 << 20;
+/// The most field lines in one section, and interim (1xx) responses before the final one.
+const MAX_FIELDS: u32 = 1024;
+const MAX_INFORMATIONAL: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
@@ -32,7 +35,7 @@ enum Step {
     KnownContent,
     /// An indeterminate-length content chunk's length (0 ends the content).
     Chunk,
-    /// After the trailer: padding, checked by the reader.
+    /// After the trailer: padding (the reader takes zeros only, up to its size limit).
     Padding,
 }
 
@@ -45,11 +48,16 @@ struct Framing {
     skip: u64,
     after_skip: Step,
     max_content: u64,
+    /// Field lines and bytes of the indeterminate-length section being read (the reader keeps
+    /// them all), and interim responses so far.
+    fields: u32,
+    section_bytes: u64,
+    informational: u32,
 }
 
 impl Framing {
     fn new(max_content: u64) -> Self {
-        Self { step: Step::Framing, known: false, varint: Vec::new(), skip: 0, after_skip: Step::Framing, max_content }
+        Self { step: Step::Framing, known: false, varint: Vec::new(), skip: 0, after_skip: Step::Framing, max_content, fields: 0, section_bytes: 0, informational: 0 }
     }
 
     fn feed(&mut self, mut bytes: &[u8]) -> Result<(), String> {
@@ -79,6 +87,12 @@ impl Framing {
             }
         }
         Ok(())
+    }
+
+    /// Whether the bytes so far end inside a length or a declared item: RFC 9292 lets a message
+    /// end only between them, and the `bhttp` reader would wait forever for the rest.
+    fn inside_an_item(&self) -> bool {
+        self.skip > 0 || !self.varint.is_empty()
     }
 
     fn bounded(&mut self, v: u64, max: u64, what: &str, then: Step) -> Result<(), String> {
@@ -114,10 +128,27 @@ impl Framing {
             }
             Step::Status => {
                 let section = if (100..200).contains(&v) { Section::Informational } else { Section::Header };
+                if section == Section::Informational {
+                    self.informational += 1;
+                    if self.informational > MAX_INFORMATIONAL {
+                        return Err(format!("the reply sends more than {MAX_INFORMATIONAL} interim responses"));
+                    }
+                }
+                (self.fields, self.section_bytes) = (0, 0);
                 self.step = if self.known { Step::KnownSection(section) } else { Step::Field { section, name: true } };
             }
-            Step::Field { section, name: true } if v == 0 => self.step = self.after_section(section),
-            Step::Field { section, name } => self.bounded(v, MAX_FIELD, "a field", Step::Field { section, name: !name })?,
+            Step::Field { section, name: true } if v == 0 => {
+                (self.fields, self.section_bytes) = (0, 0);
+                self.step = self.after_section(section)
+            }
+            Step::Field { section, name } => {
+                self.bounded(v, MAX_FIELD, "a field", Step::Field { section, name: !name })?;
+                self.fields += u32::from(name);
+                self.section_bytes = self.section_bytes.saturating_add(v);
+                if self.fields > MAX_FIELDS || self.section_bytes > MAX_SECTION {
+                    return Err(format!("the reply's fields exceed {MAX_FIELDS} lines or {} KiB", MAX_SECTION >> 10));
+                }
+            }
             Step::KnownSection(section) => {
                 let then = self.after_section(section);
                 self.bounded(v, MAX_SECTION, "a field section", then)?
@@ -148,6 +179,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for LengthGuard<R> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(0)) if !buf.is_empty() && this.framing.inside_an_item() => {
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the reply was cut off in the middle")))
+            }
             Poll::Ready(Ok(n)) => match this.framing.feed(&buf[..n]) {
                 Ok(()) => Poll::Ready(Ok(n)),
                 Err(why) => Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why))),
@@ -196,6 +230,55 @@ mod tests {
         let big_chunk = [response_head(200, &[]), vec![0x80, 0x20, 0, 0]].concat(); // a 2 MiB chunk
         assert!(Framing::new(1 << 20).feed(&big_chunk).is_err());
         assert!(Framing::new(1 << 20).feed(&[0x02]).unwrap_err().contains("framing indicator"));
+    }
+
+    #[test]
+    fn endless_fields_or_interim_responses_are_refused() {
+        // 2,000 small field lines in one header section.
+        let mut many = vec![0x03, 0x40, 0xc8];
+        for _ in 0..2000 {
+            many.extend_from_slice(&[1, b'a', 1, b'b']);
+        }
+        assert!(Framing::new(1 << 20).feed(&many).unwrap_err().contains("fields"));
+        // 20 fields of 60 KiB each: every one allowed, together over the section's limit.
+        let mut big = vec![0x03, 0x40, 0xc8];
+        for _ in 0..20 {
+            big.extend_from_slice(&[1, b'a', 0x80, 0x00, 0xf0, 0x00]);
+            big.extend(std::iter::repeat_n(b'x', 0xf000));
+        }
+        assert!(Framing::new(1 << 20).feed(&big).unwrap_err().contains("fields"));
+        // Interim 103 responses without end.
+        let mut interim = vec![0x03];
+        for _ in 0..20 {
+            interim.extend_from_slice(&[0x40, 0x67, 0]);
+        }
+        assert!(Framing::new(1 << 20).feed(&interim).unwrap_err().contains("interim"));
+        // A few of each are fine.
+        let mut fine = vec![0x03, 0x40, 0x67, 0];
+        fine.extend_from_slice(&[0x40, 0xc8]);
+        for _ in 0..50 {
+            fine.extend_from_slice(&[1, b'a', 1, b'b']);
+        }
+        fine.push(0);
+        Framing::new(1 << 20).feed(&fine).unwrap();
+    }
+
+    /// A reply that ends inside a chunk is said to be cut off at once; before, the `bhttp`
+    /// reader waited for the rest until the stall timeout.
+    #[tokio::test]
+    async fn a_reply_cut_inside_an_item_ends_at_once() {
+        use futures::AsyncReadExt;
+        let bytes = reply();
+        for cut in [2, 5, 40, bytes.len() - 30] {
+            let mut guard = LengthGuard::new(futures::io::Cursor::new(bytes[..cut].to_vec()), 1 << 20);
+            let mut sink = Vec::new();
+            let e = guard.read_to_end(&mut sink).await.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
+        }
+        let mut whole = LengthGuard::new(futures::io::Cursor::new(bytes.clone()), 1 << 20);
+        let mut sink = Vec::new();
+        whole.read_to_end(&mut sink).await.unwrap();
+        assert_eq!(sink, bytes);
     }
 
     /// The input the fuzzer found (`fuzz/seeds/reply_message/crash-oversized-field`, its first

@@ -89,6 +89,9 @@ fn classify_dyn(err: &(dyn std::error::Error + 'static)) -> Option<InferenceErro
         if let Some(found) = io.get_ref().and_then(|inner| classify_dyn(inner)) {
             return Some(found);
         }
+        if io.kind() == std::io::ErrorKind::UnexpectedEof {
+            return Some(InferenceError::Truncated);
+        }
     }
     err.source().and_then(classify_dyn)
 }

@@ -75,15 +75,21 @@ fn split(data: &[u8]) -> (bool, Vec<u8>) {
     }
 }
 
+thread_local! {
+    // Sealing a request costs an HPKE key agreement; one context per flag serves every input.
+    static CONTEXTS: [ReplyContext; 2] = runtime().block_on(async { [context(false).await, context(true).await] });
+}
+
 /// The whole response body as a relay would deliver it: chunked OHTTP, then everything after.
 pub fn chunked_reply(data: &[u8]) {
     let (sources, data) = split(data);
-    runtime().block_on(async move {
-        let ctx = context(sources).await;
-        let (tx, rx) = mpsc::channel(1024);
-        let _ = crate::reply::read(&ctx, futures::io::Cursor::new(data), &tx).await;
-        drop(tx);
-        drain(rx);
+    CONTEXTS.with(|contexts| {
+        runtime().block_on(async move {
+            let (tx, rx) = mpsc::channel(1024);
+            let _ = crate::reply::read(&contexts[usize::from(sources)], futures::io::Cursor::new(data), &tx).await;
+            drop(tx);
+            drain(rx);
+        })
     });
 }
 
@@ -91,11 +97,12 @@ pub fn chunked_reply(data: &[u8]) {
 /// whole JSON body, trailer, receipt.
 pub fn reply_message(data: &[u8]) {
     let (sources, data) = split(data);
-    runtime().block_on(async move {
-        let ctx = context(sources).await;
-        let (tx, rx) = mpsc::channel(1024);
-        let _ = read_opened(&ctx, Box::pin(futures::io::Cursor::new(data)), &tx).await;
-        drop(tx);
-        drain(rx);
+    CONTEXTS.with(|contexts| {
+        runtime().block_on(async move {
+            let (tx, rx) = mpsc::channel(1024);
+            let _ = read_opened(&contexts[usize::from(sources)], Box::pin(futures::io::Cursor::new(data)), &tx).await;
+            drop(tx);
+            drain(rx);
+        })
     });
 }

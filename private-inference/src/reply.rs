@@ -188,11 +188,22 @@ pub(crate) async fn read_opened(
         let trailer = within(ctx.stall, msg.trailer(), classify_bhttp).await?;
         (status, trailer)
     };
-    // The stream must close with OHTTP's authenticated final chunk and nothing after it.
-    let mut rest = Vec::new();
-    within(ctx.stall, decrypted.read_to_end(&mut rest), |e| classify_io(&e)).await?;
-    if !rest.is_empty() {
-        return Err(InferenceError::Tampered);
+    // The stream must close with OHTTP's authenticated final chunk; after the message only
+    // padding may come (zero bytes, RFC 9292 §3.8), read in pieces and never more than a reply.
+    let mut padding = 0usize;
+    let mut piece = [0u8; 4096];
+    loop {
+        let n = within(ctx.stall, decrypted.read(&mut piece), |e| classify_io(&e)).await?;
+        if n == 0 {
+            break;
+        }
+        padding += n;
+        if piece[..n].iter().any(|b| *b != 0) {
+            return Err(InferenceError::Tampered);
+        }
+        if padding > ctx.limits.max_bytes {
+            return Err(InferenceError::Malformed(format!("the reply is padded beyond {} MiB", ctx.limits.max_bytes >> 20)));
+        }
     }
     // The body is read: its ledger entry is written now, before anyone hears the reply ended.
     drop(decrypted);
@@ -677,5 +688,16 @@ mod receipt_tests {
         let attested = ReceiptSigner::generate();
         let (_, result) = reply_with(&attested, &attested, b"smuggled").await;
         assert!(matches!(result, Err(InferenceError::Tampered)), "{result:?}");
+        let (_, result) = reply_with(&attested, &attested, &[0, 0, 0, 1]).await;
+        assert!(matches!(result, Err(InferenceError::Tampered)), "{result:?}");
+    }
+
+    /// Another implementation may pad its message with zeros (RFC 9292 §3.8): still the reply.
+    #[tokio::test]
+    async fn zero_padding_after_the_message_is_accepted() {
+        let attested = ReceiptSigner::generate();
+        let (texts, result) = reply_with(&attested, &attested, &[0; 9000]).await;
+        assert!(result.is_ok(), "{result:?}");
+        assert!(!texts.is_empty());
     }
 }

@@ -34,8 +34,8 @@ pub(super) struct Placement<'a> {
     pub listen: &'a str,
     pub admin: &'a str,
     pub dir: &'a Path,
-    /// A replica's key keeper.
-    pub key_source: Option<&'a str>,
+    /// A replica's key keeper: its address and public key (hex).
+    pub key_source: Option<(&'a str, &'a str)>,
 }
 
 pub(super) fn spawn(keeper: &Keeper, at: &Placement, settings: &Settings, (backend, images, search): (&str, &str, &str), flavor: Flavor) -> Result<Child, StackError> {
@@ -50,8 +50,8 @@ pub(super) fn spawn(keeper: &Keeper, at: &Placement, settings: &Settings, (backe
         .arg("--state-dir")
         .arg(dir)
         .args(["--backend", backend, "--images", images, "--search", search]);
-    if let Some(source) = at.key_source {
-        command.args(["--key-source", source]);
+    if let Some((source, keeper_key)) = at.key_source {
+        command.args(["--key-source", source, "--keeper-key", keeper_key]);
     }
     if flavor == Flavor::OpenGradient {
         command.args(["--wire", "opengradient", "--registry-listen", &settings.registry_listen]);

@@ -47,6 +47,17 @@ pub(super) fn single(keeper: &Keeper, dir: &Path, settings: &Settings, specs: Sp
     Ok(GatewaySet { gateways: vec![child], key_keeper: None, listens: vec![settings.gateway_listen.clone()] })
 }
 
+/// The replicas' folder, readable by this user only: the keeper trusts the roots written in it.
+fn private_folder(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 fn free_port() -> Result<String, StackError> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| StackError::Spawn { what: "a replica (no free port)", source })?;
     let addr = l.local_addr().map_err(|source| StackError::Spawn { what: "a replica (no free port)", source })?;
@@ -59,6 +70,7 @@ pub(super) fn start(keeper: &Keeper, dir: &Path, settings: &Settings, specs: Spe
     let n = n.min(MAX_REPLICAS);
     let root = dir.join("replicas");
     let _ = std::fs::remove_dir_all(&root);
+    private_folder(&root).map_err(|source| StackError::Files { dir: root.clone(), source })?;
     let keeper_addr = free_port()?;
     let mut set = GatewaySet { gateways: Vec::new(), key_keeper: None, listens: Vec::new() };
     let mut key_keeper = gateway::spawn_key_keeper(keeper, &keeper_addr, &root)?;
@@ -68,10 +80,18 @@ pub(super) fn start(keeper: &Keeper, dir: &Path, settings: &Settings, specs: Spe
     }
     set.key_keeper = Some(key_keeper);
     let source = format!("http://{keeper_addr}");
+    // Replicas take keys signed by this keeper only (whoever else answered at its address).
+    let keeper_key = match std::fs::read_to_string(root.join("key-keeper.pub")) {
+        Ok(k) => k.trim().to_string(),
+        Err(source) => {
+            set.kill();
+            return Err(StackError::Files { dir: root.clone(), source });
+        }
+    };
     for k in 0..n {
         let (listen, admin) = if k == 0 { (settings.gateway_listen.clone(), settings.admin_listen.clone()) } else { (free_port()?, free_port()?) };
         let replica_dir = root.join(k.to_string());
-        let at = Placement { listen: &listen, admin: &admin, dir: &replica_dir, key_source: Some(&source) };
+        let at = Placement { listen: &listen, admin: &admin, dir: &replica_dir, key_source: Some((&source, &keeper_key)) };
         let started = gateway::spawn(keeper, &at, settings, specs, flavor).and_then(|mut child| {
             match wait_for_port("a gateway replica", &admin, &mut child, &replica_dir.join("gateway.log"), Duration::from_secs(120)) {
                 Ok(()) => Ok(child),

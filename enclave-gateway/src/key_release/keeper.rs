@@ -3,6 +3,7 @@
 //! conditions, listening on this machine only.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,13 +16,19 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use ed25519_dalek::SigningKey;
+use hmac::{Hmac, Mac};
 use serde_json::json;
+use sha2::Sha256;
 
 use super::{binding, seal, KeyEntry, KeySet, ReleaseRequest, GRACE, MAX_DOCUMENT_AGE, SETTLE};
 
 /// Nonces a replica may use, each once, for this long.
 const NONCE_LIFETIME: Duration = Duration::from_secs(30);
-const MAX_NONCES: usize = 10_000;
+/// The measurements a replica must report for the keeper to pin them (code, kernel, config).
+const REQUIRED_PCRS: [u16; 3] = [0, 1, 2];
+/// A nonce: issue time (ms, 8 bytes), 16 random bytes, the keeper's MAC over both (16 bytes).
+const NONCE_LEN: usize = 40;
 
 struct Generations {
     epoch: u64,
@@ -43,11 +50,19 @@ impl Generations {
 
 pub struct Keeper {
     keys: Mutex<Generations>,
-    nonces: Mutex<HashMap<Vec<u8>, Instant>>,
+    /// Nonces already used (only verified releases add one), until they would expire anyway.
+    used: Mutex<HashMap<Vec<u8>, Instant>>,
+    nonce_key: [u8; 32],
+    /// Signs every release: replicas take keys only from the keeper they were started with.
+    signer: SigningKey,
     /// The measurements every replica must report: those of the first that joined.
     pinned: Mutex<Option<BTreeMap<u16, Vec<u8>>>>,
     /// Where the replicas' development roots are (`*/dev-root.pem` below it).
     roots_dir: PathBuf,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
 fn fresh(key_id: u8) -> KeyEntry {
@@ -62,21 +77,54 @@ impl Keeper {
     pub fn new(roots_dir: PathBuf) -> Self {
         Self {
             keys: Mutex::new(Generations { epoch: 1, current: fresh(rand::random()), next: None, previous: None }),
-            nonces: Mutex::new(HashMap::new()),
+            used: Mutex::new(HashMap::new()),
+            nonce_key: rand::random(),
+            signer: SigningKey::from_bytes(&rand::random()),
             pinned: Mutex::new(None),
             roots_dir,
         }
     }
 
-    fn nonce(&self) -> Result<Vec<u8>, String> {
-        let mut nonces = lock(&self.nonces);
-        nonces.retain(|_, at| at.elapsed() < NONCE_LIFETIME);
-        if nonces.len() >= MAX_NONCES {
-            return Err("too many key releases are waiting; try again shortly".into());
+    /// The key replicas must be started with (`--keeper-key`), hex.
+    pub fn public_key_hex(&self) -> String {
+        super::keeper_public_hex(&self.signer)
+    }
+
+    fn nonce_mac(&self, issued_and_random: &[u8]) -> [u8; 16] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.nonce_key).expect("HMAC takes a key of any length");
+        mac.update(issued_and_random);
+        let tag = mac.finalize().into_bytes();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&tag[..16]);
+        out
+    }
+
+    /// A fresh nonce; the keeper keeps nothing until one comes back with a verified document.
+    pub fn nonce(&self) -> Vec<u8> {
+        let mut n = now_ms().to_be_bytes().to_vec();
+        n.extend_from_slice(&rand::random::<[u8; 16]>());
+        let mac = self.nonce_mac(&n);
+        n.extend_from_slice(&mac);
+        n
+    }
+
+    /// Whether this keeper issued the nonce within its lifetime.
+    fn nonce_is_current(&self, nonce: &[u8]) -> bool {
+        if nonce.len() != NONCE_LEN {
+            return false;
         }
-        let n = rand::random::<[u8; 32]>().to_vec();
-        nonces.insert(n.clone(), Instant::now());
-        Ok(n)
+        let (body, tag) = nonce.split_at(24);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.nonce_key).expect("HMAC takes a key of any length");
+        mac.update(body);
+        let issued = u64::from_be_bytes(body[..8].try_into().unwrap_or_default());
+        mac.verify_truncated_left(tag).is_ok() && now_ms().saturating_sub(issued) <= NONCE_LIFETIME.as_millis() as u64 && issued <= now_ms() + 1000
+    }
+
+    /// Marks a nonce used; false if it was already.
+    fn use_nonce(&self, nonce: &[u8]) -> bool {
+        let mut used = lock(&self.used);
+        used.retain(|_, at| at.elapsed() < NONCE_LIFETIME + Duration::from_secs(2));
+        used.insert(nonce.to_vec(), Instant::now()).is_none()
     }
 
     /// The development roots of the replicas (each wrote its own into its state folder).
@@ -93,28 +141,37 @@ impl Keeper {
     /// Checks a replica's request; the key set sealed to its key when it passes.
     pub fn release(&self, request: &ReleaseRequest) -> Result<super::ReleaseReply, String> {
         let nonce = hex::decode(&request.nonce).map_err(|_| "the nonce is not hex")?;
-        if lock(&self.nonces).remove(&nonce).is_none_or(|at| at.elapsed() > NONCE_LIFETIME) {
-            return Err("the nonce was not issued here, was used already or expired".into());
+        if !self.nonce_is_current(&nonce) {
+            return Err("the nonce was not issued here or expired".into());
         }
         let document = B64.decode(&request.document).map_err(|_| "the document is not base64")?;
         let public_key = B64.decode(&request.public_key).map_err(|_| "the public key is not base64")?;
-        let pinned = lock(&self.pinned).clone();
+        // One lock from reading the pin to setting it: two replicas joining at once cannot both
+        // be "the first", whose measurements become the policy.
+        let mut pinned = lock(&self.pinned);
         let policy = sotto_attestation::Policy {
             roots: self.roots(),
             expected_pcrs: pinned.clone().unwrap_or_default(),
-            nonce: Some(nonce),
+            nonce: Some(nonce.clone()),
             user_data: Some(binding(&public_key)),
             max_age: Some(MAX_DOCUMENT_AGE),
-            at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default(),
+            at: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
         };
         let verified = sotto_attestation::verify(&document, &policy).map_err(|e| format!("the replica's attestation does not check out: {e}"))?;
         if pinned.is_none() {
-            let pcrs: BTreeMap<u16, Vec<u8>> = verified.document.pcrs.into_iter().filter(|(i, _)| *i <= 2).collect();
+            let pcrs: BTreeMap<u16, Vec<u8>> = verified.document.pcrs.into_iter().filter(|(i, _)| REQUIRED_PCRS.contains(i)).collect();
+            if let Some(missing) = REQUIRED_PCRS.iter().find(|i| !pcrs.contains_key(i)) {
+                return Err(format!("the replica's attestation has no PCR{missing}, so there is nothing to hold later replicas to"));
+            }
             tracing::info!("key keeper: measurements pinned from the first replica (PCR0..2)");
-            *lock(&self.pinned) = Some(pcrs);
+            *pinned = Some(pcrs);
+        }
+        drop(pinned);
+        if !self.use_nonce(&nonce) {
+            return Err("the nonce was used already".into());
         }
         let keys = lock(&self.keys).key_set();
-        seal(&public_key, &keys)
+        seal(&self.signer, &nonce, &public_key, &keys)
     }
 
     /// Starts a rotation: next keys accepted everywhere now, current after [`SETTLE`].
@@ -123,6 +180,14 @@ impl Keeper {
             let mut keys = lock(&self.keys);
             if keys.next.is_some() {
                 return Err("a rotation is already under way".into());
+            }
+            // The previous keys must have had their grace period: a client that attested them
+            // a minute ago must still be served.
+            if let Some((_, since)) = &keys.previous {
+                let left = GRACE.saturating_sub(since.elapsed());
+                if !left.is_zero() {
+                    return Err(format!("the previous keys are still accepted for {} s; rotate again after that", left.as_secs() + 1));
+                }
             }
             let next = fresh(keys.current.key_id.wrapping_add(1));
             keys.next = Some(next.clone());
@@ -144,11 +209,12 @@ impl Keeper {
 }
 
 /// Starts the keeper on a loopback address; returns the address it listens on.
-pub async fn start(listen: SocketAddr, roots_dir: PathBuf) -> anyhow::Result<SocketAddr> {
+pub async fn start(listen: SocketAddr, roots_dir: PathBuf) -> anyhow::Result<(SocketAddr, String)> {
     if !listen.ip().is_loopback() {
         anyhow::bail!("{listen} is not a loopback address: the development key keeper listens on this machine only");
     }
     let keeper = Arc::new(Keeper::new(roots_dir));
+    let public_key = keeper.public_key_hex();
     let app = Router::new()
         .route("/key-release/nonce", get(nonce))
         .route("/key-release", post(release))
@@ -162,14 +228,11 @@ pub async fn start(listen: SocketAddr, roots_dir: PathBuf) -> anyhow::Result<Soc
             tracing::error!("the key keeper stopped: {e}");
         }
     });
-    Ok(addr)
+    Ok((addr, public_key))
 }
 
 async fn nonce(State(k): State<Arc<Keeper>>) -> Response {
-    match k.nonce() {
-        Ok(n) => Json(json!({"nonce": hex::encode(n)})).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-    }
+    Json(json!({"nonce": hex::encode(k.nonce())})).into_response()
 }
 
 async fn release(State(k): State<Arc<Keeper>>, Json(request): Json<ReleaseRequest>) -> Response {
@@ -193,7 +256,7 @@ async fn rotate(State(k): State<Arc<Keeper>>) -> Response {
 mod tests {
     use super::*;
     use crate::attester::{Attester, DevelopmentAttester};
-    use crate::key_release::{key_pair, open};
+    use crate::key_release::{key_pair, open, parse_keeper_key, PrivateKey};
 
     fn pcrs(v: u8) -> BTreeMap<u16, Vec<u8>> {
         (0..3).map(|i| (i, vec![v; 48])).collect()
@@ -201,9 +264,16 @@ mod tests {
 
     /// A replica's request from `attester` (its root written where the keeper looks).
     fn request(keeper: &Keeper, attester: &DevelopmentAttester, public_key: &[u8], bound_key: &[u8]) -> ReleaseRequest {
-        let nonce = keeper.nonce().unwrap();
+        let nonce = keeper.nonce();
         let document = attester.attest(&binding(bound_key), &nonce).unwrap();
         ReleaseRequest { nonce: hex::encode(nonce), document: B64.encode(document), public_key: B64.encode(public_key) }
+    }
+
+    fn opened(keeper: &Keeper, request: &ReleaseRequest, sk: &PrivateKey) -> KeySet {
+        let reply = keeper.release(request).unwrap();
+        let expected = parse_keeper_key(&keeper.public_key_hex()).unwrap();
+        let public_key = B64.decode(&request.public_key).unwrap();
+        open(&expected, &hex::decode(&request.nonce).unwrap(), sk, &public_key, &reply).unwrap()
     }
 
     fn place(dir: &std::path::Path, name: &str, attester: &DevelopmentAttester) {
@@ -219,7 +289,7 @@ mod tests {
         place(dir.path(), "0", &first);
         let (sk, pk) = key_pair();
         let ok = request(&keeper, &first, &pk, &pk);
-        let set = open(&sk, &keeper.release(&ok).unwrap()).unwrap();
+        let set = opened(&keeper, &ok, &sk);
 
         // The same nonce again: refused.
         assert!(keeper.release(&ok).unwrap_err().contains("nonce"));
@@ -231,7 +301,7 @@ mod tests {
         let second = DevelopmentAttester::new(pcrs(1)).unwrap();
         place(dir.path(), "1", &second);
         let (sk2, pk2) = key_pair();
-        assert_eq!(open(&sk2, &keeper.release(&request(&keeper, &second, &pk2, &pk2)).unwrap()).unwrap(), set);
+        assert_eq!(opened(&keeper, &request(&keeper, &second, &pk2, &pk2), &sk2), set);
         // Different measurements (another build or configuration): refused.
         let odd = DevelopmentAttester::new(pcrs(2)).unwrap();
         place(dir.path(), "2", &odd);
@@ -240,6 +310,45 @@ mod tests {
         // A root the keeper was not given: refused.
         let stranger = DevelopmentAttester::new(pcrs(1)).unwrap();
         assert!(keeper.release(&request(&keeper, &stranger, &pk2, &pk2)).unwrap_err().contains("does not check out"));
+    }
+
+    #[test]
+    fn nonces_are_the_keepers_own_fresh_and_single_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = Keeper::new(dir.path().to_path_buf());
+        let attester = DevelopmentAttester::new(pcrs(1)).unwrap();
+        place(dir.path(), "0", &attester);
+        let (_, pk) = key_pair();
+        let refused = |nonce: Vec<u8>| {
+            let document = attester.attest(&binding(&pk), &nonce).unwrap();
+            let r = ReleaseRequest { nonce: hex::encode(nonce), document: B64.encode(document), public_key: B64.encode(&pk) };
+            keeper.release(&r).unwrap_err()
+        };
+        // Made up, of the right length: refused.
+        assert!(refused(vec![7; NONCE_LEN]).contains("not issued here"));
+        // Another keeper's: refused.
+        assert!(refused(Keeper::new(dir.path().to_path_buf()).nonce()).contains("not issued here"));
+        // Issued here, but its time changed (an old one made young): the MAC no longer matches.
+        let mut n = keeper.nonce();
+        n[7] ^= 1;
+        assert!(refused(n).contains("not issued here"));
+        // Asking for nonces costs the keeper nothing: none is kept until a release verifies.
+        for _ in 0..20_000 {
+            keeper.nonce();
+        }
+        assert!(lock(&keeper.used).is_empty());
+    }
+
+    #[test]
+    fn the_first_replica_must_report_every_pinned_measurement() {
+        let dir = tempfile::tempdir().unwrap();
+        let keeper = Keeper::new(dir.path().to_path_buf());
+        let partial = DevelopmentAttester::new((0..2).map(|i| (i, vec![1; 48])).collect()).unwrap();
+        place(dir.path(), "0", &partial);
+        let (_, pk) = key_pair();
+        let e = keeper.release(&request(&keeper, &partial, &pk, &pk)).unwrap_err();
+        assert!(e.contains("no PCR2"), "{e}");
+        assert!(lock(&keeper.pinned).is_none(), "nothing was pinned");
     }
 
     #[tokio::test]
@@ -255,5 +364,8 @@ mod tests {
         let after = lock(&keeper.keys).key_set();
         assert_eq!(after.current.key_id, next);
         assert!(after.accepted.contains(&before.current), "the old keys stay accepted for the grace period");
+        // A second rotation now would drop keys a client attested a few seconds ago.
+        let e = keeper.rotate().unwrap_err();
+        assert!(e.contains("still accepted"), "{e}");
     }
 }

@@ -1,13 +1,16 @@
 //! A replica's side of key release: join (get the key set before serving) and keep up (ask
-//! again every poll, so rotations arrive).
+//! again every poll, so rotations arrive). Keys are taken only when signed by the keeper this
+//! replica was started with, and only for a newer epoch than it holds.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::VerifyingKey;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use super::{binding, key_pair, open, seed_bytes, KeySet, ReleaseReply, ReleaseRequest, POLL};
+use super::{binding, key_pair, open, parse_keeper_key, seed_bytes, KeySet, ReleaseReply, ReleaseRequest, GRACE, POLL};
 use crate::attester::Attester;
 use crate::keys::{EnclaveKeys, KeyRing};
 
@@ -29,8 +32,21 @@ impl std::fmt::Display for ReleaseError {
     }
 }
 
+/// The keeper a replica talks to: its address and the key its releases must be signed with.
+pub struct KeeperLink {
+    pub url: String,
+    pub key: VerifyingKey,
+}
+
+impl KeeperLink {
+    pub fn new(source: &crate::KeySource) -> anyhow::Result<Self> {
+        Ok(Self { url: source.url.trim_end_matches('/').to_string(), key: parse_keeper_key(&source.keeper_key).map_err(anyhow::Error::msg)? })
+    }
+}
+
 /// One release: a nonce, an attestation over a fresh key and the nonce, the key set opened.
-pub async fn fetch(http: &reqwest::Client, source: &str, attester: &dyn Attester) -> Result<KeySet, ReleaseError> {
+pub async fn fetch(http: &reqwest::Client, keeper: &KeeperLink, attester: &dyn Attester) -> Result<KeySet, ReleaseError> {
+    let source = &keeper.url;
     let reached = |e: reqwest::Error| ReleaseError::Unreachable(format!("the key keeper at {source} cannot be reached ({})", e.without_url()));
     let answer: serde_json::Value = http.get(format!("{source}/key-release/nonce")).send().await.map_err(reached)?.json().await.map_err(reached)?;
     let refused = |m: String| ReleaseError::Refused(m);
@@ -45,7 +61,7 @@ pub async fn fetch(http: &reqwest::Client, source: &str, attester: &dyn Attester
         return Err(refused(format!("the key keeper refused the keys (HTTP {status}): {}", response.text().await.unwrap_or_default())));
     }
     let reply: ReleaseReply = response.json().await.map_err(reached)?;
-    open(&sk, &reply).map_err(refused)
+    open(&keeper.key, &nonce, &sk, &pk, &reply).map_err(refused)
 }
 
 /// The keys a key set stands for.
@@ -57,10 +73,11 @@ fn keys_of(set: &KeySet) -> Result<(Arc<EnclaveKeys>, Vec<Arc<EnclaveKeys>>), St
 }
 
 /// The first key set, waited for while the keeper starts (a refusal ends it at once).
-pub async fn join(http: &reqwest::Client, source: &str, attester: &dyn Attester) -> anyhow::Result<(KeyRing, u64)> {
+pub async fn join(http: &reqwest::Client, source: &crate::KeySource, attester: &dyn Attester) -> anyhow::Result<(KeyRing, u64)> {
+    let keeper = KeeperLink::new(source)?;
     let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
     loop {
-        match fetch(http, source, attester).await {
+        match fetch(http, &keeper, attester).await {
             Ok(set) => {
                 let (current, accepted) = keys_of(&set).map_err(anyhow::Error::msg)?;
                 return Ok((KeyRing::with(current, accepted), set.epoch));
@@ -72,23 +89,46 @@ pub async fn join(http: &reqwest::Client, source: &str, attester: &dyn Attester)
     }
 }
 
-/// Keeps the replica's keys in step with the keeper (a failed poll keeps the keys it has).
-pub fn keep_up(state: Arc<crate::server::AppState>, source: String, mut epoch: u64) {
+/// Keeps the replica's keys in step with the keeper. A failed poll keeps the keys it has; after
+/// [`GRACE`] without an answer only the current keys stay (others it might have been told to
+/// drop); an older epoch than held is never installed (a replayed or stale key set).
+pub fn keep_up(state: Arc<crate::server::AppState>, source: &crate::KeySource, mut epoch: u64) -> anyhow::Result<()> {
+    let keeper = KeeperLink::new(source)?;
     tokio::spawn(async move {
         let http = reqwest::Client::new();
+        let mut last_heard = Instant::now();
+        let mut failing = false;
         loop {
             tokio::time::sleep(POLL).await;
-            match fetch(&http, &source, state.attester.as_ref()).await {
-                Ok(set) if set.epoch != epoch => match keys_of(&set) {
-                    Ok((current, accepted)) => {
-                        state.keys.install(current, accepted);
-                        epoch = set.epoch;
+            match fetch(&http, &keeper, state.attester.as_ref()).await {
+                Ok(set) => {
+                    last_heard = Instant::now();
+                    if failing {
+                        tracing::info!("the key keeper answers again");
+                        failing = false;
                     }
-                    Err(e) => tracing::warn!("released keys not usable: {e}"),
-                },
-                Ok(_) => {}
-                Err(e) => tracing::warn!("keeping the current keys: {e}"),
+                    if set.epoch > epoch {
+                        match keys_of(&set) {
+                            Ok((current, accepted)) => {
+                                state.keys.install(current, accepted);
+                                epoch = set.epoch;
+                            }
+                            Err(e) => tracing::warn!("released keys not usable: {e}"),
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Said once per outage, not every poll.
+                    if !failing {
+                        tracing::warn!("keeping the current keys: {e}");
+                        failing = true;
+                    }
+                    if last_heard.elapsed() > GRACE && state.keys.drop_accepted() {
+                        tracing::warn!("no word from the key keeper for {} s: only the current keys are kept", GRACE.as_secs());
+                    }
+                }
             }
         }
     });
+    Ok(())
 }

@@ -47,6 +47,9 @@ fn args() -> Result<Args, String> {
             _ => return Err(format!("unknown option {flag} (use --clients, --requests, --chunks, --replicas, --kill-replica-after-ms, --chunk-delay-ms)")),
         }
     }
+    if a.kill_after.is_some() && a.replicas < 2 {
+        return Err("--kill-replica-after-ms needs --replicas 2 or more (the first replica is never killed)".into());
+    }
     if a.clients.iter().any(|k| *k == 0 || *k > 1024) {
         return Err("--clients: each level must be 1 to 1024".into());
     }
