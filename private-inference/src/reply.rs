@@ -346,7 +346,7 @@ impl Assembled {
         if let Some(calls) = choice.pointer("/delta/tool_calls").and_then(Value::as_array) {
             for (i, c) in calls.iter().enumerate() {
                 let index = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
-                merge_call_delta(self.calls.entry(index).or_insert_with(|| Value::Object(Default::default())), c);
+                sotto_enclave_protocol::tool_calls::merge_delta(self.calls.entry(index).or_insert_with(|| Value::Object(Default::default())), c);
             }
         }
         let text = choice.pointer("/delta/content").and_then(Value::as_str).unwrap_or_default();
@@ -389,24 +389,6 @@ impl Assembled {
 
     fn tool_calls(&self) -> Option<Value> {
         (!self.calls.is_empty()).then(|| Value::Array(self.calls.values().cloned().collect()))
-    }
-}
-
-/// Streams send a tool call in pieces: the id and name first, the arguments as string fragments.
-fn merge_call_delta(call: &mut Value, delta: &Value) {
-    let Value::Object(call) = call else { return };
-    for key in ["id", "type"] {
-        if let Some(v) = delta.get(key).filter(|v| !v.is_null()) {
-            call.insert(key.into(), v.clone());
-        }
-    }
-    let function = call.entry("function").or_insert_with(|| serde_json::json!({"name": "", "arguments": ""}));
-    if let Some(name) = delta.pointer("/function/name").and_then(Value::as_str) {
-        function["name"] = Value::String(name.to_string());
-    }
-    if let Some(piece) = delta.pointer("/function/arguments").and_then(Value::as_str) {
-        let so_far = function["arguments"].as_str().unwrap_or_default().to_string();
-        function["arguments"] = Value::String(so_far + piece);
     }
 }
 

@@ -53,15 +53,7 @@ impl ToolCalls {
             let entry = self.0.entry(index).or_insert_with(|| {
                 json!({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
             });
-            if let Some(id) = d.get("id").and_then(Value::as_str) {
-                entry["id"] = json!(id);
-            }
-            for key in ["name", "arguments"] {
-                if let Some(part) = d.pointer(&format!("/function/{key}")).and_then(Value::as_str) {
-                    let old = entry["function"][key].as_str().unwrap_or_default().to_string();
-                    entry["function"][key] = json!(old + part);
-                }
-            }
+            sotto_enclave_protocol::tool_calls::merge_delta(entry, d);
         }
     }
 }
@@ -87,6 +79,17 @@ fn events_from_chunk(chunk: &Value, calls: &mut ToolCalls) -> Vec<BackendEvent> 
         out.push(BackendEvent::Done { finish_reason: reason.to_string() });
     }
     out
+}
+
+/// What an upstream error says, for the user: OpenAI's `error.message` when the body has one
+/// (its first paragraph: engines append tracebacks), else the start of the body.
+fn upstream_reason(body: &[u8]) -> String {
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").or_else(|| v.get("detail")).and_then(Value::as_str).map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let first = message.trim().split("\n\n").next().unwrap_or_default();
+    first.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
 /// An upstream answer read whole, but never more than `limit` bytes (an error page or a model
@@ -127,8 +130,8 @@ impl Backend for OpenAiBackend {
                 Ok(r) if r.status().is_success() => r,
                 Ok(r) => {
                     let status = r.status();
-                    let text = read_capped(r, 16 * 1024).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-                    return stream::iter(vec![BackendEvent::Error(format!("the upstream model server answered {status}: {}", text.chars().take(300).collect::<String>()))]).boxed();
+                    let body = read_capped(r, 16 * 1024).await.unwrap_or_default();
+                    return stream::iter(vec![BackendEvent::Error(format!("the upstream model server answered {status}: {}", upstream_reason(&body)))]).boxed();
                 }
                 Err(e) => return stream::iter(vec![BackendEvent::Error(format!("the upstream model server did not answer: {e}"))]).boxed(),
             };
@@ -148,7 +151,7 @@ impl Backend for OpenAiBackend {
                         }
                         Err(_) => vec![BackendEvent::Error("the upstream model server sent a malformed event".into())],
                     },
-                    Err(e) => vec![BackendEvent::Error(format!("the upstream stream failed: {e}"))],
+                    Err(e) => vec![BackendEvent::Error(format!("the upstream model server broke off in the middle of the reply ({e})"))],
                 })
                 .flat_map(stream::iter)
                 .take_while(|e| futures::future::ready(!matches!(e, BackendEvent::Abort)))
@@ -165,6 +168,16 @@ impl Backend for OpenAiBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upstream_error_is_told_by_its_message_without_the_traceback() {
+        // llama-cpp-python 0.3.36's answer to `"temperature": "hot"` (scripts/real-engine).
+        let body = br#"{"error":{"message":"1 validation error:\n  {'type': 'float_parsing', 'loc': ('body', 'temperature'), 'msg': 'Input should be a valid number'}\n\n  File \"/venv/llama_cpp/server/app.py\", line 376","type":"internal_server_error"}}"#;
+        assert_eq!(upstream_reason(body), "1 validation error: {'type': 'float_parsing', 'loc': ('body', 'temperature'), 'msg': 'Input should be a valid number'}");
+        assert_eq!(upstream_reason(b"<html>\n<h1>Bad Gateway</h1>"), "<html> <h1>Bad Gateway</h1>");
+        assert_eq!(upstream_reason(&[b'x'; 1000]).len(), 300);
+        assert_eq!(upstream_reason(b""), "");
+    }
 
     #[test]
     fn streamed_tool_call_fragments_are_joined() {
