@@ -89,10 +89,11 @@ impl Framing {
         Ok(())
     }
 
-    /// Whether the bytes so far end inside a length or a declared item: RFC 9292 lets a message
-    /// end only between them, and the `bhttp` reader would wait forever for the rest.
-    fn inside_an_item(&self) -> bool {
-        self.skip > 0 || !self.varint.is_empty()
+    /// Whether the message has ended (its trailer read). A reply that stops before cannot carry
+    /// its receipt, whatever RFC 9292 allows a truncated message to mean, and the `bhttp` reader
+    /// would wait for the rest until the stall timeout.
+    fn complete(&self) -> bool {
+        self.step == Step::Padding
     }
 
     fn bounded(&mut self, v: u64, max: u64, what: &str, then: Step) -> Result<(), String> {
@@ -179,11 +180,19 @@ impl<R: AsyncRead + Unpin> AsyncRead for LengthGuard<R> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(Ok(0)) if !buf.is_empty() && this.framing.inside_an_item() => {
-                Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the reply was cut off in the middle")))
+            Poll::Ready(Ok(0)) if !buf.is_empty() && !this.framing.complete() => {
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the reply was cut off before its end")))
             }
             Poll::Ready(Ok(n)) => match this.framing.feed(&buf[..n]) {
-                Ok(()) => Poll::Ready(Ok(n)),
+                Ok(()) => {
+                    // The `bhttp` reader, handed fewer bytes than it asked for, answers Pending
+                    // without arranging to be polled again: arrange it here, or the reply would
+                    // wait for the stall timeout.
+                    if n < buf.len() {
+                        cx.waker().wake_by_ref();
+                    }
+                    Poll::Ready(Ok(n))
+                }
                 Err(why) => Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why))),
             },
             other => other,
@@ -263,13 +272,13 @@ mod tests {
         Framing::new(1 << 20).feed(&fine).unwrap();
     }
 
-    /// A reply that ends inside a chunk is said to be cut off at once; before, the `bhttp`
-    /// reader waited for the rest until the stall timeout.
+    /// A reply that ends before its trailer — inside a chunk or between parts — is said to be
+    /// cut off at once; before, the `bhttp` reader waited for the rest until the stall timeout.
     #[tokio::test]
     async fn a_reply_cut_inside_an_item_ends_at_once() {
         use futures::AsyncReadExt;
         let bytes = reply();
-        for cut in [2, 5, 40, bytes.len() - 30] {
+        for cut in [0, 1, 2, 5, 35, 36, 40, bytes.len() - 30, bytes.len() - 18] {
             let mut guard = LengthGuard::new(futures::io::Cursor::new(bytes[..cut].to_vec()), 1 << 20);
             let mut sink = Vec::new();
             let e = guard.read_to_end(&mut sink).await.unwrap_err();

@@ -510,6 +510,12 @@ mod receipt_tests {
 
     /// A reply signed by `signer`, with `trailing` sealed after the Binary HTTP message.
     async fn reply_with(signer: &ReceiptSigner, attested: &ReceiptSigner, trailing: &[u8]) -> (Vec<String>, Result<(), InferenceError>) {
+        reply_in_pieces(signer, attested, trailing, usize::MAX).await
+    }
+
+    /// The same, each OHTTP chunk carrying at most `piece` bytes of the message (a relay or an
+    /// enclave may cut anywhere, inside a field or a length).
+    async fn reply_in_pieces(signer: &ReceiptSigner, attested: &ReceiptSigner, trailing: &[u8], piece: usize) -> (Vec<String>, Result<(), InferenceError>) {
         let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
         let key_config = config.encode().unwrap();
         let server = ohttp::Server::new(config).unwrap();
@@ -521,11 +527,22 @@ mod receipt_tests {
         {
             let mut w = request.response(futures::io::AllowStdIo::new(&mut wire)).unwrap();
             let event = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n".to_vec();
-            w.write_all(&response_head(200, &[("content-type", b"text/event-stream")])).await.unwrap();
-            w.write_all(&content_chunk(&event)).await.unwrap();
             let hash = sotto_enclave_protocol::sha256;
             let receipt = signer.sign("m", 200, hash(&plaintext), hash(&event), 1, 0).unwrap().to_json();
-            w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
+            let message = [
+                response_head(200, &[("content-type", b"text/event-stream")]),
+                content_chunk(&event),
+                content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())]),
+            ];
+            if piece == usize::MAX {
+                for part in &message {
+                    w.write_all(part).await.unwrap();
+                }
+            } else {
+                for part in message.concat().chunks(piece) {
+                    w.write_all(part).await.unwrap();
+                }
+            }
             if !trailing.is_empty() {
                 w.write_all(trailing).await.unwrap();
             }
@@ -672,6 +689,19 @@ mod receipt_tests {
         assert!(matches!(result, Err(InferenceError::Tampered)), "{result:?}");
         let (_, result) = reply_with(&attested, &attested, &[0, 0, 0, 1]).await;
         assert!(matches!(result, Err(InferenceError::Tampered)), "{result:?}");
+    }
+
+    /// Found by fuzzing: handed part of a field, the `bhttp` reader answered Pending without
+    /// asking to be polled again, so a reply cut inside a field waited for the stall timeout
+    /// (seconds, then "stalled"). Every cut must read straight through.
+    #[tokio::test]
+    async fn a_reply_cut_anywhere_reads_through_without_waiting() {
+        let attested = ReceiptSigner::generate();
+        for piece in [1, 2, 3, 5, 7, 64] {
+            let (texts, result) = reply_in_pieces(&attested, &attested, b"", piece).await;
+            assert!(result.is_ok(), "pieces of {piece}: {result:?}");
+            assert_eq!(texts.concat(), "hi");
+        }
     }
 
     /// Another implementation may pad its message with zeros (RFC 9292 §3.8): still the reply.
