@@ -127,7 +127,10 @@ impl Backend for ScriptedBackend {
             .then(|step| async move {
                 match step {
                     Step::Emit(event, delay) => {
-                        tokio::time::sleep(delay).await;
+                        // tokio rounds even a zero sleep up to its next 1 ms tick.
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
                         event
                     }
                     Step::Stall => futures::future::pending().await,
