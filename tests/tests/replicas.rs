@@ -33,7 +33,11 @@ async fn run(stack: &Stack, k: usize, n: usize) -> Vec<Result<String, InferenceE
 /// As [`run`], stopping at `deadline` when one is given (the same clients all along, so they
 /// keep the key they attested).
 async fn run_until(stack: &Stack, k: usize, n: usize, deadline: Option<Instant>) -> Vec<Result<String, InferenceError>> {
-    let profile = stack.load_profile(&stack.profile);
+    run_profile(stack.load_profile(&stack.profile), k, n, deadline).await
+}
+
+/// As [`run_until`], with the given profile (its timeouts, say).
+async fn run_profile(profile: sotto_relay_config::Profile, k: usize, n: usize, deadline: Option<Instant>) -> Vec<Result<String, InferenceError>> {
     let left = Arc::new(std::sync::atomic::AtomicUsize::new(n));
     let mut tasks = Vec::new();
     for _ in 0..k {
@@ -102,6 +106,24 @@ async fn three_replicas_serve_every_request_verified_and_a_rotation_loses_none()
         let after = PrivateClient::new(profile.clone(), ClientOptions::default()).unwrap().attested().await.unwrap().identity.ohttp_key_id;
         assert_ne!(after, before, "the new keys are current on every replica");
     }
+}
+
+/// The model server behind the replicas stalls on some replies, under load: those end as
+/// "stalled" when the client's stall timeout passes (never verified, never waited on for
+/// ever), and the rest verify meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_back_end_stalling_under_load_fails_only_the_stalled_replies() {
+    let good = json!({"chunks": [{"text": "Hello"}, {"text": " there."}]});
+    let stalls = json!({"chunks": [{"text": "Hel"}, {"text": "lo"}], "stall_after": 1});
+    // Every third reply of each replica stalls after its first piece.
+    let stack = replicated(json!([good, good, stalls]));
+    let mut profile = stack.load_profile(&stack.profile);
+    profile.timeouts.stall = Duration::from_secs(2);
+    let results = run_profile(profile, 6, 60, None).await;
+    let stalled = results.iter().filter(|r| matches!(r, Err(InferenceError::Stalled { .. }))).count();
+    let verified = results.iter().filter(|r| r.as_deref().ok() == Some("Hello there.")).count();
+    assert_eq!(stalled + verified, results.len(), "only stalls may fail: {results:?}");
+    assert!(stalled >= 10 && verified >= 30, "{stalled} stalled, {verified} verified");
 }
 
 #[tokio::test(flavor = "multi_thread")]
