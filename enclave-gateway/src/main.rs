@@ -73,6 +73,12 @@ async fn run() -> anyhow::Result<()> {
         tokio::signal::ctrl_c().await?;
         return Ok(());
     }
+    // The key is measured as written: one spelling for every replica (and a bad one refused
+    // before anything is published).
+    let keeper_key = match args.keeper_key {
+        Some(k) => Some(sotto_enclave_gateway::key_release::parse_keeper_key(&k).map(|key| hex::encode(key.to_bytes())).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let config = GatewayConfig {
         listen: args.listen,
         admin_listen: args.admin_listen,
@@ -80,7 +86,7 @@ async fn run() -> anyhow::Result<()> {
         backend: args.backend,
         images: args.images,
         search: args.search,
-        key_source: args.key_source.zip(args.keeper_key).map(|(url, keeper_key)| sotto_enclave_gateway::KeySource { url, keeper_key }),
+        key_source: args.key_source.zip(keeper_key).map(|(url, keeper_key)| sotto_enclave_gateway::KeySource { url, keeper_key }),
         wire: args.wire,
         registry_listen: args.registry_listen,
     };

@@ -121,7 +121,7 @@ pub async fn start(config: GatewayConfig) -> anyhow::Result<RunningGateway> {
 
     let (keys, epoch) = match &config.key_source {
         Some(source) => {
-            let (ring, epoch) = crate::key_release::member::join(&reqwest::Client::new(), source, &attester)
+            let (ring, epoch) = crate::key_release::member::join(&crate::key_release::member::keeper_http(), source, &attester)
                 .await
                 .map_err(|e| anyhow::anyhow!("this replica got no keys: {e}"))?;
             (ring, Some(epoch))
@@ -278,7 +278,7 @@ async fn registry_listing(State(state): State<Arc<AppState>>, listed: bool) -> R
 async fn rotate(State(state): State<Arc<AppState>>) -> Response {
     // A replica's keys are the keeper's: it rotates them for every replica.
     if let Some(source) = &state.key_source {
-        return match reqwest::Client::new().post(format!("{}/rotate", source.url)).send().await {
+        return match crate::key_release::member::keeper_http().post(format!("{}/rotate", source.url)).send().await {
             Ok(r) => {
                 let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
                 (status, r.text().await.unwrap_or_default()).into_response()

@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 /// Merges one delta into the call assembled so far (an object; anything else is left alone).
 pub fn merge_delta(call: &mut Value, delta: &Value) {
     let Value::Object(call) = call else { return };
+    // An id or type is a non-empty string; a later piece repeating `""` keeps the first.
     for key in ["id", "type"] {
-        if let Some(v) = delta.get(key).filter(|v| !v.is_null()) {
-            call.insert(key.into(), v.clone());
+        if let Some(v) = delta.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            call.insert(key.into(), Value::String(v.to_string()));
         }
     }
     let function = call.entry("function").or_insert_with(|| json!({"name": "", "arguments": ""}));
@@ -68,5 +69,7 @@ mod tests {
         assert_eq!(bad_function["function"]["arguments"], "a");
         let call = assemble(&[json!({"function": {"name": 5, "arguments": null}}), json!(null)]);
         assert_eq!(call["function"]["name"], "");
+        let call = assemble(&[json!({"id": "c1", "type": "function"}), json!({"id": "", "type": 7})]);
+        assert_eq!((call["id"].as_str(), call["type"].as_str()), (Some("c1"), Some("function")));
     }
 }

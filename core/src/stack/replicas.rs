@@ -47,6 +47,20 @@ pub(super) fn single(keeper: &Keeper, dir: &Path, settings: &Settings, specs: Sp
     Ok(GatewaySet { gateways: vec![child], key_keeper: None, listens: vec![settings.gateway_listen.clone()] })
 }
 
+/// The keeper's public key, which it writes once it is listening (waited for a little: the
+/// port may answer a moment before the file is there).
+fn keeper_public_key(root: &Path) -> std::io::Result<String> {
+    let file = root.join("key-keeper.pub");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match std::fs::read_to_string(&file) {
+            Ok(k) => return Ok(k.trim().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The replicas' folder, readable by this user only: the keeper trusts the roots written in it.
 fn private_folder(path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(path)?;
@@ -81,8 +95,8 @@ pub(super) fn start(keeper: &Keeper, dir: &Path, settings: &Settings, specs: Spe
     set.key_keeper = Some(key_keeper);
     let source = format!("http://{keeper_addr}");
     // Replicas take keys signed by this keeper only (whoever else answered at its address).
-    let keeper_key = match std::fs::read_to_string(root.join("key-keeper.pub")) {
-        Ok(k) => k.trim().to_string(),
+    let keeper_key = match keeper_public_key(&root) {
+        Ok(k) => k,
         Err(source) => {
             set.kill();
             return Err(StackError::Files { dir: root.clone(), source });

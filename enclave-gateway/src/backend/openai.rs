@@ -48,8 +48,9 @@ struct ToolCalls(BTreeMap<u64, Value>);
 
 impl ToolCalls {
     fn absorb(&mut self, deltas: &[Value]) {
-        for d in deltas {
-            let index = d.get("index").and_then(Value::as_u64).unwrap_or(0);
+        for (i, d) in deltas.iter().enumerate() {
+            // As the client does: a delta without an index is the call at its position.
+            let index = d.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
             let entry = self.0.entry(index).or_insert_with(|| {
                 json!({"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
             });
@@ -86,10 +87,25 @@ fn events_from_chunk(chunk: &Value, calls: &mut ToolCalls) -> Vec<BackendEvent> 
 fn upstream_reason(body: &[u8]) -> String {
     let message = serde_json::from_slice::<Value>(body)
         .ok()
-        .and_then(|v| v.pointer("/error/message").or_else(|| v.get("detail")).and_then(Value::as_str).map(String::from))
+        .and_then(|v| {
+            ["/error/message", "/error", "/message", "/detail"].iter().find_map(|p| v.pointer(p).and_then(Value::as_str).map(String::from))
+        })
         .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     let first = message.trim().split("\n\n").next().unwrap_or_default();
     first.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).take(300).collect()
+}
+
+/// The first `limit` bytes of an upstream answer (an error page may be long; its start says why).
+async fn read_prefix(resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    body
 }
 
 /// An upstream answer read whole, but never more than `limit` bytes (an error page or a model
@@ -130,10 +146,10 @@ impl Backend for OpenAiBackend {
                 Ok(r) if r.status().is_success() => r,
                 Ok(r) => {
                     let status = r.status();
-                    let body = read_capped(r, 16 * 1024).await.unwrap_or_default();
+                    let body = read_prefix(r, 16 * 1024).await;
                     return stream::iter(vec![BackendEvent::Error(format!("the upstream model server answered {status}: {}", upstream_reason(&body)))]).boxed();
                 }
-                Err(e) => return stream::iter(vec![BackendEvent::Error(format!("the upstream model server did not answer: {e}"))]).boxed(),
+                Err(e) => return stream::iter(vec![BackendEvent::Error(format!("the upstream model server did not answer: {}", e.without_url()))]).boxed(),
             };
             let mut calls = ToolCalls::default();
             let mut done = false;
@@ -151,7 +167,13 @@ impl Backend for OpenAiBackend {
                         }
                         Err(_) => vec![BackendEvent::Error("the upstream model server sent a malformed event".into())],
                     },
-                    Err(e) => vec![BackendEvent::Error(format!("the upstream model server broke off in the middle of the reply ({e})"))],
+                    Err(e) => {
+                        let why = match e {
+                            eventsource_stream::EventStreamError::Transport(t) => t.without_url().to_string(),
+                            other => other.to_string(),
+                        };
+                        vec![BackendEvent::Error(format!("the upstream model server broke off in the middle of the reply ({why})"))]
+                    }
                 })
                 .flat_map(stream::iter)
                 .take_while(|e| futures::future::ready(!matches!(e, BackendEvent::Abort)))
@@ -177,6 +199,8 @@ mod tests {
         assert_eq!(upstream_reason(b"<html>\n<h1>Bad Gateway</h1>"), "<html> <h1>Bad Gateway</h1>");
         assert_eq!(upstream_reason(&[b'x'; 1000]).len(), 300);
         assert_eq!(upstream_reason(b""), "");
+        assert_eq!(upstream_reason(br#"{"error":"model not found"}"#), "model not found");
+        assert_eq!(upstream_reason(br#"{"object":"error","message":"This model's maximum context length is 2048 tokens"}"#), "This model's maximum context length is 2048 tokens");
     }
 
     #[test]
@@ -190,6 +214,20 @@ mod tests {
         assert_eq!(all[0]["function"]["arguments"], "{\"code\":1}");
         assert_eq!(all[0]["id"], "c1");
         assert_eq!(ev[1], BackendEvent::Done { finish_reason: "tool_calls".into() });
+    }
+
+    #[test]
+    fn parallel_calls_without_an_index_stay_apart() {
+        let mut calls = ToolCalls::default();
+        let both = json!({"choices":[{"delta":{"tool_calls":[
+            {"id":"a","function":{"name":"one","arguments":"{\"a\":1}"}},
+            {"id":"b","function":{"name":"two","arguments":"{\"b\":2}"}}
+        ]},"finish_reason":"tool_calls"}]});
+        let ev = events_from_chunk(&both, &mut calls);
+        let BackendEvent::ToolCalls(all) = &ev[0] else { panic!("{ev:?}") };
+        assert_eq!(all.as_array().unwrap().len(), 2);
+        assert_eq!(all[1]["function"]["name"], "two");
+        assert_eq!(all[1]["function"]["arguments"], "{\"b\":2}");
     }
 
     #[test]

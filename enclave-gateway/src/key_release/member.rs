@@ -32,6 +32,19 @@ impl std::fmt::Display for ReleaseError {
     }
 }
 
+/// How long one exchange with the keeper may take: a keeper that accepts and never answers
+/// counts as unreachable (so the grace period can run out), not as a wait without end.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The HTTP client for the keeper, with its timeouts.
+pub fn keeper_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(EXCHANGE_TIMEOUT)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
 /// The keeper a replica talks to: its address and the key its releases must be signed with.
 pub struct KeeperLink {
     pub url: String,
@@ -95,7 +108,7 @@ pub async fn join(http: &reqwest::Client, source: &crate::KeySource, attester: &
 pub fn keep_up(state: Arc<crate::server::AppState>, source: &crate::KeySource, mut epoch: u64) -> anyhow::Result<()> {
     let keeper = KeeperLink::new(source)?;
     tokio::spawn(async move {
-        let http = reqwest::Client::new();
+        let http = keeper_http();
         let mut last_heard = Instant::now();
         let mut failing = false;
         loop {
