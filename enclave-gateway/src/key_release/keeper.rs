@@ -297,6 +297,12 @@ mod tests {
         let (_, other) = key_pair();
         let swapped = request(&keeper, &first, &other, &pk);
         assert!(keeper.release(&swapped).unwrap_err().contains("does not check out"));
+        // A document over the bare key hash, without the key-release label (made for another
+        // purpose, as a client's is): refused.
+        let nonce = keeper.nonce();
+        let unlabelled = first.attest(&sotto_enclave_protocol::sha256(&pk), &nonce).unwrap();
+        let r = ReleaseRequest { nonce: hex::encode(nonce), document: B64.encode(unlabelled), public_key: B64.encode(&pk) };
+        assert!(keeper.release(&r).unwrap_err().contains("does not check out"));
         // Another replica that measures alike gets the same keys.
         let second = DevelopmentAttester::new(pcrs(1)).unwrap();
         place(dir.path(), "1", &second);

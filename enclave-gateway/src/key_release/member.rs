@@ -102,6 +102,12 @@ pub async fn join(http: &reqwest::Client, source: &crate::KeySource, attester: &
     }
 }
 
+/// Whether a released set replaces the one held: only a newer epoch does (an older one is stale,
+/// or replayed by whoever answers at the keeper's address).
+fn replaces(offered: &KeySet, held_epoch: u64) -> bool {
+    offered.epoch > held_epoch
+}
+
 /// Keeps the replica's keys in step with the keeper. A failed poll keeps the keys it has; after
 /// [`GRACE`] without an answer only the current keys stay (others it might have been told to
 /// drop); an older epoch than held is never installed (a replayed or stale key set).
@@ -120,7 +126,7 @@ pub fn keep_up(state: Arc<crate::server::AppState>, source: &crate::KeySource, m
                         tracing::info!("the key keeper answers again");
                         failing = false;
                     }
-                    if set.epoch > epoch {
+                    if replaces(&set, epoch) {
                         match keys_of(&set) {
                             Ok((current, accepted)) => {
                                 state.keys.install(current, accepted);
@@ -144,4 +150,18 @@ pub fn keep_up(state: Arc<crate::server::AppState>, source: &crate::KeySource, m
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key_release::KeyEntry;
+
+    #[test]
+    fn only_a_newer_epoch_replaces_the_keys_held() {
+        let set = |epoch| KeySet { epoch, current: KeyEntry { key_id: 1, seed: "00".repeat(32) }, accepted: vec![] };
+        assert!(replaces(&set(3), 2));
+        assert!(!replaces(&set(2), 2), "the same epoch: nothing to do");
+        assert!(!replaces(&set(1), 2), "an older one: stale or replayed");
+    }
 }
