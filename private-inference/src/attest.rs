@@ -62,6 +62,33 @@ pub struct AttestedEnclave {
     pub evidence: Option<AttestationEvidence>,
 }
 
+#[cfg(any(test, fuzzing))]
+impl AttestedEnclave {
+    /// An enclave taken on trust, for the reply reader's tests and fuzz targets only: these
+    /// keys, no attestation behind them.
+    pub(crate) fn unattested(key_config: Vec<u8>, receipt_public_key: Vec<u8>) -> Self {
+        AttestedEnclave {
+            key_config,
+            receipt_public_key,
+            identity: EnclaveIdentity {
+                kind: "development".into(),
+                module_id: "unattested".into(),
+                pcrs: Default::default(),
+                checked_pcrs: vec![],
+                root_sha256: String::new(),
+                document_timestamp_ms: 0,
+                ohttp_key_id: 1,
+                receipt_key_id: String::new(),
+                relay: String::new(),
+                trust: String::new(),
+                tee_class: String::new(),
+            },
+            valid_until: SystemTime::now(),
+            evidence: None,
+        }
+    }
+}
+
 /// Everything a verification of an attestation used, so anyone can repeat it: the gateway's
 /// bundle as received, the nonce sent, the root the chain ended at, the expectations in force
 /// and the time of the check. (Serialized as in the proof format, `docs/proof-format.md`.)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::reply::{read_opened, ReplyContext, ReplyLimits};
-use crate::{AttestedEnclave, EnclaveIdentity};
+use crate::AttestedEnclave;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -26,35 +26,13 @@ fn server() -> &'static (ohttp::Server, Vec<u8>) {
     })
 }
 
-fn enclave(key_config: Vec<u8>) -> AttestedEnclave {
-    AttestedEnclave {
-        key_config,
-        receipt_public_key: vec![7; 32],
-        identity: EnclaveIdentity {
-            kind: "development".into(),
-            module_id: "fuzz".into(),
-            pcrs: Default::default(),
-            checked_pcrs: vec![],
-            root_sha256: String::new(),
-            document_timestamp_ms: 0,
-            ohttp_key_id: 1,
-            receipt_key_id: String::new(),
-            relay: String::new(),
-            trust: String::new(),
-            tee_class: String::new(),
-        },
-        valid_until: std::time::SystemTime::now(),
-        evidence: None,
-    }
-}
-
 async fn context(sources: bool) -> ReplyContext {
     let (_, key_config) = server();
     let body = if sources { br#"{"web_search":true}"#.as_slice() } else { b"{}" };
     let sealed = crate::seal_request(key_config, "POST", "/v1/chat/completions", &[], body).await.expect("sealed");
     ReplyContext {
         sealed,
-        enclave: Arc::new(enclave(key_config.clone())),
+        enclave: Arc::new(AttestedEnclave::unattested(key_config.clone(), vec![7; 32])),
         relay: "fuzz".into(),
         // Short: a reader that waits for bytes that never come ends here, not after seconds.
         stall: Duration::from_millis(5),

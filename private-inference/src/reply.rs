@@ -475,8 +475,7 @@ mod receipt_tests {
             w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
             w.close().await.unwrap();
         }
-        let mut enclave = test_enclave(key_config);
-        enclave.receipt_public_key = signer.public_key().to_vec();
+        let enclave = AttestedEnclave::unattested(key_config, signer.public_key().to_vec());
         let limits = ReplyLimits { sources, ..ReplyLimits::default() };
         let ctx = ReplyContext { sealed, enclave: Arc::new(enclave), relay: "r".into(), stall: Duration::from_secs(5), limits };
         let (tx, mut rx) = mpsc::channel(16);
@@ -548,8 +547,7 @@ mod receipt_tests {
             }
             w.close().await.unwrap();
         }
-        let mut enclave = test_enclave(key_config);
-        enclave.receipt_public_key = attested.public_key().to_vec();
+        let enclave = AttestedEnclave::unattested(key_config, attested.public_key().to_vec());
         let enclave = Arc::new(enclave);
         let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
         let (tx, mut rx) = mpsc::channel(16);
@@ -560,28 +558,6 @@ mod receipt_tests {
             shown.push(t);
         }
         (shown, result)
-    }
-
-    fn test_enclave(key_config: Vec<u8>) -> AttestedEnclave {
-        AttestedEnclave {
-            key_config,
-            receipt_public_key: Vec::new(),
-            identity: EnclaveIdentity {
-                kind: "development".into(),
-                module_id: "test".into(),
-                pcrs: Default::default(),
-                checked_pcrs: vec![],
-                root_sha256: String::new(),
-                document_timestamp_ms: 0,
-                ohttp_key_id: 1,
-                receipt_key_id: String::new(),
-                relay: String::new(),
-                trust: String::new(),
-                tee_class: String::new(),
-            },
-            valid_until: std::time::SystemTime::now(),
-            evidence: None,
-        }
     }
 
     #[tokio::test]
@@ -618,8 +594,7 @@ mod receipt_tests {
             w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
             w.close().await.unwrap();
         }
-        let mut enclave = test_enclave(key_config);
-        enclave.receipt_public_key = key.public_key().to_vec();
+        let enclave = AttestedEnclave::unattested(key_config, key.public_key().to_vec());
         let ctx = ReplyContext { sealed, enclave: Arc::new(enclave), relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
         let (tx, mut rx) = mpsc::channel(16);
         read(&ctx, futures::io::Cursor::new(wire), &tx).await?;

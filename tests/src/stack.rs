@@ -262,6 +262,26 @@ pub fn cli_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     child.wait_with_output().expect("sotto output")
 }
 
+/// `sotto ask --profile (the stack's) --json EXTRA… PROMPT` with extra environment: the exit
+/// code, the JSON printed and the standard error. A reply that succeeded must show the sealed
+/// request as an object and, in `request_base64`, the exact bytes of that request (a check that
+/// something is not in the request means nothing unless the request is there).
+pub fn ask_json(stack: &Stack, extra: &[&str], prompt: &str, env: &[(&str, &str)]) -> (Option<i32>, Value, String) {
+    use base64::Engine;
+    let p = stack.profile.to_string_lossy().into_owned();
+    let mut args = vec!["ask", "--profile", p.as_str(), "--json"];
+    args.extend_from_slice(extra);
+    args.push(prompt);
+    let out = cli_with(stack.home.path(), &args, env);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    if out.status.code() == Some(0) {
+        assert!(json["request"].is_object(), "ask --json prints the sealed request as an object: {json}");
+        let exact = base64::engine::general_purpose::STANDARD.decode(json["request_base64"].as_str().unwrap_or_default()).expect("request_base64 is base64");
+        assert_eq!(serde_json::from_slice::<Value>(&exact).ok(), Some(json["request"].clone()), "the exact bytes are that request");
+    }
+    (out.status.code(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         let Some(child) = self.child.as_mut() else { return };

@@ -15,18 +15,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn ask(stack: &Stack, extra: &[&str], prompt: &str) -> (Option<i32>, Value, String) {
-    let p = stack.profile.to_string_lossy().into_owned();
-    let mut args = vec!["ask", "--profile", p.as_str(), "--json"];
-    args.extend_from_slice(extra);
-    args.push(prompt);
-    let out = cli_with(stack.home.path(), &args, &[PASS]);
-    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    if out.status.code() == Some(0) {
-        assert!(json["request"].is_object(), "ask --json prints the sealed request as an object: {json}");
-        let exact = B64.decode(json["request_base64"].as_str().unwrap()).unwrap();
-        assert_eq!(serde_json::from_slice::<Value>(&exact).unwrap(), json["request"], "the exact bytes are that request");
-    }
-    (out.status.code(), json, text(&out.stderr))
+    sotto_e2e::ask_json(stack, extra, prompt, &[PASS])
 }
 
 async fn searches(stack: &Stack) -> u64 {
