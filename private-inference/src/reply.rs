@@ -453,31 +453,45 @@ mod receipt_tests {
         reply_with(signer, attested, b"").await
     }
 
-    /// A streamed reply of `sent` events whose receipt covers `signed`; `sources`: the request
-    /// asked for a search.
-    async fn events_reply(sent: &[&str], signed: &[&str], sources: bool) -> Result<VerifiedReply, InferenceError> {
+    /// One exchange with a test enclave: a request sealed for `path`, answered with the chunks
+    /// `message` makes from the request's plaintext (each written as one OHTTP chunk); the
+    /// context to read the answer with (receipts checked against `receipt_key`) and its bytes.
+    async fn exchange(path: &str, receipt_key: &ReceiptSigner, limits: ReplyLimits, message: impl FnOnce(&[u8]) -> Vec<Vec<u8>>) -> (ReplyContext, Vec<u8>) {
         let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
         let key_config = config.encode().unwrap();
         let server = ohttp::Server::new(config).unwrap();
-        let sealed = crate::seal_request(&key_config, "POST", "/v1/chat/completions", &[], b"{}").await.unwrap();
+        let sealed = crate::seal_request(&key_config, "POST", path, &[], b"{}").await.unwrap();
         let mut request = server.decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
         let mut plaintext = Vec::new();
         futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext).await.unwrap();
-        let sse = |events: &[&str]| events.iter().map(|e| format!("data: {e}\n\n")).collect::<String>().into_bytes();
-        let signer = ReceiptSigner::generate();
         let mut wire = Vec::new();
         {
             let mut w = request.response(futures::io::AllowStdIo::new(&mut wire)).unwrap();
-            w.write_all(&response_head(200, &[("content-type", b"text/event-stream")])).await.unwrap();
-            w.write_all(&content_chunk(&sse(sent))).await.unwrap();
-            let hash = sotto_enclave_protocol::sha256;
-            let receipt = signer.sign("m", 200, hash(&plaintext), hash(&sse(signed)), 1, 0).unwrap().to_json();
-            w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
+            for chunk in message(&plaintext) {
+                w.write_all(&chunk).await.unwrap();
+            }
             w.close().await.unwrap();
         }
-        let enclave = AttestedEnclave::unattested(key_config, signer.public_key().to_vec());
+        let enclave = Arc::new(AttestedEnclave::unattested(key_config, receipt_key.public_key().to_vec()));
+        (ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5), limits }, wire)
+    }
+
+    /// A streamed reply of `sent` events whose receipt covers `signed`; `sources`: the request
+    /// asked for a search.
+    async fn events_reply(sent: &[&str], signed: &[&str], sources: bool) -> Result<VerifiedReply, InferenceError> {
+        let sse = |events: &[&str]| events.iter().map(|e| format!("data: {e}\n\n")).collect::<String>().into_bytes();
+        let signer = ReceiptSigner::generate();
         let limits = ReplyLimits { sources, ..ReplyLimits::default() };
-        let ctx = ReplyContext { sealed, enclave: Arc::new(enclave), relay: "r".into(), stall: Duration::from_secs(5), limits };
+        let (ctx, wire) = exchange("/v1/chat/completions", &signer, limits, |plaintext| {
+            let hash = sotto_enclave_protocol::sha256;
+            let receipt = signer.sign("m", 200, hash(plaintext), hash(&sse(signed)), 1, 0).unwrap().to_json();
+            vec![
+                response_head(200, &[("content-type", b"text/event-stream")]),
+                content_chunk(&sse(sent)),
+                content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())]),
+            ]
+        })
+        .await;
         let (tx, mut rx) = mpsc::channel(16);
         read(&ctx, futures::io::Cursor::new(wire), &tx).await?;
         drop(tx);
@@ -515,41 +529,22 @@ mod receipt_tests {
     /// The same, each OHTTP chunk carrying at most `piece` bytes of the message (a relay or an
     /// enclave may cut anywhere, inside a field or a length).
     async fn reply_in_pieces(signer: &ReceiptSigner, attested: &ReceiptSigner, trailing: &[u8], piece: usize) -> (Vec<String>, Result<(), InferenceError>) {
-        let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
-        let key_config = config.encode().unwrap();
-        let server = ohttp::Server::new(config).unwrap();
-        let sealed = crate::seal_request(&key_config, "POST", "/v1/chat/completions", &[], b"{}").await.unwrap();
-        let mut request = server.decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
-        let mut plaintext = Vec::new();
-        futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext).await.unwrap();
-        let mut wire = Vec::new();
-        {
-            let mut w = request.response(futures::io::AllowStdIo::new(&mut wire)).unwrap();
+        let (ctx, wire) = exchange("/v1/chat/completions", attested, ReplyLimits::default(), |plaintext| {
             let event = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n".to_vec();
             let hash = sotto_enclave_protocol::sha256;
-            let receipt = signer.sign("m", 200, hash(&plaintext), hash(&event), 1, 0).unwrap().to_json();
+            let receipt = signer.sign("m", 200, hash(plaintext), hash(&event), 1, 0).unwrap().to_json();
             let message = [
                 response_head(200, &[("content-type", b"text/event-stream")]),
                 content_chunk(&event),
                 content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())]),
             ];
-            if piece == usize::MAX {
-                for part in &message {
-                    w.write_all(part).await.unwrap();
-                }
-            } else {
-                for part in message.concat().chunks(piece) {
-                    w.write_all(part).await.unwrap();
-                }
-            }
+            let mut chunks = if piece == usize::MAX { message.to_vec() } else { message.concat().chunks(piece).map(<[u8]>::to_vec).collect() };
             if !trailing.is_empty() {
-                w.write_all(trailing).await.unwrap();
+                chunks.push(trailing.to_vec());
             }
-            w.close().await.unwrap();
-        }
-        let enclave = AttestedEnclave::unattested(key_config, attested.public_key().to_vec());
-        let enclave = Arc::new(enclave);
-        let ctx = ReplyContext { sealed, enclave, relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
+            chunks
+        })
+        .await;
         let (tx, mut rx) = mpsc::channel(16);
         let result = read(&ctx, futures::io::Cursor::new(wire), &tx).await;
         drop(tx);
@@ -577,25 +572,16 @@ mod receipt_tests {
     /// An image reply carrying `content`, whose receipt signs `signed` (the same bytes, or others).
     async fn image_reply(content: &[u8], signed: &[u8]) -> Result<VerifiedReply, InferenceError> {
         let key = ReceiptSigner::generate();
-        let config = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap();
-        let key_config = config.encode().unwrap();
-        let server = ohttp::Server::new(config).unwrap();
-        let sealed = crate::seal_request(&key_config, "POST", "/v1/images/generations", &[], b"{}").await.unwrap();
-        let mut request = server.decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
-        let mut plaintext = Vec::new();
-        futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext).await.unwrap();
-        let mut wire = Vec::new();
-        {
-            let mut w = request.response(futures::io::AllowStdIo::new(&mut wire)).unwrap();
-            w.write_all(&response_head(200, &[("content-type", b"application/json")])).await.unwrap();
-            w.write_all(&content_chunk(content)).await.unwrap();
+        let (ctx, wire) = exchange("/v1/images/generations", &key, ReplyLimits::default(), |plaintext| {
             let hash = sotto_enclave_protocol::sha256;
-            let receipt = key.sign("m", 200, hash(&plaintext), hash(signed), 1, 0).unwrap().to_json();
-            w.write_all(&content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())])).await.unwrap();
-            w.close().await.unwrap();
-        }
-        let enclave = AttestedEnclave::unattested(key_config, key.public_key().to_vec());
-        let ctx = ReplyContext { sealed, enclave: Arc::new(enclave), relay: "r".into(), stall: Duration::from_secs(5), limits: ReplyLimits::default() };
+            let receipt = key.sign("m", 200, hash(plaintext), hash(signed), 1, 0).unwrap().to_json();
+            vec![
+                response_head(200, &[("content-type", b"application/json")]),
+                content_chunk(content),
+                content_end_and_trailer(&[(RECEIPT_TRAILER, receipt.as_bytes())]),
+            ]
+        })
+        .await;
         let (tx, mut rx) = mpsc::channel(16);
         read(&ctx, futures::io::Cursor::new(wire), &tx).await?;
         drop(tx);

@@ -27,6 +27,30 @@ export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
 
+/**
+ * Replaces `li`'s content with a text field holding `value`. Enter or leaving the field saves
+ * (when the text changed and is not blank), Escape cancels; either ends the edit once (Enter
+ * and the blur that follows do not save twice), then `after` redraws.
+ */
+export function editInPlace(li: HTMLElement, value: string, label: string, save: (text: string) => Promise<void>, after: () => Promise<void>, select = false): void {
+  const input = h('input', { type: 'text', value, class: 'rename', 'aria-label': label });
+  let settled = false;
+  const done = async (keep: boolean) => {
+    if (settled) return;
+    settled = true;
+    if (keep && input.value.trim() && input.value !== value) await save(input.value);
+    await after();
+  };
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') void done(true);
+    if (e.key === 'Escape') void done(false);
+  });
+  input.addEventListener('blur', () => void done(true), { once: true });
+  li.replaceChildren(input);
+  input.focus();
+  if (select) input.select();
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} bytes`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;

@@ -3,7 +3,7 @@
 // go, sealed, with a message, and the reply shows which.
 
 import { api, errorText, type Memory } from '../api';
-import { clear, formatTime, h, icon } from '../dom';
+import { clear, editInPlace, formatTime, h, icon } from '../dom';
 
 export class MemoryView {
   readonly el: HTMLElement;
@@ -53,28 +53,13 @@ export class MemoryView {
   }
 
   private edit(li: HTMLElement, m: Memory): void {
-    const input = h('input', { type: 'text', value: m.text, class: 'rename', 'aria-label': 'The fact' });
-    let settled = false;
-    const done = async (save: boolean) => {
-      // Enter, Escape and the blur that follows end the edit once.
-      if (settled) return;
-      settled = true;
-      if (save && input.value.trim() && input.value !== m.text) {
-        try {
-          await api.editMemory(m.id, input.value);
-        } catch (e) {
-          this.host.error(errorText(e));
-        }
+    editInPlace(li, m.text, 'The fact', async (text) => {
+      try {
+        await api.editMemory(m.id, text);
+      } catch (e) {
+        this.host.error(errorText(e));
       }
-      await this.load();
-    };
-    input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') void done(true);
-      if (e.key === 'Escape') void done(false);
-    });
-    input.addEventListener('blur', () => void done(true), { once: true });
-    li.replaceChildren(input);
-    input.focus();
+    }, () => this.load());
   }
 
   private async add(): Promise<void> {

@@ -1,7 +1,7 @@
 // The sidebar: new chat, search, the conversations (rename, delete), and the other views.
 
 import { api, errorText, type ConversationSummary, type Project, type SearchHit } from '../api';
-import { clear, h, icon } from '../dom';
+import { clear, editInPlace, h, icon } from '../dom';
 import { snippetParts } from '../snippet';
 
 export interface SidebarHandlers {
@@ -119,25 +119,13 @@ export class Sidebar {
   }
 
   private rename(li: HTMLElement, c: ConversationSummary): void {
-    const input = h('input', { type: 'text', value: c.title, class: 'rename', 'aria-label': 'New name' });
-    const done = async (save: boolean) => {
-      if (save && input.value.trim() && input.value !== c.title) {
-        try {
-          await api.renameConversation(c.id, input.value);
-        } catch (e) {
-          this.on.error(errorText(e));
-        }
+    editInPlace(li, c.title, 'New name', async (text) => {
+      try {
+        await api.renameConversation(c.id, text);
+      } catch (e) {
+        this.on.error(errorText(e));
       }
-      await this.refresh();
-    };
-    input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') void done(true);
-      if (e.key === 'Escape') void done(false);
-    });
-    input.addEventListener('blur', () => void done(true), { once: true });
-    li.replaceChildren(input);
-    input.focus();
-    input.select();
+    }, () => this.refresh(), true);
   }
 
   private async remove(c: ConversationSummary): Promise<void> {
