@@ -18,6 +18,7 @@
 
 mod attest;
 mod bhttp_guard;
+mod chunk_framing;
 mod client;
 mod clock;
 mod error;

@@ -8,6 +8,7 @@ use futures::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use sotto_enclave_protocol::media::INNER_AUTHORITY;
 use sotto_enclave_protocol::padding;
 
+use crate::chunk_framing::WholeLengthPrefixes;
 use crate::InferenceError;
 
 /// A response body, before or after decryption.
@@ -23,13 +24,42 @@ pub struct SealedRequest {
     // The ohttp crate's stream types cannot be named outside it, so the response side is
     // kept as a closure over the request context.
     opener: Opener,
+    /// The response nonce's length (set by the AEAD the request was sealed with).
+    response_nonce_len: usize,
 }
 
 impl SealedRequest {
-    /// Wraps the response body so it decrypts and authenticates chunk by chunk.
+    /// Wraps the response body so it decrypts and authenticates chunk by chunk (through
+    /// [`WholeLengthPrefixes`], which works around a bug in the `ohttp` reader).
     pub(crate) fn open(&self, body: BodyReader) -> Result<BodyReader, InferenceError> {
+        (self.opener)(Box::pin(WholeLengthPrefixes::new(body, self.response_nonce_len)))
+    }
+
+    /// The `ohttp` reader alone, to show the bug the guard is for.
+    #[cfg(test)]
+    pub(crate) fn open_unguarded(&self, body: BodyReader) -> Result<BodyReader, InferenceError> {
         (self.opener)(body)
     }
+}
+
+/// The response nonce's length for an encapsulated request: max(Nn, Nk) of the AEAD named in
+/// its header (key id, KEM, KDF, AEAD; RFC 9458 §4.3). The `ohttp` stream reader (0.8.0) holds
+/// a nonce of at most 16 bytes and panics on a longer one, so an AEAD that needs more (a key
+/// offering only ChaCha20-Poly1305) is refused here, before anything is sent.
+fn response_nonce_len(encapsulated: &[u8]) -> Result<usize, InferenceError> {
+    const READER_HOLDS: usize = 16;
+    let id = encapsulated
+        .get(5..7)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .ok_or_else(|| InferenceError::Seal("the sealed request has no header".into()))?;
+    let aead = ohttp::hpke::Aead::try_from(id).map_err(|_| InferenceError::Seal(format!("the sealed request names an unknown AEAD ({id})")))?;
+    let len = aead.n_n().max(aead.n_k());
+    if len > READER_HOLDS {
+        return Err(InferenceError::Seal(format!(
+            "the enclave's key asks for {aead:?}, whose streamed replies Sotto cannot read yet (it needs AES-128-GCM)"
+        )));
+    }
+    Ok(len)
 }
 
 /// Builds the inner Binary HTTP request and seals it to `key_config`.
@@ -52,13 +82,14 @@ pub async fn seal_request(
     writer.write_all(&plaintext).await.map_err(|e| seal_err(&e))?;
     writer.close().await.map_err(|e| seal_err(&e))?;
     let ciphertext = sink.take();
+    let response_nonce_len = response_nonce_len(&ciphertext)?;
     let opener: Opener = Box::new(move |body| {
         writer
             .response(body)
             .map(|r| Box::pin(r) as BodyReader)
             .map_err(|e| InferenceError::Seal(e.to_string()))
     });
-    Ok(SealedRequest { plaintext, ciphertext, opener })
+    Ok(SealedRequest { plaintext, ciphertext, opener, response_nonce_len })
 }
 
 /// The header that carries the request's salt (ignored by the enclave).
