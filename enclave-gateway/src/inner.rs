@@ -11,6 +11,7 @@ use sotto_enclave_protocol::{bhttp_stream, images, search};
 use sotto_enclave_protocol::padding::{self, Style};
 
 use crate::backend::{BackendEvent, ChatRequest};
+use crate::client_link::Departure;
 use crate::server::AppState;
 
 /// Writes a Binary HTTP response into the OHTTP stream, one sealed chunk per piece, hashing
@@ -24,6 +25,8 @@ pub(crate) struct ReplyWriter<W> {
     /// The reply's HTTP status, once its head was sent (the receipt signs it).
     pub(crate) status: u16,
     padded: bool,
+    /// Set when the client hangs up: the reply stops being made.
+    departure: Departure,
 }
 
 /// Padding is always on, except in a benchmark that measures what it costs: the development
@@ -40,8 +43,8 @@ fn padding_on() -> bool {
 }
 
 impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
-    pub(crate) fn new(out: W) -> Self {
-        Self { out, content_hash: Sha256::new(), pieces: 0, style: Style::Whitespace, status: 0, padded: padding_on() }
+    pub(crate) fn new(out: W, departure: Departure) -> Self {
+        Self { out, content_hash: Sha256::new(), pieces: 0, style: Style::Whitespace, status: 0, padded: padding_on(), departure }
     }
 
     /// SHA-256 of all content written so far.
@@ -51,7 +54,11 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
 
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.out.write_all(bytes).await?;
-        self.out.flush().await
+        self.out.flush().await?;
+        if self.departure.happened() {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left mid-reply"));
+        }
+        Ok(())
     }
 
     /// Each write below is one sealed chunk, padded to whole buckets (see `padding`).

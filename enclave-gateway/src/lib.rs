@@ -14,6 +14,7 @@
 
 pub mod attester;
 pub mod backend;
+mod client_link;
 pub mod config;
 pub mod images;
 pub mod key_release;

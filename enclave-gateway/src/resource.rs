@@ -12,6 +12,7 @@ use sotto_enclave_protocol::media::{CHUNKED_RESPONSE, ERROR_TRAILER, PROBLEM_JSO
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 use tokio_util::io::ReaderStream;
 
+use crate::client_link::ClientLink;
 use crate::inner::{serve, Outcome, ReplyWriter};
 use crate::server::AppState;
 
@@ -45,11 +46,12 @@ pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
         return plain(StatusCode::BAD_REQUEST, "the decrypted request is not Binary HTTP");
     };
     let (to_client, from_gateway) = tokio::io::duplex(64 * 1024);
-    let Ok(sealed) = request.response(to_client.compat_write()) else {
+    let (link, departure) = ClientLink::new(to_client.compat_write());
+    let Ok(sealed) = request.response(link) else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot seal the response");
     };
     tokio::spawn(async move {
-        let mut writer = ReplyWriter::new(sealed);
+        let mut writer = ReplyWriter::new(sealed, departure);
         let outcome = serve(&state, &inner, &mut writer).await;
         let _ = close(&keys, &plaintext, writer, outcome).await;
     });

@@ -92,7 +92,8 @@ fn images_come_back_verified_reproducible_and_only_in_the_encrypted_gallery() {
     assert_eq!(again["id"], Value::Null, "--ephemeral keeps nothing");
     let (_, other, _) = image(&stack, &out.path().join("c"), &["--size", "512x512", "--seed", "8", "--ephemeral"], &prompt);
     assert_ne!(other["images"][0]["sha256"], images[0]["sha256"]);
-    let (_, wide, _) = image(&stack, &out.path().join("d"), &["--size", "1792x1024", "--ephemeral"], "a desert at noon");
+    let (code, wide, err) = image(&stack, &out.path().join("d"), &["--size", "1792x1024", "--ephemeral"], "a desert at noon");
+    assert_eq!(code, Some(0), "{err}");
     assert_eq!(decode(Path::new(wide["images"][0]["file"].as_str().unwrap())), (1792, 1024));
 
     // The gallery survives the process (each command is a fresh one), its check passes again,
