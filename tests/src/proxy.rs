@@ -35,6 +35,9 @@ pub enum Attack {
     TrickleErrorBody,
     /// Answer attestation requests with a body that trickles a byte a second, forever.
     TrickleAttestation,
+    /// Forward the sealed reply faithfully but in pieces of N bytes with a pause between, as a
+    /// network may cut it anywhere (inside a chunk's length prefix too).
+    Fragment(usize),
 }
 
 /// A body that never ends: one byte a second.
@@ -222,6 +225,15 @@ async fn forward(State(s): State<Arc<ProxyState>>, req: Request) -> Response {
         let bytes = upstream.bytes().await.unwrap_or_default();
         let keep = bytes.len().saturating_sub(n);
         return builder.body(Body::from(bytes.slice(..keep))).unwrap();
+    }
+    if let Attack::Fragment(size) = s.attack {
+        let bytes = upstream.bytes().await.unwrap_or_default();
+        let pieces: Vec<Bytes> = bytes.chunks(size.max(1)).map(Bytes::copy_from_slice).collect();
+        let paced = futures::stream::iter(pieces).then(|piece| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            Ok::<_, std::io::Error>(piece)
+        });
+        return builder.body(Body::from_stream(paced)).unwrap();
     }
     let mut seen = 0usize;
     let stream = upstream.bytes_stream().map(move |chunk| {

@@ -89,6 +89,26 @@ async fn the_library_streams_authenticated_text_then_the_verified_reply() {
     assert_eq!(verified.receipt.chunks, 5, "three text chunks, the finish chunk and [DONE]");
 }
 
+/// A network may cut the sealed reply anywhere, inside a chunk's length prefix too (the `ohttp`
+/// reader alone then fails such a reply); cut into pieces of 1, 2, 3 and 7 bytes, every reply
+/// still opens and verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_cut_into_tiny_pieces_on_the_way_still_verifies() {
+    let stack = Stack::start(StackSpec::default());
+    for size in [1, 2, 3, 7] {
+        let proxy = Proxy::start(&stack.relay_url, Attack::Fragment(size)).await;
+        let c = client_through(&stack, &proxy);
+        let mut stream = c.chat(&ask()).await.unwrap();
+        let verified = loop {
+            match stream.next().await.expect("a reply").unwrap_or_else(|e| panic!("pieces of {size}: {e}")) {
+                ReplyEvent::Text(_) => {}
+                ReplyEvent::Verified(r) => break r,
+            }
+        };
+        assert_eq!(verified.text, "Hello, private world.", "pieces of {size}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flipped_byte_in_the_reply_shows_nothing_and_exits_3() {
     let stack = Stack::start(StackSpec::default());
