@@ -57,7 +57,11 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for ClientLink<W> {
         if self.departure.happened() {
             return Poll::Ready(Ok(buf.len()));
         }
-        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let polled = match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            // No progress on a non-empty write would make the ohttp writer's flush spin.
+            Poll::Ready(Ok(0)) if !buf.is_empty() => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            other => other,
+        };
         self.absorb(polled, buf.len())
     }
 

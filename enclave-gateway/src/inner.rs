@@ -14,6 +14,10 @@ use crate::backend::{BackendEvent, ChatRequest};
 use crate::client_link::Departure;
 use crate::server::AppState;
 
+/// How long one piece of a reply may wait for the client (or relay) to read: one that keeps its
+/// connection open but stops reading would otherwise hold the reply, and its model, forever.
+const SEND_STALL: Duration = Duration::from_secs(30);
+
 /// Writes a Binary HTTP response into the OHTTP stream, one sealed chunk per piece, hashing
 /// the content as it goes so the receipt covers exactly what was sent.
 pub(crate) struct ReplyWriter<W> {
@@ -27,6 +31,8 @@ pub(crate) struct ReplyWriter<W> {
     padded: bool,
     /// Set when the client hangs up: the reply stops being made.
     departure: Departure,
+    /// How long one piece may wait for the client to read ([`SEND_STALL`]).
+    stall: Duration,
 }
 
 /// Padding is always on, except in a benchmark that measures what it costs: the development
@@ -44,7 +50,7 @@ fn padding_on() -> bool {
 
 impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
     pub(crate) fn new(out: W, departure: Departure) -> Self {
-        Self { out, content_hash: Sha256::new(), pieces: 0, style: Style::Whitespace, status: 0, padded: padding_on(), departure }
+        Self { out, content_hash: Sha256::new(), pieces: 0, style: Style::Whitespace, status: 0, padded: padding_on(), departure, stall: SEND_STALL }
     }
 
     /// SHA-256 of all content written so far.
@@ -53,12 +59,15 @@ impl<W: AsyncWrite + Unpin> ReplyWriter<W> {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.out.write_all(bytes).await?;
-        self.out.flush().await?;
-        if self.departure.happened() {
-            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left mid-reply"));
+        let sent = tokio::time::timeout(self.stall, async {
+            self.out.write_all(bytes).await?;
+            self.out.flush().await
+        });
+        match sent.await {
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading the reply")),
+            Ok(r) if r.is_ok() && self.departure.happened() => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left mid-reply")),
+            Ok(r) => r,
         }
-        Ok(())
     }
 
     /// Each write below is one sealed chunk, padded to whole buckets (see `padding`).
@@ -369,4 +378,35 @@ async fn whole_reply<W: AsyncWrite + Unpin>(mut events: Events, w: &mut ReplyWri
     w.head(200, "application/json").await?;
     w.content(&bytes).await?;
     Ok(Outcome::Complete { model: meta.model.clone() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_link::ClientLink;
+    use tokio_util::compat::TokioAsyncWriteCompatExt;
+
+    /// A client (or relay) that keeps the connection open but stops reading: the piece that
+    /// cannot be delivered ends the reply after the stall, instead of holding it forever.
+    #[tokio::test]
+    async fn a_client_that_stops_reading_ends_the_reply() {
+        let (to_client, _open_but_never_read) = tokio::io::duplex(1024);
+        let (link, departure) = ClientLink::new(to_client.compat_write());
+        let mut w = ReplyWriter::new(link, departure);
+        w.stall = Duration::from_millis(200);
+        w.head(200, "application/json").await.expect("the head fits the pipe");
+        let e = w.content(&vec![b' '; 64 * 1024]).await.expect_err("the content cannot be delivered");
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
+    }
+
+    /// A client that hung up ends the reply at the next piece, with no panic under the writer.
+    #[tokio::test]
+    async fn a_client_that_hung_up_ends_the_reply() {
+        let (to_client, client) = tokio::io::duplex(1024);
+        drop(client);
+        let (link, departure) = ClientLink::new(to_client.compat_write());
+        let mut w = ReplyWriter::new(link, departure);
+        let e = w.head(200, "application/json").await.expect_err("nobody is there");
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
 }

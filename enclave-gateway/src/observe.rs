@@ -25,6 +25,7 @@ pub struct Observations {
     chat_requests: AtomicU64,
     attestations: AtomicU64,
     searches: AtomicU64,
+    replying: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -34,6 +35,17 @@ pub struct ObservationReport {
     pub attestations: u64,
     /// Web searches the enclave made.
     pub searches: u64,
+    /// Sealed replies being made or sent right now.
+    pub replies_in_progress: u64,
+}
+
+/// Counts a reply as in progress for as long as it is held.
+pub struct ReplyInProgress<'a>(&'a Observations);
+
+impl Drop for ReplyInProgress<'_> {
+    fn drop(&mut self) {
+        self.0.replying.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Observations {
@@ -64,6 +76,11 @@ impl Observations {
         self.searches.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn reply_started(&self) -> ReplyInProgress<'_> {
+        self.replying.fetch_add(1, Ordering::Relaxed);
+        ReplyInProgress(self)
+    }
+
     pub fn attestation(&self) {
         self.attestations.fetch_add(1, Ordering::Relaxed);
     }
@@ -74,6 +91,7 @@ impl Observations {
             chat_requests: self.chat_requests.load(Ordering::Relaxed),
             attestations: self.attestations.load(Ordering::Relaxed),
             searches: self.searches.load(Ordering::Relaxed),
+            replies_in_progress: self.replying.load(Ordering::Relaxed),
         }
     }
 }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::AsyncReadExt;
+use futures::{AsyncReadExt, StreamExt};
 use sotto_enclave_protocol::sha256;
 use sotto_enclave_protocol::media::{CHUNKED_RESPONSE, ERROR_TRAILER, PROBLEM_JSON, PROBLEM_OHTTP_KEY, RECEIPT_TRAILER};
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 use tokio_util::io::ReaderStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::client_link::ClientLink;
 use crate::inner::{serve, Outcome, ReplyWriter};
@@ -50,16 +51,31 @@ pub async fn handle(state: Arc<AppState>, body: Bytes) -> Response {
     let Ok(sealed) = request.response(link) else {
         return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot seal the response");
     };
+    // When the connection goes (the client or relay hung up), the body is dropped and with it
+    // this guard: the reply stops at once, generation included, not at its next write.
+    let hung_up = CancellationToken::new();
+    let guard = hung_up.clone().drop_guard();
     tokio::spawn(async move {
-        let mut writer = ReplyWriter::new(sealed, departure);
-        let outcome = serve(&state, &inner, &mut writer).await;
-        let _ = close(&keys, &plaintext, writer, outcome).await;
+        let _counted = state.observations.reply_started();
+        let reply = async {
+            let mut writer = ReplyWriter::new(sealed, departure);
+            let outcome = serve(&state, &inner, &mut writer).await;
+            let _ = close(&keys, &plaintext, writer, outcome).await;
+        };
+        tokio::select! {
+            () = hung_up.cancelled() => tracing::debug!("the connection closed; the reply was stopped"),
+            () = reply => {}
+        }
+    });
+    let body = ReaderStream::new(from_gateway).map(move |piece| {
+        let _held = &guard;
+        piece
     });
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, CHUNKED_RESPONSE)
         .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::from_stream(ReaderStream::new(from_gateway)))
+        .body(Body::from_stream(body))
         .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot build the response"))
 }
 

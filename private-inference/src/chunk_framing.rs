@@ -94,7 +94,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for WholeLengthPrefixes<R> {
                 let want = usize::try_from(left).map_or(out.len(), |l| l.min(out.len()));
                 let read = Pin::new(&mut this.inner).poll_read(cx, &mut out[..want]);
                 if let Poll::Ready(Ok(n)) = read {
-                    let rest = left - n as u64;
+                    let rest = left.saturating_sub(n as u64);
                     // At the end of the stream the place no longer matters.
                     this.place = if rest == 0 { Place::Length } else { Place::Span(rest) };
                 }

@@ -111,8 +111,15 @@ pub(crate) fn spawn(ctx: ReplyContext, answer: crate::transport::Answer) -> Repl
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         let body = StreamReader::new(answer.bytes_stream().map_err(std::io::Error::other)).compat();
-        if let Err(e) = read(&ctx, body, &tx).await {
-            let _ = tx.send(Err(e)).await;
+        // A reply nobody listens to any more (the user stopped it) is dropped at once, and
+        // with it the connection, so the enclave stops making it too.
+        tokio::select! {
+            () = tx.closed() => {}
+            outcome = read(&ctx, body, &tx) => {
+                if let Err(e) = outcome {
+                    let _ = tx.send(Err(e)).await;
+                }
+            }
         }
     });
     ReplyStream { rx }

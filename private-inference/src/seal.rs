@@ -42,10 +42,38 @@ impl SealedRequest {
     }
 }
 
+/// The key configuration with HKDF-SHA256/AES-128-GCM moved to the front of its suites when it
+/// offers that suite: the `ohttp` client takes the first suite listed, and its stream reader
+/// cannot read replies under the others (see [`response_nonce_len`]). Choosing among the
+/// suites an enclave offers is the client's to do (RFC 9458 §3); anything unexpected is left
+/// as it is for `ohttp` to judge.
+fn aes128_gcm_first(encoded: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const WANTED: [u8; 4] = [0, 1, 0, 1]; // KDF HKDF-SHA256, AEAD AES-128-GCM
+    let Some(suites_at) = encoded
+        .get(1..3)
+        .and_then(|kem| ohttp::hpke::Kem::try_from(u16::from_be_bytes([kem[0], kem[1]])).ok())
+        .map(|kem| 3 + kem.n_pk())
+    else {
+        return encoded.into();
+    };
+    let Some(suites) = encoded.get(suites_at + 2..).filter(|s| s.len() % 4 == 0) else {
+        return encoded.into();
+    };
+    match suites.chunks(4).position(|suite| suite == WANTED) {
+        None | Some(0) => encoded.into(),
+        Some(i) => {
+            let mut out = encoded[..suites_at + 2].to_vec();
+            out.extend_from_slice(&WANTED);
+            out.extend(suites.chunks(4).enumerate().filter(|(j, _)| *j != i).flat_map(|(_, suite)| suite.iter().copied()));
+            out.into()
+        }
+    }
+}
+
 /// The response nonce's length for an encapsulated request: max(Nn, Nk) of the AEAD named in
 /// its header (key id, KEM, KDF, AEAD; RFC 9458 §4.3). The `ohttp` stream reader (0.8.0) holds
 /// a nonce of at most 16 bytes and panics on a longer one, so an AEAD that needs more (a key
-/// offering only ChaCha20-Poly1305) is refused here, before anything is sent.
+/// offering only ChaCha20-Poly1305 or AES-256-GCM) is refused here, before anything is sent.
 fn response_nonce_len(encapsulated: &[u8]) -> Result<usize, InferenceError> {
     const READER_HOLDS: usize = 16;
     let id = encapsulated
@@ -75,7 +103,7 @@ pub async fn seal_request(
     let plaintext = padded_request(method, path, headers, body).map_err(|e| seal_err(&e))?;
 
     let sink = SharedSink::default();
-    let mut writer = ohttp::ClientRequest::from_encoded_config(key_config)
+    let mut writer = ohttp::ClientRequest::from_encoded_config(&aes128_gcm_first(key_config))
         .map_err(|e| seal_err(&e))?
         .encapsulate_stream(sink.clone())
         .map_err(|e| seal_err(&e))?;
@@ -186,6 +214,34 @@ pub async fn open_whole_response_for_bench(sealed: &SealedRequest, response: Vec
 
 #[cfg(test)]
 mod tests {
+    use ohttp::hpke::{Aead, Kdf, Kem};
+
+    /// An enclave that lists ChaCha20-Poly1305 before AES-128-GCM is sealed to with AES-128-GCM
+    /// (whose replies the stream reader can read), and the enclave opens the request.
+    #[test]
+    fn a_key_offering_aes_128_gcm_second_is_sealed_with_it() {
+        let suites = vec![
+            ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::ChaCha20Poly1305),
+            ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm),
+        ];
+        let config = ohttp::KeyConfig::new(3, Kem::X25519Sha256, suites).unwrap();
+        let encoded = config.encode().unwrap();
+        let reordered = super::aes128_gcm_first(&encoded);
+        assert_eq!(reordered.len(), encoded.len());
+        assert_eq!(&reordered[reordered.len() - 8..], &[0, 1, 0, 1, 0, 1, 0, 3]);
+        let sealed = futures::executor::block_on(super::seal_request(&encoded, "GET", "/v1/models", &[], b"")).expect("sealed");
+        assert_eq!(&sealed.ciphertext[5..7], &[0, 1], "AES-128-GCM");
+        let mut request = ohttp::Server::new(config).unwrap().decapsulate_stream(futures::io::Cursor::new(sealed.ciphertext.clone()));
+        let mut plaintext = Vec::new();
+        futures::executor::block_on(futures::AsyncReadExt::read_to_end(&mut request, &mut plaintext)).expect("the enclave opens it");
+        assert_eq!(plaintext, sealed.plaintext);
+        // Nothing to reorder, or nothing recognisable: the bytes are left as they are.
+        let plain = ohttp::KeyConfig::new(1, Kem::X25519Sha256, vec![ohttp::SymmetricSuite::new(Kdf::HkdfSha256, Aead::Aes128Gcm)]).unwrap().encode().unwrap();
+        assert_eq!(&*super::aes128_gcm_first(&plain), &plain[..]);
+        assert_eq!(&*super::aes128_gcm_first(&[1, 0xff, 0xff, 7]), &[1, 0xff, 0xff, 7]);
+        assert_eq!(&*super::aes128_gcm_first(&[]), &[] as &[u8]);
+    }
+
     #[test]
     fn requests_of_different_lengths_pad_to_the_same_bucket() {
         let a = super::padded_request("POST", "/v1/chat/completions", &[], br#"{"messages":[{"role":"user","content":"hello"}]}"#).unwrap();

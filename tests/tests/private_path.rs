@@ -248,6 +248,26 @@ async fn a_stalled_stream_is_a_clear_error() {
     assert!(e.to_string().contains("stopped sending"));
 }
 
+/// A user who stops a reply (the client drops it) stops it in the enclave too: the reply, and
+/// the model's work on it, end then and not a minute later when the model would have finished.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_the_client_abandons_stops_in_the_enclave() {
+    // The model answers one word, then thinks for a minute.
+    let chunks = json!([{"text": "Well"}, {"text": ", then.", "delay_ms": 60_000}]);
+    let stack = Stack::start(StackSpec { replies: json!([{"chunks": chunks}]), stall_s: 120, ..Default::default() });
+    let c = client(&stack, ClientOptions::default());
+    let mut stream = c.chat(&ask()).await.unwrap();
+    assert!(matches!(stream.next().await, Some(Ok(ReplyEvent::Text(_)))));
+    assert_eq!(stack.observations().await["replies_in_progress"], 1);
+    drop(stream);
+    let mut waited = 0;
+    while stack.observations().await["replies_in_progress"] != 0 {
+        assert!(waited < 200, "the enclave still makes a reply nobody reads");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn key_rotation_mid_session_re_attests_and_succeeds() {
     let stack = Stack::start(StackSpec::default());
