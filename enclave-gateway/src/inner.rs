@@ -395,7 +395,11 @@ mod tests {
         let mut w = ReplyWriter::new(link, departure);
         w.stall = Duration::from_millis(200);
         w.head(200, "application/json").await.expect("the head fits the pipe");
-        let e = w.content(&vec![b' '; 64 * 1024]).await.expect_err("the content cannot be delivered");
+        // Without the stall the write waits forever: the outer limit makes that a failure.
+        let e = tokio::time::timeout(Duration::from_secs(10), w.content(&vec![b' '; 64 * 1024]))
+            .await
+            .expect("the reply must end, not wait forever")
+            .expect_err("the content cannot be delivered");
         assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}");
     }
 
