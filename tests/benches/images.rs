@@ -9,10 +9,8 @@
 use std::time::{Duration, Instant};
 
 use sotto_core::images::{self, ImageSettings};
-use sotto_core::stack::{LocalStack, StackOptions};
 use sotto_core::store::{ImageOutput, KdfParams, NewGeneration, Store, Unlock};
 use sotto_private_inference::images::check_images;
-use sotto_private_inference::{ClientOptions, PrivateClient};
 
 const RUNS: usize = 7;
 
@@ -21,19 +19,10 @@ use sotto_e2e::{median, ms};
 #[tokio::main]
 async fn main() {
     let home = tempfile::tempdir().unwrap();
-    let (profile, dir) = sotto_e2e::bench_profile(home.path());
-    let script = home.path().join("script.json");
-    std::fs::write(&script, r#"{"replies": [{"chunks": [{"text": "unused"}]}]}"#).unwrap();
-    let options = StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend: format!("scripted:{}", script.display()), images: "demo".into(), search: "off".into(), replicas: 1, dir };
-    let _stack = match LocalStack::start(&options) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            return;
-        }
+    let script = r#"{"replies": [{"chunks": [{"text": "unused"}]}]}"#;
+    let Some((_stack, client)) = sotto_e2e::bench_scripted_stack(home.path(), script, "demo", "off").await else {
+        return;
     };
-    let client = PrivateClient::new(sotto_relay_config::Profile::load(&profile).unwrap(), ClientOptions::default()).unwrap();
-    client.attested().await.unwrap();
     let settings = ImageSettings { size: "1024x1024".into(), n: 1, seed: Some(1), style: None, model: None };
 
     // Click to verified: request, generation in the enclave, sealed reply, every check, thumbnail.

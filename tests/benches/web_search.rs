@@ -8,29 +8,17 @@
 use std::time::Instant;
 
 use serde_json::json;
-use sotto_core::stack::{LocalStack, StackOptions};
 use sotto_e2e::{median, ms};
-use sotto_private_inference::{ClientOptions, PrivateClient};
 
 const RUNS: usize = 15;
 
 #[tokio::main]
 async fn main() {
     let home = tempfile::tempdir().unwrap();
-    let (profile, dir) = sotto_e2e::bench_profile(home.path());
-    let script = home.path().join("script.json");
-    std::fs::write(&script, r#"{"replies": [{"chunks": [{"text": "Hillary and Tenzing, 1953 [1]."}]}]}"#).unwrap();
-    let backend = format!("scripted:{}", script.display());
-    let options = StackOptions { flavor: Default::default(), profile: Some(profile.clone()), backend, images: "off".into(), search: "standin".into(), replicas: 1, dir };
-    let _stack = match LocalStack::start(&options) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            return;
-        }
+    let script = r#"{"replies": [{"chunks": [{"text": "Hillary and Tenzing, 1953 [1]."}]}]}"#;
+    let Some((_stack, client)) = sotto_e2e::bench_scripted_stack(home.path(), script, "off", "standin").await else {
+        return;
     };
-    let client = PrivateClient::new(sotto_relay_config::Profile::load(&profile).unwrap(), ClientOptions::default()).unwrap();
-    client.attested().await.unwrap();
     let prompt = "Who first climbed Mount Everest?";
     let ask = |search: bool| {
         let mut body = json!({"messages": [{"role": "user", "content": prompt}], "stream": true});

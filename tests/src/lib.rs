@@ -11,4 +11,4 @@ pub mod stack;
 pub use image_standin::{solid_png, ImageStandin};
 pub use search_standin::SearchStandin;
 pub use proxy::{chunk_plaintext_lengths, Attack, Exchange, Observed, Proxy};
-pub use stack::{ask_json, bench_profile, median, ms, cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};
+pub use stack::{ask_json, bench_profile, bench_scripted_stack, files_under, median, ms, cli, cli_with, free_ports, hex, spawn_cli, tool_calls, Stack, StackSpec};

@@ -324,6 +324,49 @@ pub fn bench_profile(home: &Path) -> (PathBuf, PathBuf) {
     (profile, dir)
 }
 
+/// For benchmarks: a `LocalStack` in-process on a scripted back-end (`script`, its JSON) with
+/// the given image and search back-ends, and a client that has already attested it. `None`
+/// (and why, on stderr) when the stack cannot start here.
+pub async fn bench_scripted_stack(home: &Path, script: &str, images: &str, search: &str) -> Option<(sotto_core::stack::LocalStack, sotto_private_inference::PrivateClient)> {
+    let (profile, dir) = bench_profile(home);
+    let script_path = home.join("script.json");
+    std::fs::write(&script_path, script).expect("the bench script");
+    let options = sotto_core::stack::StackOptions {
+        flavor: Default::default(),
+        profile: Some(profile.clone()),
+        backend: format!("scripted:{}", script_path.display()),
+        images: images.into(),
+        search: search.into(),
+        replicas: 1,
+        dir,
+    };
+    let stack = match sotto_core::stack::LocalStack::start(&options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return None;
+        }
+    };
+    let profile = sotto_relay_config::Profile::load(&profile).expect("the bench profile loads");
+    let client = sotto_private_inference::PrivateClient::new(profile, Default::default()).expect("a client");
+    client.attested().await.expect("the bench stack attests");
+    Some((stack, client))
+}
+
+/// Every file under `dir`, recursively (a stack's files, a store, its WAL, anything).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// A duration in milliseconds, for printing.
 pub fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0

@@ -25,16 +25,10 @@ fn json_of(out: &std::process::Output) -> Value {
 /// Every file under `dir`, recursively (the stack's files, the store, its WAL, anything).
 fn assert_not_on_disk(dir: &Path, marker: &str) {
     let mut seen = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                seen += 1;
-                assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "{marker} in plaintext in {}", path.display());
-            }
+    for path in sotto_e2e::files_under(dir) {
+        if let Ok(bytes) = std::fs::read(&path) {
+            seen += 1;
+            assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "{marker} in plaintext in {}", path.display());
         }
     }
     assert!(seen > 3, "only {seen} files scanned");

@@ -50,21 +50,11 @@ fn files_in(dir: &Path) -> usize {
 
 /// Every file under `dir` (the store, its WAL, logs, the stack's files), searched for `needle`.
 fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                if bytes.windows(needle.len()).any(|w| w == needle) {
-                    hits.push(path.display().to_string());
-                }
-            }
-        }
-    }
-    hits
+    sotto_e2e::files_under(dir)
+        .into_iter()
+        .filter(|path| std::fs::read(path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle)))
+        .map(|path| path.display().to_string())
+        .collect()
 }
 
 #[test]

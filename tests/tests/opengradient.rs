@@ -235,7 +235,7 @@ async fn og_login_keeps_the_session_encrypted_and_the_relay_gets_its_token() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("logged in as ada@example.org"));
     // Not in any plain file under SOTTO_HOME.
-    for entry in walk(stack.home.path()) {
+    for entry in sotto_e2e::files_under(stack.home.path()) {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in plain text in {}", entry.display());
     }
@@ -263,19 +263,6 @@ async fn og_login_keeps_the_session_encrypted_and_the_relay_gets_its_token() {
 
 fn stderr_of(o: &std::process::Output) -> String {
     stderr(o)
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Issue 16: a reply from an OpenGradient TEE keeps its RSA-PSS receipt and what it covers, and

@@ -125,7 +125,7 @@ async fn a_search_provider_is_called_from_the_enclave_and_its_failures_are_plain
     assert_eq!(queries[0].0, "How old is the lighthouse of Alexandria?");
     assert_eq!(queries[0].1.as_deref(), Some("gateway-key-123"), "the key is the gateway's");
     // The key never reaches the device.
-    let home_files = walk(stack.home.path());
+    let home_files = sotto_e2e::files_under(stack.home.path());
     for f in home_files.iter().filter(|f| !f.ends_with("gateway.log")) {
         let bytes = std::fs::read(f).unwrap_or_default();
         assert!(!bytes.windows(15).any(|w| w == b"gateway-key-123"), "the search key is in {}", f.display());
@@ -198,17 +198,4 @@ async fn a_gateway_without_search_says_so_and_opengradient_sources_outside_the_s
     assert_eq!(answer["request"]["web_search"], true, "the flag passes through to OpenGradient's own search");
     assert_eq!(answer["citations"], json!([]), "unsigned sources are never shown as verified");
     assert!(answer["unsigned_citations_not_shown"].as_u64().unwrap() > 0, "{answer}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
