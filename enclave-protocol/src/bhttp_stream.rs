@@ -6,15 +6,7 @@
 /// Framing indicator of an indeterminate-length response.
 const INDETERMINATE_RESPONSE: u64 = 3;
 
-/// Appends a QUIC variable-length integer (RFC 9000 §16).
-pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
-    match v {
-        0..=0x3f => out.push(v as u8),
-        0x40..=0x3fff => out.extend_from_slice(&((v as u16) | 0x4000).to_be_bytes()),
-        0x4000..=0x3fff_ffff => out.extend_from_slice(&((v as u32) | 0x8000_0000).to_be_bytes()),
-        _ => out.extend_from_slice(&(v | 0xc000_0000_0000_0000).to_be_bytes()),
-    }
-}
+use crate::varint::put as put_varint;
 
 fn put_vec(out: &mut Vec<u8>, data: &[u8]) {
     put_varint(out, data.len() as u64);

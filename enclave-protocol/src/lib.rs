@@ -19,6 +19,7 @@ pub mod padding;
 pub mod receipt;
 pub mod search;
 pub mod tool_calls;
+pub mod varint;
 
 pub use bundle::{binding_user_data, AttestationBundle, BundleError};
 pub use receipt::{Receipt, ReceiptError, ReceiptSigner, OPENGRADIENT_SCHEME};

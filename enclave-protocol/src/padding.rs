@@ -17,7 +17,7 @@
 //!   window in latency per event, so it is a setting.
 
 use crate::bhttp_stream::{content_chunk, content_end_and_trailer, response_head};
-use crate::opengradient::ohttp::read_varint;
+use crate::varint::read as read_varint;
 
 pub const CHUNK_BUCKET: usize = 256;
 pub const REQUEST_MIN_BUCKET: usize = 1024;

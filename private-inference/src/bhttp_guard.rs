@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::AsyncRead;
+use sotto_enclave_protocol::varint;
 
 /// The longest field name or value, and the longest field section of a known-length message.
 const MAX_FIELD: u64 = 64 * 1024;
@@ -76,12 +77,7 @@ impl Framing {
             }
             self.varint.push(bytes[0]);
             bytes = &bytes[1..];
-            let len = 1usize << (self.varint[0] >> 6);
-            if self.varint.len() == len {
-                let mut v = u64::from(self.varint[0] & 0x3f);
-                for b in &self.varint[1..] {
-                    v = (v << 8) | u64::from(*b);
-                }
+            if let Some((v, _)) = varint::read(&self.varint) {
                 self.varint.clear();
                 self.value(v)?;
             }

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::AsyncRead;
+use sotto_enclave_protocol::varint;
 
 /// Where in the encrypted stream the next byte from the network falls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,26 +58,15 @@ impl<R> WholeLengthPrefixes<R> {
     /// The prefix is whole (or the stream ended inside it): hold it for handing on and note
     /// what follows it.
     fn prefix_gathered(&mut self) {
-        let len = prefix_len(self.prefix[0]);
-        self.place = if self.gathered < len {
-            // Cut short: hand on what came; the reader reports the truncation.
-            Place::Final
-        } else {
-            let mut v = u64::from(self.prefix[0] & 0x3f);
-            for b in &self.prefix[1..len] {
-                v = (v << 8) | u64::from(*b);
-            }
-            if v == 0 { Place::Final } else { Place::Span(v) }
+        self.place = match varint::read(&self.prefix[..self.gathered]) {
+            Some((v, _)) if v > 0 => Place::Span(v),
+            // The final chunk, or cut short: hand on what came; the reader reports a truncation.
+            _ => Place::Final,
         };
         self.ready = self.gathered;
         self.ready_from = 0;
         self.gathered = 0;
     }
-}
-
-/// A variable-length integer's length from its first byte (RFC 9000 §16).
-fn prefix_len(first: u8) -> usize {
-    1 << (first >> 6)
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for WholeLengthPrefixes<R> {
@@ -101,7 +91,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for WholeLengthPrefixes<R> {
                 read
             }
             Place::Length => loop {
-                let want = if this.gathered == 0 { 1 } else { prefix_len(this.prefix[0]) };
+                let want = if this.gathered == 0 { 1 } else { varint::len_of(this.prefix[0]) };
                 if this.gathered == want {
                     this.prefix_gathered();
                     return Poll::Ready(Ok(this.give_ready(out)));

@@ -123,12 +123,8 @@ pub fn chunk_plaintext_lengths(body: &[u8], nonce_len: usize) -> Option<Vec<usiz
     let mut at = nonce_len;
     let mut out = Vec::new();
     loop {
-        let first = *body.get(at)?;
-        let len = 1usize << (first >> 6);
-        let mut v = usize::from(first & 0x3f);
-        for b in body.get(at + 1..at + len)? {
-            v = (v << 8) | usize::from(*b);
-        }
+        let (v, len) = sotto_enclave_protocol::varint::read(body.get(at..)?)?;
+        let v = usize::try_from(v).ok()?;
         at += len;
         if v == 0 {
             out.push(body.len().checked_sub(at)?.checked_sub(16)?);
