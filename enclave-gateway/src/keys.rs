@@ -43,7 +43,6 @@ pub struct KeyRing {
     keys: RwLock<Generation>,
 }
 
-#[derive(Clone)]
 struct Generation {
     current: Arc<EnclaveKeys>,
     accepted: Vec<Arc<EnclaveKeys>>,
@@ -58,10 +57,11 @@ impl KeyRing {
         Self { keys: RwLock::new(Generation { current, accepted }) }
     }
 
-    fn read(&self) -> Generation {
+    /// Looks at the keys under the read lock (nothing is copied but what `look` returns).
+    fn read<T>(&self, look: impl FnOnce(&Generation) -> T) -> T {
         match self.keys.read() {
-            Ok(k) => k.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(k) => look(&k),
+            Err(poisoned) => look(&poisoned.into_inner()),
         }
     }
 
@@ -73,13 +73,12 @@ impl KeyRing {
     }
 
     pub fn current(&self) -> Arc<EnclaveKeys> {
-        self.read().current
+        self.read(|k| k.current.clone())
     }
 
     /// The keys a request sealed to `key_id` is opened with, if this gateway holds them.
     pub fn for_request(&self, key_id: u8) -> Option<Arc<EnclaveKeys>> {
-        let keys = self.read();
-        std::iter::once(keys.current).chain(keys.accepted).find(|k| k.key_id == key_id)
+        self.read(|keys| std::iter::once(&keys.current).chain(&keys.accepted).find(|k| k.key_id == key_id).cloned())
     }
 
     /// Installs released keys (a replica's view of the keeper's state), both at once.
