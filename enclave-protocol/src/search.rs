@@ -66,6 +66,17 @@ pub fn requested(body: &Value) -> bool {
     body.get(WEB_SEARCH_FIELD).and_then(Value::as_bool).unwrap_or(false)
 }
 
+/// [`requested`] on a serialized request, reading only that field (the rest, attached images
+/// included, is skipped, not built into a tree).
+pub fn requested_in(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Flag {
+        #[serde(rename = "web_search", default)]
+        web_search: Option<Value>,
+    }
+    serde_json::from_slice::<Flag>(body).is_ok_and(|f| f.web_search == Some(Value::Bool(true)))
+}
+
 /// The citations carried by one reply object (a streamed chunk or a whole completion).
 /// `Ok(None)` when it carries none; an error when they are there but not well-formed.
 pub fn citations_in(object: &Value) -> Result<Option<Vec<Citation>>, String> {
@@ -107,6 +118,15 @@ fn check_citation(i: usize, c: &Citation) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_flag_reads_the_same_from_bytes() {
+        for body in [json!({"web_search": true}), json!({"web_search": false}), json!({"web_search": "true"}), json!({"messages": [], "web_search": 1}), json!({})] {
+            assert_eq!(requested_in(body.to_string().as_bytes()), requested(&body), "{body}");
+        }
+        assert!(requested_in(br#"{"messages": [{"content": [{"image_url": {"url": "data:..."}}]}], "web_search": true}"#));
+        assert!(!requested_in(b"not json"));
+    }
 
     #[test]
     fn the_flag_and_the_sources_are_read_strictly() {

@@ -146,7 +146,7 @@ impl PrivateClient {
             return og.chat(&self.transport, self.clock.as_ref(), body).await;
         }
         // Sources are accepted only in a reply to a request that asked for a search.
-        let sources = serde_json::from_slice::<Value>(body).is_ok_and(|v| sotto_enclave_protocol::search::requested(&v));
+        let sources = sotto_enclave_protocol::search::requested_in(body);
         self.send("POST", "/v1/chat/completions", body, ReplyLimits { sources, ..ReplyLimits::default() }).await
     }
 
