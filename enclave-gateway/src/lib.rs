@@ -26,6 +26,7 @@ pub mod observe;
 pub mod registry_standin;
 pub mod resource;
 pub mod server;
+mod upstream_body;
 pub mod wire;
 
 pub use config::{BackendSpec, GatewayConfig, KeySource, Wire};

@@ -242,6 +242,8 @@ fn nothing_on_the_device_sends_http_except_through_the_ledgered_paths() {
         // The enclave's own web search and page fetches (inside the enclave, not on the device).
         "enclave-gateway/src/search/brave.rs",
         "enclave-gateway/src/search/public_address.rs",
+        // Reads the answers of the three above (a response body; it sends nothing).
+        "enclave-gateway/src/upstream_body.rs",
         // A replica's key release and the rotation it forwards to the key keeper (enclave side).
         "enclave-gateway/src/key_release/member.rs",
         "enclave-gateway/src/server.rs",

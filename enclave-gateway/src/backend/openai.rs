@@ -10,6 +10,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{json, Value};
 
 use super::{Backend, BackendError, BackendEvent, ChatRequest};
+use crate::upstream_body::{self, read_prefix, BodyError};
 
 pub struct OpenAiBackend {
     base_url: String,
@@ -95,32 +96,13 @@ fn upstream_reason(body: &[u8]) -> String {
     first.split_whitespace().collect::<Vec<_>>().join(" ").chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
-/// The first `limit` bytes of an upstream answer (an error page may be long; its start says why).
-async fn read_prefix(resp: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
-        body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
-        if body.len() >= limit {
-            break;
-        }
-    }
-    body
-}
-
 /// An upstream answer read whole, but never more than `limit` bytes (an error page or a model
 /// list is small; anything else is refused before it fills the enclave's memory).
 async fn read_capped(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| format!("the upstream answer could not be read: {e}"))?;
-        if body.len() + chunk.len() > limit {
-            return Err(format!("the upstream answer is larger than {} KiB", limit / 1024));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+    upstream_body::read_capped(resp, limit).await.map_err(|e| match e {
+        BodyError::Broke(e) => format!("the upstream answer could not be read: {e}"),
+        BodyError::TooLarge => format!("the upstream answer is larger than {} KiB", limit / 1024),
+    })
 }
 
 impl Backend for OpenAiBackend {

@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use super::{ImageBackend, ImageError, ImageJob, ImageModel};
+use crate::upstream_body::{self, BodyError};
 
 /// The most an upstream may send back (four large PNGs as base64, with room to spare).
 const MAX_UPSTREAM_BYTES: usize = 96 << 20;
@@ -62,15 +63,11 @@ fn unreachable(e: reqwest::Error) -> ImageError {
     ImageError::new(502, format!("the image service cannot be reached ({})", e.without_url()))
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ImageError> {
-    let mut out = Vec::new();
-    while let Some(piece) = response.chunk().await.map_err(|e| ImageError::new(502, format!("the image service's answer broke off ({})", e.without_url())))? {
-        if out.len() + piece.len() > MAX_UPSTREAM_BYTES {
-            return Err(ImageError::new(502, format!("the image service sent more than {} MiB", MAX_UPSTREAM_BYTES >> 20)));
-        }
-        out.extend_from_slice(&piece);
-    }
-    Ok(out)
+async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, ImageError> {
+    upstream_body::read_capped(response, MAX_UPSTREAM_BYTES).await.map_err(|e| match e {
+        BodyError::Broke(e) => ImageError::new(502, format!("the image service's answer broke off ({})", e.without_url())),
+        BodyError::TooLarge => ImageError::new(502, format!("the image service sent more than {} MiB", MAX_UPSTREAM_BYTES >> 20)),
+    })
 }
 
 /// An upstream's refusal, in words a user can act on.

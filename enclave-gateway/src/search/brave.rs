@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::page_text::html_to_text;
 use super::{Hit, SearchError, SearchProvider};
+use crate::upstream_body::{self, BodyError};
 
 /// The most read of a search answer or of one page.
 const MAX_ANSWER_BYTES: usize = 2 << 20;
@@ -121,15 +122,11 @@ fn hits_of(bytes: &[u8]) -> Result<Vec<Hit>, SearchError> {
         .collect())
 }
 
-async fn read_capped(mut response: reqwest::Response, max: usize, what: &str) -> Result<Vec<u8>, SearchError> {
-    let mut out = Vec::new();
-    while let Some(piece) = response.chunk().await.map_err(|e| SearchError(format!("{what}'s answer broke off ({})", e.without_url())))? {
-        if out.len() + piece.len() > max {
-            return Err(SearchError(format!("{what} sent more than {} MiB", max >> 20)));
-        }
-        out.extend_from_slice(&piece);
-    }
-    Ok(out)
+async fn read_capped(response: reqwest::Response, max: usize, what: &str) -> Result<Vec<u8>, SearchError> {
+    upstream_body::read_capped(response, max).await.map_err(|e| match e {
+        BodyError::Broke(e) => SearchError(format!("{what}'s answer broke off ({})", e.without_url())),
+        BodyError::TooLarge => SearchError(format!("{what} sent more than {} MiB", max >> 20)),
+    })
 }
 
 impl SearchProvider for BraveSearch {
