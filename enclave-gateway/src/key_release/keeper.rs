@@ -61,10 +61,6 @@ pub struct Keeper {
     roots_dir: PathBuf,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
-}
-
 fn fresh(key_id: u8) -> KeyEntry {
     KeyEntry { key_id, seed: hex::encode(rand::random::<[u8; 32]>()) }
 }
@@ -101,7 +97,7 @@ impl Keeper {
 
     /// A fresh nonce; the keeper keeps nothing until one comes back with a verified document.
     pub fn nonce(&self) -> Vec<u8> {
-        let mut n = now_ms().to_be_bytes().to_vec();
+        let mut n = crate::now_ms().to_be_bytes().to_vec();
         n.extend_from_slice(&rand::random::<[u8; 16]>());
         let mac = self.nonce_mac(&n);
         n.extend_from_slice(&mac);
@@ -117,7 +113,7 @@ impl Keeper {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.nonce_key).expect("HMAC takes a key of any length");
         mac.update(body);
         let issued = u64::from_be_bytes(body[..8].try_into().unwrap_or_default());
-        mac.verify_truncated_left(tag).is_ok() && now_ms().saturating_sub(issued) <= NONCE_LIFETIME.as_millis() as u64 && issued <= now_ms() + 1000
+        mac.verify_truncated_left(tag).is_ok() && crate::now_ms().saturating_sub(issued) <= NONCE_LIFETIME.as_millis() as u64 && issued <= crate::now_ms() + 1000
     }
 
     /// Marks a nonce used; false if it was already.
@@ -146,27 +142,34 @@ impl Keeper {
         }
         let document = B64.decode(&request.document).map_err(|_| "the document is not base64")?;
         let public_key = B64.decode(&request.public_key).map_err(|_| "the public key is not base64")?;
-        // One lock from reading the pin to setting it: two replicas joining at once cannot both
-        // be "the first", whose measurements become the policy.
-        let mut pinned = lock(&self.pinned);
+        // The document is verified outside the lock (it is slow, and replicas poll); the pin
+        // is set under it, so two replicas joining at once cannot both be "the first", whose
+        // measurements become the policy: the second is held to the first's.
+        let pinned_then = lock(&self.pinned).clone();
         let policy = sotto_attestation::Policy {
             roots: self.roots(),
-            expected_pcrs: pinned.clone().unwrap_or_default(),
+            expected_pcrs: pinned_then.clone().unwrap_or_default(),
             nonce: Some(nonce.clone()),
             user_data: Some(binding(&public_key)),
             max_age: Some(MAX_DOCUMENT_AGE),
             at: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
         };
         let verified = sotto_attestation::verify(&document, &policy).map_err(|e| format!("the replica's attestation does not check out: {e}"))?;
-        if pinned.is_none() {
+        if pinned_then.is_none() {
             let pcrs: BTreeMap<u16, Vec<u8>> = verified.document.pcrs.into_iter().filter(|(i, _)| REQUIRED_PCRS.contains(i)).collect();
             if let Some(missing) = REQUIRED_PCRS.iter().find(|i| !pcrs.contains_key(i)) {
                 return Err(format!("the replica's attestation has no PCR{missing}, so there is nothing to hold later replicas to"));
             }
-            tracing::info!("key keeper: measurements pinned from the first replica (PCR0..2)");
-            *pinned = Some(pcrs);
+            let mut pinned = lock(&self.pinned);
+            match &*pinned {
+                None => {
+                    tracing::info!("key keeper: measurements pinned from the first replica (PCR0..2)");
+                    *pinned = Some(pcrs);
+                }
+                Some(first) if *first != pcrs => return Err("the replica's measurements differ from the first replica's".into()),
+                Some(_) => {}
+            }
         }
-        drop(pinned);
         if !self.use_nonce(&nonce) {
             return Err("the nonce was used already".into());
         }
@@ -236,7 +239,9 @@ async fn nonce(State(k): State<Arc<Keeper>>) -> Response {
 }
 
 async fn release(State(k): State<Arc<Keeper>>, Json(request): Json<ReleaseRequest>) -> Response {
-    match k.release(&request) {
+    // Verifying a document is CPU work: off the async workers.
+    let released = tokio::task::spawn_blocking(move || k.release(&request)).await.unwrap_or_else(|_| Err("the key keeper failed while checking".into()));
+    match released {
         Ok(reply) => Json(reply).into_response(),
         Err(e) => {
             tracing::warn!("key keeper: release refused: {e}");
