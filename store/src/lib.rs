@@ -30,7 +30,7 @@ pub use error::StoreError;
 pub use kdf::KdfParams;
 pub use gallery::{GalleryEntry, ImageOutput, NewGeneration};
 pub use memory::Memory;
-pub use projects::{Project, ProjectFile};
+pub use projects::{check_project, Project, ProjectFile, MAX_PROJECT_INSTRUCTIONS};
 pub use key_file::{KeyFile, Protection, Unlock};
 pub use ledger::NetworkRecord;
 pub use records::{AgentStepRecord, Attachment, ImageRecord};

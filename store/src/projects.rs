@@ -47,6 +47,23 @@ fn check_name(name: &str) -> Result<&str, StoreError> {
     Ok(name)
 }
 
+/// The longest instructions a project keeps (they go with every request in it).
+pub const MAX_PROJECT_INSTRUCTIONS: usize = 8_000;
+
+fn check_instructions(instructions: &str) -> Result<(), StoreError> {
+    if instructions.chars().count() > MAX_PROJECT_INSTRUCTIONS {
+        return Err(StoreError::Unsupported("the instructions are longer than 8,000 characters; keep them short and put material in files".into()));
+    }
+    Ok(())
+}
+
+/// What the store would refuse of a project's name and instructions, for a front end to ask
+/// before it does slower work (reading files) that a refusal would waste.
+pub fn check_project(name: &str, instructions: &str) -> Result<(), StoreError> {
+    check_name(name)?;
+    check_instructions(instructions)
+}
+
 impl Store {
     /// A new, empty project; its name must be unused.
     pub fn create_project(&self, name: &str, instructions: &str) -> Result<String, StoreError> {
@@ -56,6 +73,7 @@ impl Store {
     /// A new project; `memory` says whether its requests carry the user's memories.
     pub fn create_project_with(&self, name: &str, instructions: &str, memory: bool) -> Result<String, StoreError> {
         let name = check_name(name)?;
+        check_instructions(instructions)?;
         if self.project_id(name)?.is_some() {
             return Err(StoreError::ProjectExists(name.into()));
         }
@@ -163,6 +181,7 @@ impl Store {
     }
 
     pub fn set_project_instructions(&self, name: &str, instructions: &str) -> Result<(), StoreError> {
+        check_instructions(instructions)?;
         let id = self.resolve_project(name)?;
         self.touch_project(&id, "instructions", &instructions)?;
         self.checkpoint_after_delete()

@@ -585,6 +585,22 @@ fn a_deleted_project_takes_its_files_and_conversations_with_it_for_real() {
 }
 
 #[test]
+fn a_project_refuses_a_blank_name_and_overlong_instructions_and_keeps_what_it_had() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = create(tmp.path());
+    let long = "x".repeat(sotto_store::MAX_PROJECT_INSTRUCTIONS + 1);
+    let refused = store.create_project("Garden", &long).unwrap_err();
+    assert!(refused.to_string().contains("longer than 8,000 characters"), "{refused}");
+    assert!(store.create_project("  ", "").unwrap_err().to_string().contains("give the project a name"));
+    assert!(store.projects().unwrap().is_empty(), "nothing was created");
+    store.create_project("Garden", "short").unwrap();
+    assert!(store.set_project_instructions("Garden", &long).is_err());
+    assert_eq!(store.project("Garden").unwrap().instructions, "short");
+    assert!(sotto_store::check_project("Garden", &long).is_err());
+    assert!(sotto_store::check_project("Garden", "short").is_ok());
+}
+
+#[test]
 fn memories_are_found_by_their_words_and_a_deleted_one_is_gone_for_real() {
     let tmp = tempfile::tempdir().unwrap();
     let store = create(tmp.path());

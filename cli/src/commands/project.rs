@@ -97,16 +97,6 @@ pub fn run(command: ProjectCommand) -> i32 {
     }
 }
 
-/// The longest instructions a project keeps (they go with every request in it).
-const MAX_INSTRUCTIONS: usize = 8_000;
-
-fn check_instructions(instructions: &str) -> Result<(), String> {
-    match instructions.chars().count() > MAX_INSTRUCTIONS {
-        true => Err("the instructions are longer than 8,000 characters; keep them short and put material in files".into()),
-        false => Ok(()),
-    }
-}
-
 /// Every file read in the sandbox first: a file that cannot be read changes nothing.
 fn read_files(files: &[PathBuf]) -> Result<Vec<(String, sotto_core::extract::Extracted)>, String> {
     let mut read = Vec::new();
@@ -124,10 +114,7 @@ fn read_files(files: &[PathBuf]) -> Result<Vec<(String, sotto_core::extract::Ext
 }
 
 fn create(store: &Store, name: &str, instructions: &str, files: &[PathBuf], memory: bool) -> Result<(), String> {
-    if name.trim().is_empty() {
-        return Err("give the project a name".into());
-    }
-    check_instructions(instructions)?;
+    sotto_core::store::check_project(name, instructions).map_err(|e| e.to_string())?;
     let read = read_files(files)?;
     store.create_project_with(name, instructions, memory).map_err(|e| e.to_string())?;
     for (shown, e) in &read {
@@ -180,7 +167,7 @@ fn rename(store: &Store, name: &str, new_name: &str) -> Result<(), String> {
 fn edit(store: &Store, name: &str, instructions: Option<&str>, add: &[PathBuf], remove: &[String], memory: Option<bool>) -> Result<(), String> {
     let project = store.project(name).map_err(|e| e.to_string())?;
     if let Some(i) = instructions {
-        check_instructions(i)?;
+        sotto_core::store::check_project(&project.name, i).map_err(|e| e.to_string())?;
     }
     // Every file of each name goes (names may repeat), each once.
     let mut uids: Vec<String> = Vec::new();

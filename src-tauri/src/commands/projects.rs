@@ -5,20 +5,12 @@ use serde::Serialize;
 use sotto_core::store::{ConversationSummary, Project, SearchHit};
 use tauri::State;
 
-use crate::error::{CommandError, CommandResult};
+use crate::error::CommandResult;
 use crate::state::AppState;
 
-/// The longest instructions a project keeps (they go with every request in it).
-const MAX_INSTRUCTIONS: usize = 8_000;
-
+/// The store's own checks, asked first: an update that would be refused half-way changes nothing.
 fn check(name: &str, instructions: &str) -> CommandResult<()> {
-    if name.trim().is_empty() {
-        return Err(CommandError::Other("give the project a name".into()));
-    }
-    if instructions.chars().count() > MAX_INSTRUCTIONS {
-        return Err(CommandError::Other("the instructions are longer than 8,000 characters; keep them short and put material in files".into()));
-    }
-    Ok(())
+    Ok(sotto_core::store::check_project(name, instructions)?)
 }
 
 #[tauri::command]
