@@ -23,8 +23,11 @@ pub fn merge_delta(call: &mut Value, delta: &Value) {
         function["name"] = Value::String(name.to_string());
     }
     if let Some(piece) = delta.pointer("/function/arguments").and_then(Value::as_str) {
-        let so_far = function["arguments"].as_str().unwrap_or_default().to_string();
-        function["arguments"] = Value::String(so_far + piece);
+        // Appended in place: a long argument string arrives in many pieces.
+        match &mut function["arguments"] {
+            Value::String(so_far) => so_far.push_str(piece),
+            other => *other = Value::String(piece.to_string()),
+        }
     }
 }
 

@@ -266,27 +266,30 @@ pub(crate) fn text_of(content: &[u8]) -> String {
 /// The sources a reply's decrypted content names (a re-check compares them with those kept),
 /// read as strictly as when the reply arrived.
 pub(crate) fn citations_of(content: &[u8]) -> Result<Option<Vec<sotto_enclave_protocol::search::Citation>>, InferenceError> {
-    let mut assembled = Assembled::default();
-    let mut sse = SseBuffer::default();
-    for data in sse.push(content) {
-        assembled.absorb_event(&data)?;
-    }
-    if assembled.events == 0 {
-        assembled.absorb_whole(content)?;
-    }
-    Ok(assembled.citations)
+    let (assembled, problem) = absorb_all(content);
+    problem.map(|()| assembled.citations)
 }
 
 fn assemble(content: &[u8]) -> Assembled {
+    absorb_all(content).0
+}
+
+/// A reply's content (events, or one whole body) taken in; with the first problem found, if any.
+fn absorb_all(content: &[u8]) -> (Assembled, Result<(), InferenceError>) {
     let mut assembled = Assembled::default();
-    let mut sse = SseBuffer::default();
-    for data in sse.push(content) {
-        let _ = assembled.absorb_event(&data);
+    let mut problem = Ok(());
+    let mut note = |r: Result<_, InferenceError>| {
+        if let (Err(e), true) = (r, problem.is_ok()) {
+            problem = Err(e);
+        }
+    };
+    for data in SseBuffer::default().push(content) {
+        note(assembled.absorb_event(&data).map(|_| ()));
     }
     if assembled.events == 0 {
-        let _ = assembled.absorb_whole(content);
+        note(assembled.absorb_whole(content).map(|_| ()));
     }
-    assembled
+    (assembled, problem)
 }
 
 fn error_message(content: &[u8]) -> String {
